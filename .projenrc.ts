@@ -1,0 +1,76 @@
+import { cdk8s, javascript, JsonFile } from 'projen';
+
+const project = new cdk8s.ConstructLibraryCdk8s({
+  name: 'cdk8s-python-service',
+  description:
+    'cdk8s constructs that turn a short, typed description of a containerized Python web app into secure, production-grade Kubernetes YAML',
+  keywords: ['cdk8s', 'kubernetes', 'python', 'gunicorn', 'uvicorn', 'prometheus', 'velero', 'network-policy'],
+  author: 'cdk8s-python-service maintainers',
+  authorAddress: 'maintainers@users.noreply.example.com',
+  repositoryUrl: 'https://github.com/cdk8s-python-service/cdk8s-python-service.git',
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  projenrcTs: true,
+  packageManager: javascript.NodePackageManager.NPM,
+  // jsii 6 needs node >= 20.16; this also keeps @types/node on 20.
+  minNodeVersion: '20.16.0',
+
+  // projen's defaults are cdk8s 1.x / constructs 3.x: always pin the 2.x line explicitly.
+  cdk8sVersion: '2.70.106',
+  constructsVersion: '10.8.1',
+  jsiiVersion: '~6.0.0',
+  // ConstructLibraryCdk8s has no cdk8s-plus option; a peer dependency makes projen add a pinned devDep too.
+  peerDeps: ['cdk8s-plus-28@^2.5.6'],
+  devDeps: [
+    'cdk8s-cli@^2.207.60',
+    'ts-node@^10.9.2',
+    'ajv@^8.20.0',
+    'yaml@^2.9.1',
+  ],
+
+  // Drifted snapshots must fail the build; `npx projen test:update` rewrites them on purpose.
+  typecheckTests: true,
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
+      testTimeout: 120_000,
+    },
+  },
+  eslintOptions: {
+    dirs: ['src'],
+    ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'src/imports/'],
+  },
+
+  github: false,
+  release: false,
+  depsUpgrade: false,
+});
+
+// jsii 6 prints a large "Node 20 is end-of-life" banner on every run; it does not fail the build.
+project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
+
+// The bundled example app, synthesized by the real cdk8s CLI (it imports ../src, so one copy of cdk8s).
+new JsonFile(project, 'examples/tsconfig.json', {
+  obj: {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'commonjs',
+      moduleResolution: 'node',
+      strict: true,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      noEmit: true,
+    },
+    include: ['*.ts'],
+  },
+});
+project.addTask('synth:example', {
+  description: 'Synthesize the bundled example app (examples/) to Kubernetes YAML with the cdk8s CLI',
+  cwd: 'examples',
+  exec: 'cdk8s synth --no-check-upgrade',
+});
+project.gitignore.exclude('/examples/dist/');
+project.npmignore?.exclude('/examples/', '/bench/', '/.ci/');
+
+project.synth();

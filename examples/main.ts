@@ -1,0 +1,22 @@
+// The source article's Python app, as one PythonService. `npm run synth:example` writes
+// dist/shop.k8s.yaml with the real cdk8s CLI.
+import { App, Chart, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Exposure, PythonServer, PythonService } from '../src';
+
+const app = new App();
+const chart = new Chart(app, 'shop', { namespace: 'shop' });
+
+new PythonService(chart, 'python-app', {
+  image: 'registry.example.com/shop/python-app:1.4.2',
+  server: PythonServer.gunicorn({ app: 'app.wsgi:application' }),
+  port: 8080,
+  replicas: 3,
+  resources: { cpu: kplus.Cpu.millis(500), memory: Size.mebibytes(512) },
+  env: { DJANGO_SETTINGS_MODULE: 'app.settings' },
+  healthCheck: { path: '/healthz' },
+  expose: Exposure.ingress({ host: 'shop.example.com', tlsSecretName: 'shop-tls' }),
+  partOf: 'shop',
+});
+
+app.synth();

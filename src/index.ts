@@ -1,0 +1,4 @@
+export * from './python-service';
+export * from './python-server';
+export * from './exposure';
+export * from './network-policy';

@@ -1,0 +1,370 @@
+import { Duration } from 'cdk8s';
+import { PropValidator } from './validation';
+
+/**
+ * Which program serves the Python app.
+ */
+export enum PythonServerKind {
+  /** gunicorn, a pre-fork WSGI server (or ASGI through `uvicorn.workers.UvicornWorker`). */
+  GUNICORN = 'gunicorn',
+  /** uvicorn, an ASGI server. */
+  UVICORN = 'uvicorn',
+  /** A command of the user's own. */
+  COMMAND = 'command',
+  /** The image's own ENTRYPOINT/CMD. */
+  IMAGE_DEFAULT = 'image-default',
+}
+
+/**
+ * Options for the gunicorn preset.
+ */
+export interface GunicornOptions {
+  /**
+   * The WSGI application, as gunicorn's `module:variable` (e.g. `shop.wsgi:application`).
+   */
+  readonly app: string;
+
+  /**
+   * Number of worker processes (exported as `WEB_CONCURRENCY`, which gunicorn reads).
+   * @default - 2 × ceil(CPU request in cores) + 1, gunicorn's own rule of thumb, taken from the pod's CPU request rather than the node's cores
+   */
+  readonly workers?: number;
+
+  /**
+   * Worker class (`--worker-class`), e.g. `gthread` or `uvicorn.workers.UvicornWorker`.
+   * @default "sync" - gunicorn's default
+   */
+  readonly workerClass?: string;
+
+  /**
+   * Threads per worker (`--threads`); only meaningful for the `gthread` worker class.
+   * @default - gunicorn's default (1)
+   */
+  readonly threads?: number;
+
+  /**
+   * How long workers get to finish in-flight requests after SIGTERM (`--graceful-timeout`).
+   * Feeds the pod's terminationGracePeriodSeconds.
+   * @default Duration.seconds(30) - gunicorn's default
+   */
+  readonly gracefulTimeout?: Duration;
+
+  /**
+   * Silent worker timeout (`--timeout`): a worker silent for longer is killed and restarted.
+   * @default Duration.seconds(30) - gunicorn's default
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Keep-alive for idle connections (`--keep-alive`); keep it above the load balancer's idle timeout.
+   * @default Duration.seconds(5) - above the common 2-4 s of in-cluster proxies, unlike gunicorn's 2 s default
+   */
+  readonly keepAlive?: Duration;
+
+  /**
+   * Restart a worker after this many requests (`--max-requests`), a cure for slow memory leaks.
+   * @default - workers are not recycled
+   */
+  readonly maxRequests?: number;
+
+  /**
+   * Random jitter added to `maxRequests` (`--max-requests-jitter`) so workers do not restart together.
+   * @default - maxRequests / 10 when maxRequests is set
+   */
+  readonly maxRequestsJitter?: number;
+
+  /**
+   * Extra command-line arguments appended after the generated ones.
+   * @default - none
+   */
+  readonly extraArgs?: string[];
+}
+
+/**
+ * Options for the uvicorn preset.
+ */
+export interface UvicornOptions {
+  /**
+   * The ASGI application, as `module:variable` (e.g. `shop.main:app`).
+   */
+  readonly app: string;
+
+  /**
+   * Worker processes (exported as `WEB_CONCURRENCY`, which uvicorn reads).
+   * @default 1 - one process per pod; scale with replicas or an autoscaler instead
+   */
+  readonly workers?: number;
+
+  /**
+   * How long in-flight requests get after SIGTERM (`--timeout-graceful-shutdown`).
+   * @default Duration.seconds(30) - the same budget as gunicorn's default
+   */
+  readonly gracefulTimeout?: Duration;
+
+  /**
+   * Keep-alive for idle connections (`--timeout-keep-alive`).
+   * @default Duration.seconds(5) - uvicorn's default
+   */
+  readonly keepAlive?: Duration;
+
+  /**
+   * Trust `X-Forwarded-*` headers from these addresses (`--forwarded-allow-ips`).
+   * @default - uvicorn's default (127.0.0.1 or $FORWARDED_ALLOW_IPS)
+   */
+  readonly forwardedAllowIps?: string;
+
+  /**
+   * Restart the process after this many requests (`--limit-max-requests`).
+   * @default - not recycled
+   */
+  readonly limitMaxRequests?: number;
+
+  /**
+   * Extra command-line arguments appended after the generated ones.
+   * @default - none
+   */
+  readonly extraArgs?: string[];
+}
+
+/**
+ * Options for a custom server command.
+ */
+export interface CommandServerOptions {
+  /**
+   * Worker processes, exported as `WEB_CONCURRENCY` for servers that read it.
+   * @default 1
+   */
+  readonly workers?: number;
+
+  /**
+   * How long the command needs to finish in-flight work after SIGTERM.
+   * Feeds the pod's terminationGracePeriodSeconds.
+   * @default Duration.seconds(30) - the common server default
+   */
+  readonly gracefulTimeout?: Duration;
+}
+
+/**
+ * What a server needs to know about the pod it runs in.
+ */
+export interface PythonServerBindOptions {
+  /** The container port the server must listen on. */
+  readonly port: number;
+  /** The CPU request in millicores. */
+  readonly cpuMillis: number;
+  /** A memory-backed directory for worker heartbeat files. */
+  readonly workerTmpDir: string;
+  /** Who is asking, for error messages (e.g. `PythonService 'api'`). */
+  readonly constructLabel: string;
+}
+
+/**
+ * The container settings a server produces for one pod.
+ */
+export interface PythonServerConfig {
+  /** The server kind. */
+  readonly kind: PythonServerKind;
+  /**
+   * The container command.
+   * @default - the image's own ENTRYPOINT/CMD
+   */
+  readonly command?: string[];
+  /** Environment variables the server needs (WEB_CONCURRENCY and friends). */
+  readonly env: { [name: string]: string };
+  /** Worker processes per pod. */
+  readonly workers: number;
+  /** Time the server needs after SIGTERM to drain in-flight requests. */
+  readonly gracefulTimeout: Duration;
+  /** Whether the server needs `workerTmpDir` mounted as a memory-backed volume. */
+  readonly needsWorkerTmpDir: boolean;
+}
+
+const DEFAULT_GRACEFUL_TIMEOUT = Duration.seconds(30);
+
+/**
+ * How the container starts the Python app: gunicorn, uvicorn, a custom command, or the image's own.
+ *
+ * Every preset derives its worker count from the pod's CPU request (not the node's cores, which is
+ * what `os.cpu_count()` reports inside a container), logs to stdout/stderr, and reports its graceful
+ * shutdown time so the pod's termination grace period can be made to add up.
+ */
+export abstract class PythonServer {
+  /**
+   * gunicorn (WSGI): `WEB_CONCURRENCY` = 2 × ceil(CPU cores) + 1 unless `workers` is given,
+   * worker heartbeat files on a memory-backed volume, access and error logs to stdout/stderr.
+   */
+  public static gunicorn(options: GunicornOptions): PythonServer {
+    return new GunicornServer(options);
+  }
+
+  /**
+   * uvicorn (ASGI): one process per pod by default; scale with replicas.
+   */
+  public static uvicorn(options: UvicornOptions): PythonServer {
+    return new UvicornServer(options);
+  }
+
+  /**
+   * Any command, e.g. `['python', '-m', 'myapp']` or `['hypercorn', 'app:app', '--bind', '0.0.0.0:8080']`.
+   * The command must listen on the service port itself.
+   */
+  public static command(command: string[], options: CommandServerOptions = {}): PythonServer {
+    return new CommandServer(command, options);
+  }
+
+  /**
+   * Run the image's own ENTRYPOINT/CMD (what `PythonService` does when `server` is absent).
+   */
+  public static imageDefault(options: CommandServerOptions = {}): PythonServer {
+    return new CommandServer(undefined, options);
+  }
+
+  /** Which server this is. */
+  public abstract readonly kind: PythonServerKind;
+
+  /**
+   * Produces the container command, environment and timings for one pod.
+   * Throws a descriptive error if an option is invalid.
+   */
+  public abstract bind(options: PythonServerBindOptions): PythonServerConfig;
+}
+
+class GunicornServer extends PythonServer {
+  public readonly kind = PythonServerKind.GUNICORN;
+  constructor(private readonly options: GunicornOptions) {
+    super();
+  }
+
+  public bind(ctx: PythonServerBindOptions): PythonServerConfig {
+    const o = this.options;
+    const v = new PropValidator(ctx.constructLabel);
+    validateAppReference(v, 'server.app', o.app);
+    v.integerInRange('server.workers', o.workers, 1, 1024);
+    v.integerInRange('server.threads', o.threads, 1, 10_000);
+    v.integerInRange('server.maxRequests', o.maxRequests, 1, Number.MAX_SAFE_INTEGER);
+    v.integerInRange('server.maxRequestsJitter', o.maxRequestsJitter, 0, Number.MAX_SAFE_INTEGER);
+    if (o.maxRequestsJitter !== undefined && o.maxRequests === undefined) {
+      v.fail('server.maxRequestsJitter', o.maxRequestsJitter, 'needs server.maxRequests');
+    }
+    v.positiveDuration('server.gracefulTimeout', o.gracefulTimeout);
+    v.positiveDuration('server.timeout', o.timeout);
+    v.positiveDuration('server.keepAlive', o.keepAlive);
+    validateArgs(v, 'server.extraArgs', o.extraArgs);
+    if (o.workerClass !== undefined) v.nonEmptyString('server.workerClass', o.workerClass);
+
+    const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
+    const workers = o.workers ?? 2 * Math.ceil(ctx.cpuMillis / 1000) + 1;
+    const command = [
+      'gunicorn', o.app,
+      '--bind', `0.0.0.0:${ctx.port}`,
+      '--worker-class', o.workerClass ?? 'sync',
+      '--worker-tmp-dir', ctx.workerTmpDir,
+      '--graceful-timeout', String(graceful.toSeconds()),
+      '--timeout', String((o.timeout ?? Duration.seconds(30)).toSeconds()),
+      '--keep-alive', String((o.keepAlive ?? Duration.seconds(5)).toSeconds()),
+      '--access-logfile', '-',
+      '--error-logfile', '-',
+    ];
+    if (o.threads !== undefined) command.push('--threads', String(o.threads));
+    if (o.maxRequests !== undefined) {
+      command.push('--max-requests', String(o.maxRequests));
+      command.push('--max-requests-jitter', String(o.maxRequestsJitter ?? Math.floor(o.maxRequests / 10)));
+    }
+    command.push(...(o.extraArgs ?? []));
+    return {
+      kind: this.kind,
+      command,
+      env: { WEB_CONCURRENCY: String(workers) },
+      workers,
+      gracefulTimeout: graceful,
+      needsWorkerTmpDir: true,
+    };
+  }
+}
+
+class UvicornServer extends PythonServer {
+  public readonly kind = PythonServerKind.UVICORN;
+  constructor(private readonly options: UvicornOptions) {
+    super();
+  }
+
+  public bind(ctx: PythonServerBindOptions): PythonServerConfig {
+    const o = this.options;
+    const v = new PropValidator(ctx.constructLabel);
+    validateAppReference(v, 'server.app', o.app);
+    v.integerInRange('server.workers', o.workers, 1, 1024);
+    v.integerInRange('server.limitMaxRequests', o.limitMaxRequests, 1, Number.MAX_SAFE_INTEGER);
+    v.positiveDuration('server.gracefulTimeout', o.gracefulTimeout);
+    v.positiveDuration('server.keepAlive', o.keepAlive);
+    if (o.forwardedAllowIps !== undefined) v.nonEmptyString('server.forwardedAllowIps', o.forwardedAllowIps);
+    validateArgs(v, 'server.extraArgs', o.extraArgs);
+
+    const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
+    const workers = o.workers ?? 1;
+    const command = [
+      'uvicorn', o.app,
+      '--host', '0.0.0.0',
+      '--port', String(ctx.port),
+      '--timeout-graceful-shutdown', String(graceful.toSeconds()),
+      '--timeout-keep-alive', String((o.keepAlive ?? Duration.seconds(5)).toSeconds()),
+      '--no-use-colors',
+    ];
+    if (o.forwardedAllowIps !== undefined) command.push('--forwarded-allow-ips', o.forwardedAllowIps);
+    if (o.limitMaxRequests !== undefined) command.push('--limit-max-requests', String(o.limitMaxRequests));
+    command.push(...(o.extraArgs ?? []));
+    return {
+      kind: this.kind,
+      command,
+      env: { WEB_CONCURRENCY: String(workers) },
+      workers,
+      gracefulTimeout: graceful,
+      needsWorkerTmpDir: false,
+    };
+  }
+}
+
+class CommandServer extends PythonServer {
+  public readonly kind: PythonServerKind;
+  constructor(private readonly command: string[] | undefined, private readonly options: CommandServerOptions) {
+    super();
+    this.kind = command === undefined ? PythonServerKind.IMAGE_DEFAULT : PythonServerKind.COMMAND;
+  }
+
+  public bind(ctx: PythonServerBindOptions): PythonServerConfig {
+    const v = new PropValidator(ctx.constructLabel);
+    if (this.command !== undefined) {
+      if (!Array.isArray(this.command) || this.command.length === 0) {
+        v.fail('server.command', this.command, 'must be a non-empty list of strings');
+      }
+      validateArgs(v, 'server.command', this.command);
+      v.nonEmptyString('server.command[0]', this.command[0]);
+    }
+    v.integerInRange('server.workers', this.options.workers, 1, 1024);
+    v.positiveDuration('server.gracefulTimeout', this.options.gracefulTimeout);
+    const workers = this.options.workers ?? 1;
+    return {
+      kind: this.kind,
+      command: this.command ? [...this.command] : undefined,
+      env: this.options.workers !== undefined ? { WEB_CONCURRENCY: String(workers) } : {},
+      workers,
+      gracefulTimeout: this.options.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT,
+      needsWorkerTmpDir: false,
+    };
+  }
+}
+
+const APP_REFERENCE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_.]*(\(.*\))?$/;
+
+function validateAppReference(v: PropValidator, prop: string, app: string): void {
+  if (typeof app !== 'string' || !APP_REFERENCE.test(app)) {
+    v.fail(prop, app, 'must be a Python app reference "module:variable", e.g. "shop.wsgi:application"');
+  }
+}
+
+function validateArgs(v: PropValidator, prop: string, args: string[] | undefined): void {
+  if (args === undefined) return;
+  if (!Array.isArray(args)) v.fail(prop, args, 'must be a list of strings');
+  args.forEach((arg, i) => {
+    if (typeof arg !== 'string') v.fail(`${prop}[${i}]`, arg, 'must be a string');
+  });
+}

@@ -1,0 +1,666 @@
+import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct, IConstruct } from 'constructs';
+import { Exposure } from './exposure';
+import { parseImageReference, versionLabelOf } from './image-reference';
+import {
+  LABEL_COMPONENT,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+  LABEL_NAME,
+  LABEL_PART_OF,
+  LABEL_VERSION,
+  MANAGED_BY,
+} from './labels';
+import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { PythonServer, PythonServerConfig } from './python-server';
+import { isQualifiedName, PropValidator } from './validation';
+
+/**
+ * Compute resources for each pod of a `PythonService`.
+ */
+export interface PythonServiceResources {
+  /**
+   * CPU request. Also sizes the server's worker count and `PYTHON_CPU_COUNT`.
+   * @default Cpu.millis(250) - enough for one small gunicorn or uvicorn process; raise for more workers
+   */
+  readonly cpu?: kplus.Cpu;
+
+  /**
+   * CPU limit. Unset by default because CFS throttling makes Python latency spiky while the
+   * request already guarantees the share.
+   * @default - no CPU limit
+   */
+  readonly cpuLimit?: kplus.Cpu;
+
+  /**
+   * Memory request, also used as the limit: memory is not compressible, so a pod that bursts
+   * above its request gets OOM-killed at an unpredictable time instead of a predictable one.
+   * @default Size.mebibytes(256)
+   */
+  readonly memory?: Size;
+
+  /**
+   * Ephemeral storage request and limit (logs, `/tmp`, writable layers).
+   * @default Size.gibibytes(1)
+   */
+  readonly ephemeralStorage?: Size;
+}
+
+/**
+ * HTTP health checks for a `PythonService`.
+ */
+export interface PythonServiceHealthCheck {
+  /**
+   * Path answered with 2xx when the app can serve traffic; used by the startup and readiness probes.
+   * @default "/healthz"
+   */
+  readonly path?: string;
+
+  /**
+   * Path for the liveness probe. It must differ from `path` so that a slow dependency checked
+   * by readiness does not get healthy pods restarted.
+   * @default - a TCP check on the service port: it fails only when the server stops accepting connections
+   */
+  readonly livenessPath?: string;
+
+  /**
+   * How long the app may take to start before the startup probe gives up and restarts it.
+   * @default Duration.minutes(2)
+   */
+  readonly startupTimeout?: Duration;
+}
+
+/**
+ * Pod identity for a `PythonService` (all numeric, as Pod Security "restricted" needs).
+ */
+export interface PythonServiceSecurityContext {
+  /**
+   * UID the container runs as. Must not be 0.
+   * @default 10001 - non-root and at least 10000, so it never maps to a host user (kube-score, kube-linter)
+   */
+  readonly runAsUser?: number;
+
+  /**
+   * GID the container runs as.
+   * @default 10001
+   */
+  readonly runAsGroup?: number;
+
+  /**
+   * Group that owns mounted volumes.
+   * @default 10001
+   */
+  readonly fsGroup?: number;
+}
+
+/**
+ * Graceful shutdown timing.
+ */
+export interface PythonServiceShutdown {
+  /**
+   * Pause before the server receives SIGTERM, so load balancers and kube-proxy stop sending new
+   * requests first (endpoint removal and SIGTERM happen in parallel).
+   * @default Duration.seconds(5)
+   */
+  readonly preStopPause?: Duration;
+
+  /**
+   * Extra time on top of the pause and the server's graceful timeout before the kubelet sends SIGKILL.
+   * @default Duration.seconds(5)
+   */
+  readonly margin?: Duration;
+}
+
+/**
+ * Props for `PythonService`.
+ */
+export interface PythonServiceProps {
+  /**
+   * The container image, e.g. `ghcr.io/acme/shop-api:1.4.2` or `...@sha256:...`. Kept verbatim.
+   */
+  readonly image: string;
+
+  /**
+   * Base name of every object (Deployment, Service, ServiceAccount, ...). A DNS-1035 label.
+   * @default - the construct id in kebab-case
+   */
+  readonly name?: string;
+
+  /**
+   * How the container starts the app.
+   * @default - the image's own ENTRYPOINT/CMD, with a 30 s graceful timeout assumed
+   */
+  readonly server?: PythonServer;
+
+  /**
+   * Container port the server listens on (named `http`).
+   * @default 8080 - unprivileged, and what the source article uses
+   */
+  readonly port?: number;
+
+  /**
+   * Port of the Service in front of the pods.
+   * @default 80 - clients reach `http://<name>` without a port
+   */
+  readonly servicePort?: number;
+
+  /**
+   * Number of pods.
+   * @default 3 - survives one pod being rescheduled while another rolls
+   */
+  readonly replicas?: number;
+
+  /**
+   * CPU, memory and ephemeral storage per pod.
+   * @default - 250m CPU, 256Mi memory (request = limit), 1Gi ephemeral storage
+   */
+  readonly resources?: PythonServiceResources;
+
+  /**
+   * Plain environment variables. They may override the Python defaults this construct sets
+   * (PYTHONUNBUFFERED, WEB_CONCURRENCY, ...).
+   * @default - none
+   */
+  readonly env?: { [name: string]: string };
+
+  /**
+   * Environment variables from Secrets, ConfigMaps or the downward API,
+   * e.g. `{ DATABASE_URL: kplus.EnvValue.fromSecretValue({ secret, key: 'url' }) }`.
+   * @default - none
+   */
+  readonly envValues?: { [name: string]: kplus.EnvValue };
+
+  /**
+   * Whole Secrets or ConfigMaps to load as environment variables,
+   * e.g. `[kplus.Env.fromSecret(secret)]`.
+   * @default - none
+   */
+  readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Health check paths and startup budget.
+   * @default - startup and readiness on /healthz, liveness by TCP
+   */
+  readonly healthCheck?: PythonServiceHealthCheck;
+
+  /**
+   * How the service is reached.
+   * @default Exposure.clusterIp()
+   */
+  readonly expose?: Exposure;
+
+  /**
+   * Image pull policy.
+   * @default kplus.ImagePullPolicy.ALWAYS - tags are mutable; with a digest, IF_NOT_PRESENT is as safe and cheaper
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
+
+  /**
+   * Numeric user, group and fsGroup.
+   * @default - 10001 for all three
+   */
+  readonly securityContext?: PythonServiceSecurityContext;
+
+  /**
+   * Graceful shutdown timing.
+   * @default - 5 s preStop pause, 5 s margin
+   */
+  readonly shutdown?: PythonServiceShutdown;
+
+  /**
+   * Size limit of the writable `/tmp` (the root filesystem is read-only).
+   * @default Size.mebibytes(256)
+   */
+  readonly tmpSize?: Size;
+
+  /**
+   * `app.kubernetes.io/version`.
+   * @default - the image tag, else the first 12 digits of the digest, else "latest"
+   */
+  readonly version?: string;
+
+  /**
+   * `app.kubernetes.io/part-of`: the larger application this service belongs to.
+   * @default - the service name
+   */
+  readonly partOf?: string;
+
+  /**
+   * Extra labels on every object and pod (not used in selectors).
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/** Where the gunicorn heartbeat files go (a memory-backed emptyDir). */
+const WORKER_TMP_DIR = '/run/gunicorn';
+const DEFAULT_PORT = 8080;
+const DEFAULT_SERVICE_PORT = 80;
+const DEFAULT_REPLICAS = 3;
+const DEFAULT_ID = 10001;
+const PORT_NAME = 'http';
+
+/** Service names per app root and namespace, to reject two services that would overwrite each other. */
+const namesInUse = new WeakMap<IConstruct, Map<string, string>>();
+
+/**
+ * A containerized Python web app on Kubernetes: a Deployment behind a Service (and optionally an
+ * Ingress), with a dedicated ServiceAccount and a NetworkPolicy, secure by default (Pod Security
+ * "restricted") and aware of how Python servers behave in containers.
+ *
+ * Every child is a public property, so anything not covered by props can be changed through
+ * cdk8s-plus APIs without JSON patches.
+ */
+export class PythonService extends Construct {
+  /** Base name of every object. */
+  public readonly name: string;
+  /** The namespace the objects go to (the chart's). */
+  public readonly namespace?: string;
+  /** The container port the server listens on. */
+  public readonly port: number;
+  /** The Service port. */
+  public readonly servicePort: number;
+  /** Labels that select this service's pods and nothing else: name, instance and component. */
+  public readonly selectorLabels: { [key: string]: string };
+  /** Labels on every object: the selector labels plus version, part-of, managed-by and user labels. */
+  public readonly labels: { [key: string]: string };
+  /** What the server produced: command, env, workers and graceful timeout. */
+  public readonly serverConfig: PythonServerConfig;
+  /** terminationGracePeriodSeconds: preStop pause + server graceful timeout + margin. */
+  public readonly terminationGracePeriod: Duration;
+  /** The dedicated ServiceAccount (no API token mounted). */
+  public readonly serviceAccount: kplus.ServiceAccount;
+  /** The Deployment. */
+  public readonly deployment: kplus.Deployment;
+  /** The app container. */
+  public readonly container: kplus.Container;
+  /** The Service. */
+  public readonly service: kplus.Service;
+  /** The Ingress, when exposed through one. */
+  public readonly ingress?: kplus.Ingress;
+  /** The NetworkPolicy isolating the pods: ingress to the service port only; egress open until restricted. */
+  public readonly networkPolicy: ServiceNetworkPolicy;
+  /** The exposure in effect. */
+  public readonly exposure: Exposure;
+
+  private readonly validator: PropValidator;
+
+  constructor(scope: Construct, id: string, props: PythonServiceProps) {
+    super(scope, id);
+    const v = (this.validator = new PropValidator(`PythonService '${id}'`));
+    if (props === undefined || props === null || typeof props !== 'object') {
+      v.fail('props', props, 'must be an object with at least "image"');
+    }
+
+    this.name = props.name ?? kebabCase(id);
+    validateServiceName(v, props.name === undefined ? 'name (derived from the construct id)' : 'name', this.name);
+    this.namespace = Chart.of(this).namespace;
+    if (this.namespace !== undefined) v.dnsLabel('chart namespace', this.namespace);
+    this.reserveName();
+
+    if (typeof props.image !== 'string' || props.image.trim() === '') {
+      v.fail('image', props.image, 'must be a non-empty container image reference');
+    }
+    const image = parseImageReference(props.image);
+    if (!image) {
+      v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
+    }
+
+    this.port = props.port ?? DEFAULT_PORT;
+    v.integerInRange('port', this.port, 1, 65535);
+    this.servicePort = props.servicePort ?? DEFAULT_SERVICE_PORT;
+    v.integerInRange('servicePort', this.servicePort, 1, 65535);
+    const replicas = props.replicas ?? DEFAULT_REPLICAS;
+    v.integerInRange('replicas', replicas, 0, 10_000);
+
+    const resources = validateResources(v, props.resources ?? {});
+    const tmpSize = props.tmpSize ?? Size.mebibytes(256);
+    validatePositiveSize(v, 'tmpSize', tmpSize);
+    validateEnv(v, props.env, props.envValues);
+
+    const health = props.healthCheck ?? {};
+    const healthPath = health.path ?? '/healthz';
+    v.httpPath('healthCheck.path', healthPath);
+    v.httpPath('healthCheck.livenessPath', health.livenessPath);
+    if (health.livenessPath !== undefined && health.livenessPath === healthPath) {
+      v.fail('healthCheck.livenessPath', health.livenessPath, 'must differ from healthCheck.path: a readiness check that fails on a slow dependency must not restart the pod');
+    }
+    const startupTimeout = health.startupTimeout ?? Duration.minutes(2);
+    v.positiveDuration('healthCheck.startupTimeout', startupTimeout);
+
+    const identity = {
+      runAsUser: props.securityContext?.runAsUser ?? DEFAULT_ID,
+      runAsGroup: props.securityContext?.runAsGroup ?? DEFAULT_ID,
+      fsGroup: props.securityContext?.fsGroup ?? DEFAULT_ID,
+    };
+    v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
+    v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
+    v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
+
+    const preStopPause = props.shutdown?.preStopPause ?? Duration.seconds(5);
+    const margin = props.shutdown?.margin ?? Duration.seconds(5);
+    v.positiveDuration('shutdown.preStopPause', preStopPause, { allowZero: true });
+    v.positiveDuration('shutdown.margin', margin, { allowZero: true });
+
+    this.exposure = props.expose ?? Exposure.clusterIp();
+    if (!(this.exposure instanceof Exposure)) {
+      v.fail('expose', props.expose, 'must come from Exposure.clusterIp(), .loadBalancer(), .nodePort() or .ingress()');
+    }
+    validateExposure(v, this.exposure);
+
+    const version = props.version ?? versionLabelOf(image!);
+    v.labelMap('version', { [LABEL_VERSION]: version });
+    const partOf = props.partOf ?? this.name;
+    v.labelMap('partOf', { [LABEL_PART_OF]: partOf });
+    v.labelMap('labels', props.labels);
+
+    this.serverConfig = (props.server ?? PythonServer.imageDefault()).bind({
+      port: this.port,
+      cpuMillis: resources.cpuMillis,
+      workerTmpDir: WORKER_TMP_DIR,
+      constructLabel: `PythonService '${id}'`,
+    });
+    this.terminationGracePeriod = Duration.seconds(
+      preStopPause.toSeconds() + this.serverConfig.gracefulTimeout.toSeconds() + margin.toSeconds(),
+    );
+
+    this.selectorLabels = {
+      [LABEL_NAME]: this.name,
+      [LABEL_INSTANCE]: this.name,
+      [LABEL_COMPONENT]: 'server',
+    };
+    this.labels = {
+      ...(props.labels ?? {}),
+      ...this.selectorLabels,
+      [LABEL_VERSION]: version,
+      [LABEL_PART_OF]: partOf,
+      [LABEL_MANAGED_BY]: MANAGED_BY,
+    };
+
+    this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: this.metadata(this.name),
+      automountToken: false,
+    });
+
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: this.metadata(this.name),
+      // Select by the recommended labels, not by cdk8s' path-hash label, so selectors stay readable
+      // and stable when the construct tree is refactored.
+      select: false,
+      replicas,
+      podMetadata: { labels: { ...this.labels } },
+      serviceAccount: this.serviceAccount,
+      automountServiceAccountToken: false,
+      terminationGracePeriod: this.terminationGracePeriod,
+      securityContext: {
+        ensureNonRoot: true,
+        user: identity.runAsUser,
+        group: identity.runAsGroup,
+        fsGroup: identity.fsGroup,
+        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+      },
+      strategy: replicas > 1
+        ? kplus.DeploymentStrategy.rollingUpdate({
+          maxSurge: kplus.PercentOrAbsolute.percent(25),
+          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+        })
+        : kplus.DeploymentStrategy.rollingUpdate({
+          maxSurge: kplus.PercentOrAbsolute.absolute(1),
+          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+        }),
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: this.selectorLabels }));
+
+    const probeTimeout = Duration.seconds(2);
+    this.container = this.deployment.addContainer({
+      name: 'app',
+      image: props.image,
+      imagePullPolicy: props.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS,
+      command: this.serverConfig.command,
+      ports: [{ number: this.port, name: PORT_NAME, protocol: kplus.Protocol.TCP }],
+      envVariables: this.buildEnv(props, resources.cpuMillis),
+      envFrom: props.envFrom,
+      resources: {
+        cpu: { request: resources.cpu, limit: props.resources?.cpuLimit },
+        memory: { request: resources.memory, limit: resources.memory },
+        ephemeralStorage: { request: resources.ephemeralStorage, limit: resources.ephemeralStorage },
+      },
+      securityContext: {
+        ensureNonRoot: true,
+        user: identity.runAsUser,
+        group: identity.runAsGroup,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: [kplus.Capability.ALL] },
+        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+      },
+      startup: kplus.Probe.fromHttpGet(healthPath, {
+        port: this.port,
+        periodSeconds: Duration.seconds(2),
+        timeoutSeconds: probeTimeout,
+        failureThreshold: Math.max(1, Math.ceil(startupTimeout.toSeconds() / 2)),
+      }),
+      readiness: kplus.Probe.fromHttpGet(healthPath, {
+        port: this.port,
+        periodSeconds: Duration.seconds(10),
+        timeoutSeconds: probeTimeout,
+        failureThreshold: 3,
+        successThreshold: 1,
+      }),
+      liveness: health.livenessPath !== undefined
+        ? kplus.Probe.fromHttpGet(health.livenessPath, {
+          port: this.port,
+          periodSeconds: Duration.seconds(20),
+          timeoutSeconds: probeTimeout,
+          failureThreshold: 3,
+        })
+        : kplus.Probe.fromTcpSocket({
+          port: this.port,
+          periodSeconds: Duration.seconds(20),
+          timeoutSeconds: probeTimeout,
+          failureThreshold: 3,
+        }),
+      lifecycle: preStopPause.toSeconds() > 0
+        ? {
+          // `sleep` is missing from distroless Python images and the native sleep action needs
+          // Kubernetes 1.29+, but the interpreter is always there.
+          preStop: kplus.Handler.fromCommand(['python', '-c', `import time; time.sleep(${preStopPause.toSeconds()})`]),
+        }
+        : undefined,
+    });
+
+    this.container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: tmpSize }));
+    if (this.serverConfig.needsWorkerTmpDir) {
+      this.container.mount(WORKER_TMP_DIR, kplus.Volume.fromEmptyDir(this, 'WorkerTmpVolume', 'worker-tmp', {
+        medium: kplus.EmptyDirMedium.MEMORY,
+        sizeLimit: Size.mebibytes(16),
+      }));
+    }
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: this.metadata(this.name),
+      type: this.exposure.serviceType,
+      ports: [{
+        name: PORT_NAME,
+        port: this.servicePort,
+        targetPort: this.port,
+        protocol: kplus.Protocol.TCP,
+        nodePort: this.exposure.requestedNodePort,
+      }],
+    });
+    for (const [key, value] of Object.entries(this.selectorLabels)) {
+      this.service.selectLabel(key, value);
+    }
+
+    const ingressOptions = this.exposure.ingressOptions;
+    if (ingressOptions) {
+      this.ingress = new kplus.Ingress(this, 'Ingress', {
+        metadata: { ...this.metadata(this.name), annotations: ingressOptions.annotations },
+        className: ingressOptions.className,
+        rules: [{
+          host: ingressOptions.host,
+          path: ingressOptions.path ?? '/',
+          pathType: kplus.HttpIngressPathType.PREFIX,
+          backend: kplus.IngressBackend.fromService(this.service, { port: this.servicePort }),
+        }],
+        tls: ingressOptions.tlsSecretName
+          ? [{ hosts: [ingressOptions.host], secret: kplus.Secret.fromSecretName(this, 'TlsSecret', ingressOptions.tlsSecretName) }]
+          : undefined,
+      });
+    }
+
+    this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
+      metadata: this.metadata(this.objectName('netpol')),
+      podSelector: this.selectorLabels,
+      errorLabel: `PythonService '${id}'`,
+    });
+    // Pods are isolated; only the app port is open. Who may reach it is narrowed by a security policy.
+    this.networkPolicy.addIngressRule({ ports: [{ port: this.port, protocol: NetworkProtocol.TCP }] });
+  }
+
+  /**
+   * `<name>-<suffix>`, checked against the 63-character limit for object names.
+   */
+  public objectName(suffix: string): string {
+    const full = `${this.name}-${suffix}`;
+    if (full.length > 63) {
+      this.validator.fail('name', this.name, `is too long: the derived object name "${full}" has ${full.length} characters; the limit is 63`);
+    }
+    return full;
+  }
+
+  private metadata(name: string): { name: string; labels: { [key: string]: string } } {
+    return { name, labels: { ...this.labels } };
+  }
+
+  private buildEnv(props: PythonServiceProps, cpuMillis: number): { [name: string]: kplus.EnvValue } {
+    const env: { [name: string]: kplus.EnvValue } = {};
+    const plain: { [name: string]: string } = {
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      // Python 3.13+ reads this for os.cpu_count(); without it libraries size pools from the node's cores.
+      PYTHON_CPU_COUNT: String(Math.max(1, Math.ceil(cpuMillis / 1000))),
+      TMPDIR: '/tmp',
+      ...this.serverConfig.env,
+      ...(props.env ?? {}),
+    };
+    for (const key of Object.keys(plain).sort()) {
+      env[key] = kplus.EnvValue.fromValue(plain[key]);
+    }
+    for (const key of Object.keys(props.envValues ?? {}).sort()) {
+      env[key] = props.envValues![key];
+    }
+    return env;
+  }
+
+  private reserveName(): void {
+    const root = this.node.root;
+    let names = namesInUse.get(root);
+    if (!names) {
+      names = new Map();
+      namesInUse.set(root, names);
+    }
+    const key = `${this.namespace ?? ''}/${this.name}`;
+    const existing = names.get(key);
+    if (existing !== undefined) {
+      this.validator.fail('name', this.name, `is already used by the PythonService at "${existing}" in namespace "${this.namespace ?? '(default)'}"; objects would overwrite each other`);
+    }
+    names.set(key, this.node.path);
+  }
+}
+
+interface ResolvedResources {
+  readonly cpu: kplus.Cpu;
+  readonly cpuMillis: number;
+  readonly memory: Size;
+  readonly ephemeralStorage: Size;
+}
+
+function validateResources(v: PropValidator, resources: PythonServiceResources): ResolvedResources {
+  const cpu = resources.cpu ?? kplus.Cpu.millis(250);
+  const cpuMillis = cpuToMillis(v, 'resources.cpu', cpu);
+  if (resources.cpuLimit !== undefined) {
+    const limit = cpuToMillis(v, 'resources.cpuLimit', resources.cpuLimit);
+    if (limit < cpuMillis) v.fail('resources.cpuLimit', resources.cpuLimit.amount, `must not be below resources.cpu (${cpu.amount})`);
+  }
+  const memory = resources.memory ?? Size.mebibytes(256);
+  validatePositiveSize(v, 'resources.memory', memory);
+  const ephemeralStorage = resources.ephemeralStorage ?? Size.gibibytes(1);
+  validatePositiveSize(v, 'resources.ephemeralStorage', ephemeralStorage, SizeUnit.GIBIBYTES);
+  return { cpu, cpuMillis, memory, ephemeralStorage };
+}
+
+/** Millicores of a kplus Cpu ("250m", "2", "0.5"). */
+function cpuToMillis(v: PropValidator, prop: string, cpu: kplus.Cpu): number {
+  const amount = cpu?.amount;
+  const match = typeof amount === 'string' ? /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(amount) : null;
+  const millis = match ? (match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000) : NaN;
+  if (!(millis >= 1) || !Number.isFinite(millis)) {
+    v.fail(prop, amount, 'must be a CPU amount of at least 1 millicore (kplus.Cpu.millis(250) or kplus.Cpu.units(1))');
+  }
+  return millis;
+}
+
+/** The unit cdk8s-plus-28 renders each size in; a size that is not a whole number of it fails there. */
+enum SizeUnit { MEBIBYTES = 'Mi', GIBIBYTES = 'Gi' }
+
+function validatePositiveSize(v: PropValidator, prop: string, size: Size, unit: SizeUnit = SizeUnit.MEBIBYTES): void {
+  if (!(size instanceof Size)) v.fail(prop, size, 'must be a cdk8s Size');
+  const kib = size.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!(kib > 0)) v.fail(prop, size.asString(), 'must be larger than zero');
+  const inUnit = unit === SizeUnit.MEBIBYTES ? kib / 1024 : kib / (1024 * 1024);
+  if (!Number.isInteger(inUnit)) {
+    const name = unit === SizeUnit.MEBIBYTES ? 'mebibytes' : 'gibibytes';
+    v.fail(prop, size.asString(), `must be a whole number of ${name} (cdk8s-plus-28 writes it in ${unit})`);
+  }
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function validateEnv(v: PropValidator, env?: { [name: string]: string }, envValues?: { [name: string]: kplus.EnvValue }): void {
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (!ENV_NAME.test(name)) v.fail('env name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    if (typeof value !== 'string') v.fail(`env.${name}`, value, 'must be a string (quote numbers and booleans)');
+  }
+  for (const name of Object.keys(envValues ?? {})) {
+    if (!ENV_NAME.test(name)) v.fail('envValues name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    if (env && name in env) v.fail('envValues name', name, 'is also set in env; set each variable once');
+  }
+}
+
+function validateServiceName(v: PropValidator, prop: string, name: string): void {
+  // Service names are DNS-1035 labels: they must start with a letter.
+  if (typeof name !== 'string' || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+    v.fail(prop, name, 'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter and ending with a letter or digit');
+  }
+  if (name.length > 63) v.fail(prop, name, `is ${name.length} characters long; the limit is 63`);
+}
+
+function validateExposure(v: PropValidator, exposure: Exposure): void {
+  v.integerInRange('expose.nodePort', exposure.requestedNodePort, 1, 65535);
+  const ingress = exposure.ingressOptions;
+  if (!ingress) return;
+  const host = ingress.host;
+  if (typeof host !== 'string' || !/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host) || host.length > 253) {
+    v.fail('expose.host', host, 'must be a lower-case DNS host name such as "shop.example.com" (no scheme, port or path)');
+  }
+  v.httpPath('expose.path', ingress.path);
+  if (ingress.tlsSecretName !== undefined) v.dnsSubdomain('expose.tlsSecretName', ingress.tlsSecretName);
+  if (ingress.className !== undefined) v.dnsSubdomain('expose.className', ingress.className);
+  for (const [key, value] of Object.entries(ingress.annotations ?? {})) {
+    if (!isQualifiedName(key)) v.fail('expose.annotations key', key, 'must be a qualified name such as "cert-manager.io/cluster-issuer"');
+    if (typeof value !== 'string') v.fail(`expose.annotations["${key}"]`, value, 'must be a string');
+  }
+}
+
+/** "ShopApi" → "shop-api"; "api_v2" → "api-v2". */
+function kebabCase(id: string): string {
+  const kebab = id
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .toLowerCase();
+  return kebab;
+}

@@ -1,0 +1,49 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseAllDocuments } from 'yaml';
+import { crossObjectProblems, expectStrictlyValid, Manifest } from './support/manifests';
+
+const root = path.resolve(__dirname, '..');
+const cdk8sCli = path.join(root, 'node_modules', '.bin', 'cdk8s');
+
+/** Runs the real `cdk8s synth` on the bundled example app, as the README's quick start does. */
+function synthExample(): { yaml: string; manifests: Manifest[] } {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'example-synth-'));
+  try {
+    execFileSync(cdk8sCli, ['synth', '--no-check-upgrade', '--output', out], {
+      cwd: path.join(root, 'examples'),
+      stdio: 'pipe',
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    const files = fs.readdirSync(out).filter((f) => f.endsWith('.yaml')).sort();
+    expect(files).toEqual(['shop.k8s.yaml']);
+    const yaml = fs.readFileSync(path.join(out, files[0]), 'utf8');
+    return { yaml, manifests: parseAllDocuments(yaml).map((d) => d.toJS()) };
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+describe('the bundled example app, synthesized by the cdk8s CLI', () => {
+  const { yaml, manifests } = synthExample();
+
+  test('emits the article\'s system: Deployment (3 replicas, port 8080), Service, Ingress, NetworkPolicy', () => {
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Deployment/python-app', 'Ingress/python-app', 'NetworkPolicy/python-app-netpol', 'Service/python-app', 'ServiceAccount/python-app',
+    ]);
+    const deployment = manifests.find((m) => m.kind === 'Deployment')!;
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.template.spec.containers[0].ports[0]).toMatchObject({ containerPort: 8080, name: 'http' });
+  });
+
+  test('every object is strictly valid and every pod restricted', () => {
+    expectStrictlyValid(manifests);
+    expect(crossObjectProblems(manifests)).toEqual([]);
+  });
+
+  test('matches the committed snapshot', () => {
+    expect(yaml).toMatchSnapshot();
+  });
+});

@@ -1,0 +1,91 @@
+import { Duration } from 'cdk8s';
+import { PythonServer, PythonServerBindOptions, PythonServerKind } from '../src';
+
+const pod = (cpuMillis: number): PythonServerBindOptions => ({ port: 8080, cpuMillis, workerTmpDir: '/run/gunicorn', constructLabel: "PythonService 'api'" });
+
+describe('PythonServer.gunicorn', () => {
+  test.each([[100, 3], [250, 3], [1000, 3], [1001, 5], [2000, 5], [3500, 9]])(
+    'a %i m CPU request gives %i workers (2 × ceil(cores) + 1)', (millis, workers) => {
+      const config = PythonServer.gunicorn({ app: 'shop.wsgi:application' }).bind(pod(millis));
+      expect(config.workers).toBe(workers);
+      expect(config.env.WEB_CONCURRENCY).toBe(String(workers));
+    });
+
+  test('renders the full command line', () => {
+    const config = PythonServer.gunicorn({
+      app: 'shop.wsgi:application',
+      workerClass: 'gthread',
+      threads: 4,
+      gracefulTimeout: Duration.seconds(20),
+      timeout: Duration.seconds(60),
+      keepAlive: Duration.seconds(75),
+      maxRequests: 1000,
+      extraArgs: ['--preload'],
+    }).bind(pod(500));
+    expect(config.kind).toBe(PythonServerKind.GUNICORN);
+    expect(config.command).toEqual([
+      'gunicorn', 'shop.wsgi:application', '--bind', '0.0.0.0:8080', '--worker-class', 'gthread',
+      '--worker-tmp-dir', '/run/gunicorn', '--graceful-timeout', '20', '--timeout', '60', '--keep-alive', '75',
+      '--access-logfile', '-', '--error-logfile', '-', '--threads', '4', '--max-requests', '1000',
+      '--max-requests-jitter', '100', '--preload',
+    ]);
+    expect(config.gracefulTimeout.toSeconds()).toBe(20);
+    expect(config.needsWorkerTmpDir).toBe(true);
+  });
+
+  test('explicit workers win over the CPU rule', () => {
+    expect(PythonServer.gunicorn({ app: 'a:b', workers: 2 }).bind(pod(4000)).workers).toBe(2);
+  });
+
+  test('jitter without maxRequests is an error', () => {
+    expect(() => PythonServer.gunicorn({ app: 'a:b', maxRequestsJitter: 5 }).bind(pod(500)))
+      .toThrow("PythonService 'api': server.maxRequestsJitter 5 needs server.maxRequests");
+  });
+
+  test('accepts app factories', () => {
+    expect(() => PythonServer.gunicorn({ app: 'shop:create_app()' }).bind(pod(500))).not.toThrow();
+  });
+});
+
+describe('PythonServer.uvicorn', () => {
+  test('one worker per pod by default, whatever the CPU', () => {
+    const config = PythonServer.uvicorn({ app: 'shop.main:app' }).bind(pod(4000));
+    expect(config.workers).toBe(1);
+    expect(config.needsWorkerTmpDir).toBe(false);
+    expect(config.command).toEqual([
+      'uvicorn', 'shop.main:app', '--host', '0.0.0.0', '--port', '8080', '--timeout-graceful-shutdown', '30',
+      '--timeout-keep-alive', '5', '--no-use-colors',
+    ]);
+  });
+
+  test('proxy headers, recycling and extra args', () => {
+    const config = PythonServer.uvicorn({ app: 'a:b', forwardedAllowIps: '*', limitMaxRequests: 500, extraArgs: ['--http', 'h11'], workers: 2 }).bind(pod(500));
+    expect(config.command!.slice(11)).toEqual(['--forwarded-allow-ips', '*', '--limit-max-requests', '500', '--http', 'h11']);
+    expect(config.env).toEqual({ WEB_CONCURRENCY: '2' });
+  });
+
+  test('rejects a bad app reference', () => {
+    expect(() => PythonServer.uvicorn({ app: 'main.py' }).bind(pod(500))).toThrow(/server.app "main.py" must be a Python app reference/);
+  });
+});
+
+describe('PythonServer.command and imageDefault', () => {
+  test('a command runs verbatim with the given graceful timeout', () => {
+    const config = PythonServer.command(['hypercorn', 'a:b'], { gracefulTimeout: Duration.seconds(10) }).bind(pod(500));
+    expect(config.kind).toBe(PythonServerKind.COMMAND);
+    expect(config.command).toEqual(['hypercorn', 'a:b']);
+    expect(config.env).toEqual({});
+    expect(config.gracefulTimeout.toSeconds()).toBe(10);
+  });
+
+  test('the image default has no command', () => {
+    const config = PythonServer.imageDefault().bind(pod(500));
+    expect(config.kind).toBe(PythonServerKind.IMAGE_DEFAULT);
+    expect(config.command).toBeUndefined();
+    expect(config.gracefulTimeout.toSeconds()).toBe(30);
+  });
+
+  test('rejects an empty program name', () => {
+    expect(() => PythonServer.command(['']).bind(pod(500))).toThrow(/server.command\[0\] "" must be a non-empty string/);
+  });
+});

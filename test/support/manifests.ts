@@ -1,0 +1,117 @@
+import { Chart, Testing } from 'cdk8s';
+import { KUBERNETES_VERSIONS, ManifestValidator } from './schema-validator';
+import { restrictedViolations } from '../../src/pod-security-standards';
+
+/** A synthesized Kubernetes object. */
+export type Manifest = { [key: string]: any };
+
+/** Synthesizes a chart the way `cdk8s synth` does, as plain objects. */
+export function synth(chart: Chart): Manifest[] {
+  return Testing.synth(chart);
+}
+
+/** The single object of a kind (and name, if given); fails if there is not exactly one. */
+export function only(manifests: Manifest[], kind: string, name?: string): Manifest {
+  const found = manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata?.name === name));
+  if (found.length !== 1) {
+    throw new Error(`expected exactly one ${kind}${name ? ` named ${name}` : ''}, found ${found.length}: ${manifests.map((m) => `${m.kind}/${m.metadata?.name}`).join(', ')}`);
+  }
+  return found[0];
+}
+
+/** Every object of a kind. */
+export function allOf(manifests: Manifest[], kind: string): Manifest[] {
+  return manifests.filter((m) => m.kind === kind);
+}
+
+/** The pod template (metadata + spec) of a workload object, if it has one. */
+export function podTemplateOf(m: Manifest): { metadata: any; spec: any } | undefined {
+  switch (m.kind) {
+    case 'Pod': return { metadata: m.metadata ?? {}, spec: m.spec };
+    case 'Deployment':
+    case 'StatefulSet':
+    case 'DaemonSet':
+    case 'ReplicaSet':
+    case 'Job': return m.spec?.template;
+    case 'CronJob': return m.spec?.jobTemplate?.spec?.template;
+    default: return undefined;
+  }
+}
+
+/** The first container of a workload. */
+export function appContainer(m: Manifest): any {
+  return podTemplateOf(m)!.spec.containers[0];
+}
+
+/** Env of a container as a name → value map (values of valueFrom entries are the raw objects). */
+export function envOf(container: any): { [name: string]: any } {
+  return Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e.value ?? e.valueFrom]));
+}
+
+/**
+ * All strict checks every synthesized set of objects must pass: the Kubernetes 1.28 and 1.35
+ * schemas (and CRD schemas), with unknown fields as errors, and Pod Security "restricted" for
+ * every pod template. Returns a readable list of problems (empty when all pass).
+ */
+export function strictProblems(manifests: Manifest[]): string[] {
+  const problems: string[] = [];
+  for (const version of KUBERNETES_VERSIONS) {
+    const validator = ManifestValidator.forVersion(version);
+    for (const issue of validator.validateAll(manifests)) {
+      problems.push(`[k8s ${version}] ${issue.object}: ${issue.errors.join('; ')}`);
+    }
+  }
+  for (const m of manifests) {
+    const template = podTemplateOf(m);
+    if (!template) continue;
+    for (const v of restrictedViolations(template.spec, template.metadata?.annotations ?? {})) {
+      problems.push(`[restricted] ${m.kind}/${m.metadata?.name}: ${v.control}: ${v.field} ${v.message}`);
+    }
+  }
+  return problems;
+}
+
+/** Asserts `strictProblems` is empty, printing every problem otherwise. */
+export function expectStrictlyValid(manifests: Manifest[]): void {
+  expect(strictProblems(manifests)).toEqual([]);
+}
+
+/** True if `selector` (matchLabels only) selects an object with `labels`. */
+export function selects(selector: { [key: string]: string } | undefined, labels: { [key: string]: string } | undefined): boolean {
+  if (!selector || Object.keys(selector).length === 0) return true;
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/**
+ * Cross-object checks: every Service selects pods of exactly one workload in its namespace and
+ * its named/numbered target ports exist on them; every NetworkPolicy selects some pods.
+ */
+export function crossObjectProblems(manifests: Manifest[]): string[] {
+  const problems: string[] = [];
+  const workloads = manifests.filter((m) => podTemplateOf(m) && m.kind !== 'Job' && m.kind !== 'CronJob');
+  const podsOf = (ns: string | undefined, selector: { [key: string]: string }) =>
+    workloads.filter((w) => w.metadata?.namespace === ns && selects(selector, podTemplateOf(w)!.metadata?.labels));
+  for (const svc of allOf(manifests, 'Service')) {
+    const selected = podsOf(svc.metadata?.namespace, svc.spec.selector);
+    if (selected.length !== 1) {
+      problems.push(`Service/${svc.metadata.name} selects ${selected.length} workloads`);
+      continue;
+    }
+    const ports = podTemplateOf(selected[0])!.spec.containers.flatMap((c: any) => c.ports ?? []);
+    for (const p of svc.spec.ports ?? []) {
+      const target = p.targetPort ?? p.port;
+      const ok = ports.some((cp: any) => cp.containerPort === target || cp.name === target);
+      if (!ok) problems.push(`Service/${svc.metadata.name} port ${p.name} targets ${target}, which no container exposes`);
+    }
+  }
+  for (const np of allOf(manifests, 'NetworkPolicy')) {
+    const selected = podsOf(np.metadata?.namespace, np.spec.podSelector?.matchLabels ?? {});
+    if (selected.length === 0) problems.push(`NetworkPolicy/${np.metadata.name} selects no pods`);
+  }
+  for (const d of allOf(manifests, 'Deployment')) {
+    const templateLabels = d.spec.template.metadata?.labels;
+    if (!selects(d.spec.selector.matchLabels, templateLabels)) problems.push(`Deployment/${d.metadata.name} selector does not match its template`);
+    if (Object.keys(d.spec.selector.matchLabels).includes('app.kubernetes.io/version')) problems.push(`Deployment/${d.metadata.name} selects on the version label`);
+  }
+  return problems;
+}
