@@ -11,11 +11,13 @@ new PythonService(chart, 'python-app', {
   image: 'registry.example.com/shop/python-app:1.4.2',
   server: PythonServer.gunicorn({ app: 'app.wsgi:application' }),
   port: 8080,
-  replicas: 3,
+  // The article scales from 3 to 5 replicas by hand; an autoscaler does it on CPU.
+  autoscaling: { minReplicas: 3, maxReplicas: 5, targetCpuUtilization: 70 },
   resources: { cpu: kplus.Cpu.millis(500), memory: Size.mebibytes(512) },
   env: { DJANGO_SETTINGS_MODULE: 'app.settings' },
   healthCheck: { path: '/healthz' },
   expose: Exposure.ingress({ host: 'shop.example.com', tlsSecretName: 'shop-tls' }),
+  migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
   partOf: 'shop',
 });
 

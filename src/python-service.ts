@@ -1,6 +1,10 @@
-import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
+import {
+  createAutoscaler, PythonServiceAutoscaling, PythonServiceDisruptionBudget, resolveAutoscaling,
+  ServiceDisruptionBudget, topologySpreadConstraints,
+} from './availability';
 import { Exposure } from './exposure';
 import { parseImageReference, versionLabelOf } from './image-reference';
 import {
@@ -12,7 +16,9 @@ import {
   LABEL_VERSION,
   MANAGED_BY,
 } from './labels';
+import { MigrationJob, PythonServiceMigrations } from './migrations';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { isSingleAttach, PythonServicePersistence, validatePersistence } from './persistence';
 import { PythonServer, PythonServerConfig } from './python-server';
 import { isQualifiedName, PropValidator } from './validation';
 
@@ -110,6 +116,13 @@ export interface PythonServiceShutdown {
    * @default Duration.seconds(5)
    */
   readonly margin?: Duration;
+
+  /**
+   * An explicit terminationGracePeriodSeconds. It must cover the preStop pause plus the server's
+   * graceful timeout, or in-flight requests are cut off by SIGKILL.
+   * @default - preStopPause + the server's graceful timeout + margin
+   */
+  readonly terminationGracePeriod?: Duration;
 }
 
 /**
@@ -231,6 +244,32 @@ export interface PythonServiceProps {
    * @default - none
    */
   readonly labels?: { [key: string]: string };
+
+  /**
+   * Scale horizontally with an `autoscaling/v2` HorizontalPodAutoscaler. The Deployment then
+   * omits `replicas`, so the autoscaler owns the count; setting both is an error.
+   * @default - a fixed number of replicas
+   */
+  readonly autoscaling?: PythonServiceAutoscaling;
+
+  /**
+   * The PodDisruptionBudget, emitted whenever more than one replica can run.
+   * @default - maxUnavailable 1
+   */
+  readonly disruptionBudget?: PythonServiceDisruptionBudget;
+
+  /**
+   * A PersistentVolumeClaim mounted into the pods.
+   * @default - no persistent storage
+   */
+  readonly persistence?: PythonServicePersistence;
+
+  /**
+   * Database migrations run as ONE Job per release (never per-pod init containers, which race
+   * across replicas).
+   * @default - no migration Job
+   */
+  readonly migrations?: PythonServiceMigrations;
 }
 
 /** Where the gunicorn heartbeat files go (a memory-backed emptyDir). */
@@ -283,8 +322,24 @@ export class PythonService extends Construct {
   public readonly networkPolicy: ServiceNetworkPolicy;
   /** The exposure in effect. */
   public readonly exposure: Exposure;
+  /** The HorizontalPodAutoscaler, with `autoscaling`. */
+  public readonly autoscaler?: kplus.HorizontalPodAutoscaler;
+  /** The PodDisruptionBudget, when more than one replica can run. */
+  public readonly disruptionBudget?: ServiceDisruptionBudget;
+  /** The PersistentVolumeClaim, with `persistence`. */
+  public readonly persistentVolumeClaim?: kplus.PersistentVolumeClaim;
+  /** The migration Job, with `migrations`. */
+  public readonly migrationJob?: MigrationJob;
+  /** The image reference, verbatim. */
+  public readonly image: string;
+  /** The Pod and container security settings every pod of this service uses. */
+  public readonly podIdentity: PythonServiceSecurityContext;
 
   private readonly validator: PropValidator;
+  private readonly props: PythonServiceProps;
+  private readonly cpuMillis: number;
+  private resources!: ResolvedResources;
+  private tmpSize!: Size;
 
   constructor(scope: Construct, id: string, props: PythonServiceProps) {
     super(scope, id);
@@ -311,8 +366,16 @@ export class PythonService extends Construct {
     v.integerInRange('port', this.port, 1, 65535);
     this.servicePort = props.servicePort ?? DEFAULT_SERVICE_PORT;
     v.integerInRange('servicePort', this.servicePort, 1, 65535);
-    const replicas = props.replicas ?? DEFAULT_REPLICAS;
-    v.integerInRange('replicas', replicas, 0, 10_000);
+    v.integerInRange('replicas', props.replicas, 0, 10_000);
+    const autoscaling = props.autoscaling !== undefined ? resolveAutoscaling(v, props.autoscaling) : undefined;
+    if (autoscaling && props.replicas !== undefined) {
+      v.fail('replicas', props.replicas, 'cannot be combined with autoscaling: the autoscaler owns the replica count (set autoscaling.minReplicas instead)');
+    }
+    const replicas = autoscaling ? autoscaling.minReplicas : props.replicas ?? DEFAULT_REPLICAS;
+    const maxReplicas = autoscaling ? autoscaling.maxReplicas : replicas;
+    if (props.persistence !== undefined) validatePersistence(v, props.persistence, replicas, autoscaling !== undefined);
+    const singleAttachVolume = props.persistence !== undefined
+      && isSingleAttach(props.persistence.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE);
 
     const resources = validateResources(v, props.resources ?? {});
     const tmpSize = props.tmpSize ?? Size.mebibytes(256);
@@ -329,7 +392,7 @@ export class PythonService extends Construct {
     const startupTimeout = health.startupTimeout ?? Duration.minutes(2);
     v.positiveDuration('healthCheck.startupTimeout', startupTimeout);
 
-    const identity = {
+    const identity: Required<PythonServiceSecurityContext> = {
       runAsUser: props.securityContext?.runAsUser ?? DEFAULT_ID,
       runAsGroup: props.securityContext?.runAsGroup ?? DEFAULT_ID,
       fsGroup: props.securityContext?.fsGroup ?? DEFAULT_ID,
@@ -337,6 +400,10 @@ export class PythonService extends Construct {
     v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
     v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
     v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
+    this.podIdentity = identity;
+    this.image = props.image;
+    this.props = props;
+    this.cpuMillis = resources.cpuMillis;
 
     const preStopPause = props.shutdown?.preStopPause ?? Duration.seconds(5);
     const margin = props.shutdown?.margin ?? Duration.seconds(5);
@@ -361,9 +428,16 @@ export class PythonService extends Construct {
       workerTmpDir: WORKER_TMP_DIR,
       constructLabel: `PythonService '${id}'`,
     });
-    this.terminationGracePeriod = Duration.seconds(
-      preStopPause.toSeconds() + this.serverConfig.gracefulTimeout.toSeconds() + margin.toSeconds(),
-    );
+    const needed = preStopPause.toSeconds() + this.serverConfig.gracefulTimeout.toSeconds();
+    const explicitGrace = props.shutdown?.terminationGracePeriod;
+    if (explicitGrace !== undefined) {
+      v.positiveDuration('shutdown.terminationGracePeriod', explicitGrace);
+      if (explicitGrace.toSeconds() < needed) {
+        v.fail('shutdown.terminationGracePeriod', explicitGrace,
+          `must be at least the preStop pause (${preStopPause.toSeconds()}s) plus the server's graceful timeout (${this.serverConfig.gracefulTimeout.toSeconds()}s) = ${needed}s, or SIGKILL cuts off in-flight requests`);
+      }
+    }
+    this.terminationGracePeriod = explicitGrace ?? Duration.seconds(needed + margin.toSeconds());
 
     this.selectorLabels = {
       [LABEL_NAME]: this.name,
@@ -388,54 +462,22 @@ export class PythonService extends Construct {
       // Select by the recommended labels, not by cdk8s' path-hash label, so selectors stay readable
       // and stable when the construct tree is refactored.
       select: false,
-      replicas,
+      replicas: autoscaling ? undefined : replicas,
       podMetadata: { labels: { ...this.labels } },
       serviceAccount: this.serviceAccount,
       automountServiceAccountToken: false,
       terminationGracePeriod: this.terminationGracePeriod,
-      securityContext: {
-        ensureNonRoot: true,
-        user: identity.runAsUser,
-        group: identity.runAsGroup,
-        fsGroup: identity.fsGroup,
-        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
-      },
-      strategy: replicas > 1
-        ? kplus.DeploymentStrategy.rollingUpdate({
-          maxSurge: kplus.PercentOrAbsolute.percent(25),
-          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-        })
-        : kplus.DeploymentStrategy.rollingUpdate({
-          maxSurge: kplus.PercentOrAbsolute.absolute(1),
-          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-        }),
+      securityContext: this._podSecurityContext(),
+      strategy: rolloutStrategy(maxReplicas, singleAttachVolume),
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: this.selectorLabels }));
 
     const probeTimeout = Duration.seconds(2);
+    this.resources = resources;
     this.container = this.deployment.addContainer({
-      name: 'app',
-      image: props.image,
-      imagePullPolicy: props.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS,
+      ...this._containerBase('app'),
       command: this.serverConfig.command,
       ports: [{ number: this.port, name: PORT_NAME, protocol: kplus.Protocol.TCP }],
-      envVariables: this.buildEnv(props, resources.cpuMillis),
-      envFrom: props.envFrom,
-      resources: {
-        cpu: { request: resources.cpu, limit: props.resources?.cpuLimit },
-        memory: { request: resources.memory, limit: resources.memory },
-        ephemeralStorage: { request: resources.ephemeralStorage, limit: resources.ephemeralStorage },
-      },
-      securityContext: {
-        ensureNonRoot: true,
-        user: identity.runAsUser,
-        group: identity.runAsGroup,
-        privileged: false,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: [kplus.Capability.ALL] },
-        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-      },
       startup: kplus.Probe.fromHttpGet(healthPath, {
         port: this.port,
         periodSeconds: Duration.seconds(2),
@@ -471,7 +513,8 @@ export class PythonService extends Construct {
         : undefined,
     });
 
-    this.container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: tmpSize }));
+    this.tmpSize = tmpSize;
+    this.container.mount('/tmp', this._tmpVolume(this.deployment));
     if (this.serverConfig.needsWorkerTmpDir) {
       this.container.mount(WORKER_TMP_DIR, kplus.Volume.fromEmptyDir(this, 'WorkerTmpVolume', 'worker-tmp', {
         medium: kplus.EmptyDirMedium.MEMORY,
@@ -511,6 +554,36 @@ export class PythonService extends Construct {
       });
     }
 
+    if (props.persistence) {
+      this.persistentVolumeClaim = new kplus.PersistentVolumeClaim(this, 'Data', {
+        metadata: this.metadata(this.objectName('data')),
+        storage: props.persistence.size,
+        storageClassName: props.persistence.storageClassName,
+        accessModes: [props.persistence.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+        volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
+      });
+      this.container.mount(props.persistence.mountPath ?? '/data',
+        kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', this.persistentVolumeClaim, { name: 'data' }));
+    }
+
+    if (autoscaling) {
+      this.autoscaler = createAutoscaler(this, 'Autoscaler', this.metadata(this.objectName('hpa')), this.deployment, autoscaling);
+    }
+
+    if (maxReplicas > 1) {
+      this.disruptionBudget = new ServiceDisruptionBudget(this, 'DisruptionBudget', {
+        metadata: this.metadata(this.objectName('pdb')),
+        podSelector: this.selectorLabels,
+        maxUnavailable: props.disruptionBudget?.maxUnavailable,
+        errorLabel: `PythonService '${id}'`,
+      });
+      ApiObject.of(this.deployment).addJsonPatch(
+        JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpreadConstraints(this.selectorLabels)),
+      );
+    } else if (props.disruptionBudget !== undefined) {
+      v.fail('disruptionBudget', props.disruptionBudget, 'needs more than one replica: a budget for a single pod either blocks node drains or protects nothing');
+    }
+
     this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
       metadata: this.metadata(this.objectName('netpol')),
       podSelector: this.selectorLabels,
@@ -518,6 +591,71 @@ export class PythonService extends Construct {
     });
     // Pods are isolated; only the app port is open. Who may reach it is narrowed by a security policy.
     this.networkPolicy.addIngressRule({ ports: [{ port: this.port, protocol: NetworkProtocol.TCP }] });
+
+    if (props.migrations) {
+      this.migrationJob = new MigrationJob(this, 'Migrations', { ...props.migrations, service: this });
+    }
+  }
+
+  /**
+   * The container settings every pod of this service shares (app and migration Job): image, env,
+   * resources and the restricted security context.
+   * @internal
+   */
+  public _containerBase(name: string): kplus.ContainerProps {
+    return {
+      name,
+      image: this.image,
+      imagePullPolicy: this.props.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS,
+      envVariables: this.buildEnv(this.props, this.cpuMillis),
+      envFrom: this.props.envFrom,
+      resources: {
+        cpu: { request: this.resources.cpu, limit: this.props.resources?.cpuLimit },
+        memory: { request: this.resources.memory, limit: this.resources.memory },
+        ephemeralStorage: { request: this.resources.ephemeralStorage, limit: this.resources.ephemeralStorage },
+      },
+      securityContext: {
+        ensureNonRoot: true,
+        user: this.podIdentity.runAsUser,
+        group: this.podIdentity.runAsGroup,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: [kplus.Capability.ALL] },
+        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+      },
+    };
+  }
+
+  /**
+   * The pod security context every pod of this service uses.
+   * @internal
+   */
+  public _podSecurityContext(): kplus.PodSecurityContextProps {
+    return {
+      ensureNonRoot: true,
+      user: this.podIdentity.runAsUser,
+      group: this.podIdentity.runAsGroup,
+      fsGroup: this.podIdentity.fsGroup,
+      fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+    };
+  }
+
+  /**
+   * A size-limited `/tmp` volume for a pod of this service.
+   * @internal
+   */
+  public _tmpVolume(scope: Construct): kplus.Volume {
+    return kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: this.tmpSize });
+  }
+
+  /**
+   * Labels for another component of this service (e.g. "migration"): the common labels with
+   * that component.
+   * @internal
+   */
+  public _componentLabels(component: string): { [key: string]: string } {
+    return { ...this.labels, [LABEL_COMPONENT]: component };
   }
 
   /**
@@ -569,6 +707,16 @@ export class PythonService extends Construct {
     }
     names.set(key, this.node.path);
   }
+}
+
+function rolloutStrategy(maxReplicas: number, singleAttachVolume: boolean): kplus.DeploymentStrategy {
+  // A volume that attaches to one node cannot be mounted by a surge pod elsewhere: stop first.
+  if (singleAttachVolume) return kplus.DeploymentStrategy.recreate();
+  return kplus.DeploymentStrategy.rollingUpdate({
+    // Never below capacity: new pods come up before old ones go.
+    maxSurge: maxReplicas > 1 ? kplus.PercentOrAbsolute.percent(25) : kplus.PercentOrAbsolute.absolute(1),
+    maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+  });
 }
 
 interface ResolvedResources {

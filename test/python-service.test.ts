@@ -19,9 +19,9 @@ describe('PythonService defaults', () => {
   const pod = podTemplateOf(deployment)!;
   const container = appContainer(deployment);
 
-  test('emits a ServiceAccount, Deployment, Service and NetworkPolicy named after the service', () => {
+  test('emits a ServiceAccount, Deployment, Service, PodDisruptionBudget and NetworkPolicy named after the service', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
-      'Deployment/api', 'NetworkPolicy/api-netpol', 'Service/api', 'ServiceAccount/api',
+      'Deployment/api', 'NetworkPolicy/api-netpol', 'PodDisruptionBudget/api-pdb', 'Service/api', 'ServiceAccount/api',
     ]);
     expect(manifests.every((m) => m.metadata.namespace === 'shop')).toBe(true);
   });
@@ -346,7 +346,7 @@ describe('PythonService bad props', () => {
     ['an invalid name', { name: 'Shop_API' }, /name "Shop_API" must be a DNS-1035 label/],
     ['a name starting with a digit', { name: '1api' }, /name "1api" must be a DNS-1035 label/],
     ['a name over 63 characters', { name: 'a'.repeat(64) }, /is 64 characters long; the limit is 63/],
-    ['a name too long for derived objects', { name: 'a'.repeat(60) }, /derived object name "a{60}-netpol" has 67 characters/],
+    ['a name too long for derived objects', { name: 'a'.repeat(60) }, /name "a{60}" is too long: the derived object name "a{60}-pdb" has 64 characters; the limit is 63/],
     ['an invalid env name', { env: { 'MY-VAR': 'x' } }, /env name "MY-VAR" must be a valid variable name/],
     ['an env name starting with a digit', { env: { '1X': 'x' } }, /env name "1X" must be a valid variable name/],
     ['a non-string env value', { env: { PORT: 8080 as any } }, /env.PORT 8080 must be a string/],

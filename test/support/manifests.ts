@@ -88,7 +88,8 @@ export function selects(selector: { [key: string]: string } | undefined, labels:
  */
 export function crossObjectProblems(manifests: Manifest[]): string[] {
   const problems: string[] = [];
-  const workloads = manifests.filter((m) => podTemplateOf(m) && m.kind !== 'Job' && m.kind !== 'CronJob');
+  // Jobs count too: a Service or budget that also picked up migration pods would be a bug.
+  const workloads = manifests.filter((m) => podTemplateOf(m));
   const podsOf = (ns: string | undefined, selector: { [key: string]: string }) =>
     workloads.filter((w) => w.metadata?.namespace === ns && selects(selector, podTemplateOf(w)!.metadata?.labels));
   for (const svc of allOf(manifests, 'Service')) {
@@ -107,6 +108,22 @@ export function crossObjectProblems(manifests: Manifest[]): string[] {
   for (const np of allOf(manifests, 'NetworkPolicy')) {
     const selected = podsOf(np.metadata?.namespace, np.spec.podSelector?.matchLabels ?? {});
     if (selected.length === 0) problems.push(`NetworkPolicy/${np.metadata.name} selects no pods`);
+  }
+  for (const pdb of allOf(manifests, 'PodDisruptionBudget')) {
+    const selected = podsOf(pdb.metadata?.namespace, pdb.spec.selector?.matchLabels ?? {});
+    if (selected.length !== 1) problems.push(`PodDisruptionBudget/${pdb.metadata.name} selects ${selected.length} workloads`);
+  }
+  for (const hpa of allOf(manifests, 'HorizontalPodAutoscaler')) {
+    const ref = hpa.spec.scaleTargetRef;
+    const target = manifests.find((m) => m.kind === ref.kind && m.apiVersion === ref.apiVersion && m.metadata?.name === ref.name && m.metadata?.namespace === hpa.metadata?.namespace);
+    if (!target) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name} targets ${ref.kind}/${ref.name}, which does not exist`);
+    else if (target.spec.replicas !== undefined) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name} targets ${ref.kind}/${ref.name}, which also sets replicas`);
+  }
+  for (const w of workloads) {
+    for (const c of podTemplateOf(w)!.spec.topologySpreadConstraints ?? []) {
+      const selected = podsOf(w.metadata?.namespace, c.labelSelector?.matchLabels ?? {});
+      if (selected.length !== 1 || selected[0] !== w) problems.push(`${w.kind}/${w.metadata.name} spreads over pods of ${selected.length} workloads`);
+    }
   }
   for (const d of allOf(manifests, 'Deployment')) {
     const templateLabels = d.spec.template.metadata?.labels;
