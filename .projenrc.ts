@@ -75,6 +75,14 @@ project.addTask('synth:example', {
   exec: 'cdk8s synth --no-check-upgrade',
 });
 project.gitignore.exclude('/examples/dist/');
+
+// Generated L1 classes for the upstream CRDs (prometheus-operator, Velero, Kyverno). The CRDs
+// themselves stay in the shared reference folder and are never copied here.
+project.addTask('import:crds', {
+  description: 'Regenerate src/imports/ from the upstream CRDs (SHARED_DIR, default ../shared)',
+  exec: 'bash scripts/import-crds.sh',
+});
+project.gitattributes.addAttributes('/src/imports/**', 'linguist-generated');
 project.npmignore?.exclude('/examples/', '/bench/', '/.ci/');
 
 project.synth();

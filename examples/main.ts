@@ -1,6 +1,6 @@
 // The source article's Python app, as one PythonService. `npm run synth:example` writes
 // dist/shop.k8s.yaml with the real cdk8s CLI.
-import { App, Chart, Size } from 'cdk8s';
+import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Exposure, PythonServer, PythonService } from '../src';
 
@@ -18,6 +18,8 @@ new PythonService(chart, 'python-app', {
   healthCheck: { path: '/healthz' },
   expose: Exposure.ingress({ host: 'shop.example.com', tlsSecretName: 'shop-tls' }),
   migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
+  // The article's ServiceMonitor (port http, /metrics, every 30s), plus alerts.
+  monitoring: { path: '/metrics', interval: Duration.seconds(30), alerts: true, labels: { release: 'kube-prometheus-stack' } },
   partOf: 'shop',
 });
 

@@ -5,3 +5,4 @@ export * from './network-policy';
 export * from './availability';
 export * from './persistence';
 export * from './migrations';
+export * from './monitoring';

@@ -17,6 +17,7 @@ import {
   MANAGED_BY,
 } from './labels';
 import { MigrationJob, PythonServiceMigrations } from './migrations';
+import { PythonServiceMonitoring, ServiceMonitoring, validateMonitoringOptions } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { isSingleAttach, PythonServicePersistence, validatePersistence } from './persistence';
 import { PythonServer, PythonServerConfig } from './python-server';
@@ -270,6 +271,14 @@ export interface PythonServiceProps {
    * @default - no migration Job
    */
   readonly migrations?: PythonServiceMigrations;
+
+  /**
+   * Prometheus monitoring: a ServiceMonitor (and optionally alert rules) for the metrics
+   * endpoint, prometheus_client multiprocess mode for multi-worker servers, and a NetworkPolicy
+   * rule admitting the scraper.
+   * @default - not monitored
+   */
+  readonly monitoring?: PythonServiceMonitoring;
 }
 
 /** Where the gunicorn heartbeat files go (a memory-backed emptyDir). */
@@ -328,6 +337,10 @@ export class PythonService extends Construct {
   public readonly disruptionBudget?: ServiceDisruptionBudget;
   /** The PersistentVolumeClaim, with `persistence`. */
   public readonly persistentVolumeClaim?: kplus.PersistentVolumeClaim;
+  /** The ServiceMonitor (and PrometheusRule), with `monitoring`. */
+  public readonly monitoring?: ServiceMonitoring;
+  /** The container port serving metrics, with `monitoring`. */
+  public readonly metricsPort?: number;
   /** The migration Job, with `migrations`. */
   public readonly migrationJob?: MigrationJob;
   /** The image reference, verbatim. */
@@ -591,6 +604,59 @@ export class PythonService extends Construct {
     });
     // Pods are isolated; only the app port is open. Who may reach it is narrowed by a security policy.
     this.networkPolicy.addIngressRule({ ports: [{ port: this.port, protocol: NetworkProtocol.TCP }] });
+
+    if (props.monitoring) {
+      const m = props.monitoring;
+      const prefix = 'monitoring.';
+      validateMonitoringOptions(v, prefix, m);
+      v.integerInRange('monitoring.port', m.port, 1, 65535);
+      if (m.port !== undefined && m.port !== this.port && m.port === this.servicePort && this.servicePort !== this.port) {
+        v.fail('monitoring.port', m.port, `collides with servicePort (${this.servicePort})`);
+      }
+      const scraperNamespace = m.scraperNamespace ?? 'monitoring';
+      v.dnsLabel('monitoring.scraperNamespace', scraperNamespace);
+      const multiprocessDir = m.multiprocessDir ?? '/run/prometheus';
+      v.httpPath('monitoring.multiprocessDir', multiprocessDir);
+      const mounted = (this.container.mounts ?? []).map((mount) => mount.path);
+      if (mounted.includes(multiprocessDir)) {
+        v.fail('monitoring.multiprocessDir', multiprocessDir, 'is already used by another volume of this service');
+      }
+
+      this.metricsPort = m.port ?? this.port;
+      let portName = PORT_NAME;
+      if (this.metricsPort !== this.port) {
+        portName = 'metrics';
+        this.container.addPort({ number: this.metricsPort, name: portName, protocol: kplus.Protocol.TCP });
+        this.service.bind(this.metricsPort, { name: portName, targetPort: this.metricsPort, protocol: kplus.Protocol.TCP });
+      }
+      if (this.serverConfig.workers > 1) {
+        // Each worker process has its own registry; prometheus_client aggregates through files here.
+        this.container.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue(multiprocessDir));
+        this.container.mount(multiprocessDir, kplus.Volume.fromEmptyDir(this, 'MetricsVolume', 'prometheus-multiproc', {
+          medium: kplus.EmptyDirMedium.MEMORY,
+          sizeLimit: Size.mebibytes(64),
+        }));
+      }
+      this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
+        service: this.service,
+        serviceSelector: this.selectorLabels,
+        portName,
+        name: this.name,
+        namespace: this.namespace,
+        path: m.path,
+        interval: m.interval,
+        scrapeTimeout: m.scrapeTimeout,
+        labels: { ...this.labels, ...(m.labels ?? {}) },
+        alerts: m.alerts,
+        alertOptions: m.alertOptions,
+        deploymentName: this.name,
+        autoscalerName: this.autoscaler ? this.objectName('hpa') : undefined,
+      });
+      this.networkPolicy.addIngressRule({
+        peers: [{ namespaceName: scraperNamespace }],
+        ports: [{ port: this.metricsPort, protocol: NetworkProtocol.TCP }],
+      });
+    }
 
     if (props.migrations) {
       this.migrationJob = new MigrationJob(this, 'Migrations', { ...props.migrations, service: this });

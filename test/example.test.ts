@@ -29,17 +29,19 @@ function synthExample(): { yaml: string; manifests: Manifest[] } {
 describe('the bundled example app, synthesized by the cdk8s CLI', () => {
   const { yaml, manifests } = synthExample();
 
-  test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations', () => {
+  test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'Deployment/python-app', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
       expect.stringMatching(/^Job\/python-app-migrate-[0-9a-f]{8}$/),
       'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol', 'PodDisruptionBudget/python-app-pdb',
-      'Service/python-app', 'ServiceAccount/python-app',
+      'PrometheusRule/python-app-alerts', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceMonitor/python-app',
     ]);
     const deployment = manifests.find((m) => m.kind === 'Deployment')!;
     const hpa = manifests.find((m) => m.kind === 'HorizontalPodAutoscaler')!;
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 5 });
     expect(deployment.spec.template.spec.containers[0].ports[0]).toMatchObject({ containerPort: 8080, name: 'http' });
+    const serviceMonitor = manifests.find((m) => m.kind === 'ServiceMonitor')!;
+    expect(serviceMonitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics', interval: '30s' });
   });
 
   test('every object is strictly valid and every pod restricted', () => {

@@ -28,6 +28,17 @@ describe.each(KUBERNETES_VERSIONS)('strict schema validation, Kubernetes %s', (v
     ]);
   });
 
+  test('understands the Go regular expressions of CRD patterns, such as (?i)', () => {
+    const rule = (strategy: string) => ({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: 'r' },
+      spec: { groups: [{ name: 'g', partial_response_strategy: strategy, rules: [] }] },
+    });
+    expect(validator.errorsOf(rule('ABORT'))).toEqual([]);
+    expect(validator.errorsOf(rule('ignore')).join()).toMatch(/partial_response_strategy must match pattern/);
+  });
+
   test('validates custom resources against their CRD', () => {
     expect(validator.errorsOf({
       apiVersion: 'monitoring.coreos.com/v1',

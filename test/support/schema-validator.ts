@@ -77,7 +77,7 @@ export class ManifestValidator {
     const dir = sharedDir();
     const bundle = JSON.parse(fs.readFileSync(path.join(dir, 'schemas', `k8s-${version}.json`), 'utf8'));
     this.gvk = bundle.gvk;
-    this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: goRegExp } });
     const schemas: JsonSchema = {};
     for (const [name, schema] of Object.entries(bundle.schemas)) schemas[name] = strictify(schema);
     this.ajv.addSchema({ $id: 'k8s', components: { schemas } });
@@ -130,6 +130,18 @@ export class ManifestValidator {
     return issues;
   }
 }
+
+/**
+ * CRD patterns are Go (RE2) regular expressions; RE2's flag groups such as `(?i)` (which CRDs put
+ * at the start, after an optional `^`) are the one construct they use that JavaScript rejects, so
+ * they become RegExp flags.
+ */
+function goRegExp(pattern: string, flags?: string): RegExp {
+  const match = /^(\^?)\(\?([ims]+)\)/.exec(pattern);
+  if (!match) return new RegExp(pattern, flags);
+  return new RegExp(match[1] + pattern.slice(match[0].length), `${flags ?? ''}${match[2]}`);
+}
+goRegExp.code = 'goRegExp';
 
 function formatError(e: ErrorObject): string {
   const extra = e.keyword === 'additionalProperties' ? ` (${(e.params as any).additionalProperty})` : '';

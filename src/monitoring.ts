@@ -1,0 +1,378 @@
+import { ApiObject, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import type * as monitoring from './imports/monitoring.coreos.com';
+import { isDnsLabel, PropValidator } from './validation';
+
+/**
+ * Names of the metrics the alert rules query. The defaults fit prometheus-fastapi-instrumentator
+ * and any exporter that follows Prometheus' HTTP naming conventions; see the README for
+ * django-prometheus, prometheus-flask-exporter and starlette-exporter.
+ */
+export interface ServiceAlertOptions {
+  /**
+   * Counter of HTTP requests, with a status-code label.
+   * @default "http_requests_total"
+   */
+  readonly requestsMetric?: string;
+
+  /**
+   * The label on `requestsMetric` holding the HTTP status (or its class, such as "5xx").
+   * @default "status"
+   */
+  readonly statusLabel?: string;
+
+  /**
+   * Histogram of request durations in seconds (without the `_bucket` suffix).
+   * @default "http_request_duration_seconds"
+   */
+  readonly latencyHistogram?: string;
+
+  /**
+   * Fire when more than this fraction of requests answer 5xx (0-1).
+   * @default 0.05
+   */
+  readonly errorRatio?: number;
+
+  /**
+   * Fire when the 95th percentile latency exceeds this.
+   * @default Duration.millis(500)
+   */
+  readonly latencyP95?: Duration;
+
+  /**
+   * Severity label on every alert.
+   * @default "warning"
+   */
+  readonly severity?: string;
+}
+
+/**
+ * Prometheus monitoring for a `PythonService`.
+ */
+export interface PythonServiceMonitoring {
+  /**
+   * HTTP path of the metrics endpoint.
+   * @default "/metrics"
+   */
+  readonly path?: string;
+
+  /**
+   * Container port that serves metrics. A port other than the service port gets its own
+   * container and Service port named `metrics`.
+   * @default - the service port (`http`)
+   */
+  readonly port?: number;
+
+  /**
+   * Scrape interval.
+   * @default Duration.seconds(30) - as in the source article
+   */
+  readonly interval?: Duration;
+
+  /**
+   * Scrape timeout; at most `interval`.
+   * @default Duration.seconds(10)
+   */
+  readonly scrapeTimeout?: Duration;
+
+  /**
+   * Labels on the ServiceMonitor and PrometheusRule, which Prometheus uses to pick them
+   * (e.g. `{ release: 'kube-prometheus-stack' }`).
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Emit a PrometheusRule with alerts for this service.
+   * @default false
+   */
+  readonly alerts?: boolean;
+
+  /**
+   * Metric names and thresholds for the alerts.
+   * @default - see ServiceAlertOptions
+   */
+  readonly alertOptions?: ServiceAlertOptions;
+
+  /**
+   * Namespace Prometheus scrapes from; the NetworkPolicy admits it to the metrics port.
+   * @default "monitoring"
+   */
+  readonly scraperNamespace?: string;
+
+  /**
+   * Where prometheus_client keeps its multiprocess files when the server runs more than one
+   * worker (`PROMETHEUS_MULTIPROC_DIR`, a memory-backed emptyDir).
+   * @default "/run/prometheus"
+   */
+  readonly multiprocessDir?: string;
+}
+
+/**
+ * Props for `ServiceMonitoring`.
+ */
+export interface ServiceMonitoringProps {
+  /**
+   * The Service to scrape; the ServiceMonitor selects it by its labels.
+   * @default - `serviceSelector` must be given
+   */
+  readonly service?: kplus.Service;
+
+  /**
+   * Labels of the Service(s) to scrape, when no kplus Service is given.
+   * @default - the labels of `service`
+   */
+  readonly serviceSelector?: { [key: string]: string };
+
+  /**
+   * Name of the Service port to scrape. With `service`, it must exist on that Service.
+   * @default "http"
+   */
+  readonly portName?: string;
+
+  /**
+   * Name of the ServiceMonitor (the PrometheusRule gets `<name>-alerts`).
+   * @default - the Service's name
+   */
+  readonly name?: string;
+
+  /**
+   * The namespace of the scraped Service(s).
+   * @default - the chart's namespace
+   */
+  readonly namespace?: string;
+
+  /**
+   * Metrics path.
+   * @default "/metrics"
+   */
+  readonly path?: string;
+
+  /**
+   * Scrape interval.
+   * @default Duration.seconds(30)
+   */
+  readonly interval?: Duration;
+
+  /**
+   * Scrape timeout; at most `interval`.
+   * @default Duration.seconds(10)
+   */
+  readonly scrapeTimeout?: Duration;
+
+  /**
+   * Labels on the ServiceMonitor and PrometheusRule.
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Emit a PrometheusRule with alerts.
+   * @default false
+   */
+  readonly alerts?: boolean;
+
+  /**
+   * Metric names and thresholds for the alerts.
+   * @default - see ServiceAlertOptions
+   */
+  readonly alertOptions?: ServiceAlertOptions;
+
+  /**
+   * Name prefix of the pods (the Deployment name), for the crash-loop alert.
+   * @default - the ServiceMonitor name
+   */
+  readonly deploymentName?: string;
+
+  /**
+   * Name of a HorizontalPodAutoscaler, for the "at max replicas" alert.
+   * @default - no autoscaler alert
+   */
+  readonly autoscalerName?: string;
+}
+
+const DEFAULT_INTERVAL = Duration.seconds(30);
+const DEFAULT_SCRAPE_TIMEOUT = Duration.seconds(10);
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Validates monitoring options; `prefix` is how the caller names them (e.g. "monitoring."). */
+export function validateMonitoringOptions(v: PropValidator, prefix: string, o: {
+  path?: string; interval?: Duration; scrapeTimeout?: Duration; labels?: { [key: string]: string }; alertOptions?: ServiceAlertOptions;
+}): void {
+  v.httpPath(`${prefix}path`, o.path);
+  const interval = o.interval ?? DEFAULT_INTERVAL;
+  v.positiveDuration(`${prefix}interval`, interval);
+  const timeout = o.scrapeTimeout ?? (interval.toSeconds() < DEFAULT_SCRAPE_TIMEOUT.toSeconds() ? interval : DEFAULT_SCRAPE_TIMEOUT);
+  v.positiveDuration(`${prefix}scrapeTimeout`, timeout);
+  if (timeout.toSeconds() > interval.toSeconds()) {
+    v.fail(`${prefix}scrapeTimeout`, timeout, `must not exceed ${prefix}interval (${interval.toSeconds()}s)`);
+  }
+  v.labelMap(`${prefix}labels`, o.labels);
+  const a = o.alertOptions ?? {};
+  for (const [key, value] of [['requestsMetric', a.requestsMetric], ['latencyHistogram', a.latencyHistogram]] as const) {
+    if (value !== undefined && !METRIC_NAME.test(value)) v.fail(`${prefix}alertOptions.${key}`, value, 'must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+  }
+  if (a.statusLabel !== undefined && !LABEL_NAME.test(a.statusLabel)) {
+    v.fail(`${prefix}alertOptions.statusLabel`, a.statusLabel, 'must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)');
+  }
+  if (a.errorRatio !== undefined && !(a.errorRatio > 0 && a.errorRatio < 1)) {
+    v.fail(`${prefix}alertOptions.errorRatio`, a.errorRatio, 'must be a fraction between 0 and 1 (exclusive)');
+  }
+  if (a.latencyP95 !== undefined) {
+    if (!(a.latencyP95 instanceof Duration) || !(a.latencyP95.toMilliseconds() > 0)) v.fail(`${prefix}alertOptions.latencyP95`, a.latencyP95, 'must be longer than zero');
+  }
+  if (a.severity !== undefined && !/^[a-z]+$/.test(a.severity)) v.fail(`${prefix}alertOptions.severity`, a.severity, 'must be a lower-case word such as "warning" or "critical"');
+}
+
+/** Generated CRD classes are loaded on first use, so `require()` of the library stays cheap. */
+function monitoringApi(): typeof monitoring {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./imports/monitoring.coreos.com');
+}
+
+/**
+ * A prometheus-operator `ServiceMonitor` (the source article's, on the real CRD) and, with
+ * `alerts`, a `PrometheusRule` scoped to the monitored service.
+ *
+ * Works on any kplus Service, or on a label selector and a port name.
+ */
+export class ServiceMonitoring extends Construct {
+  /** The ServiceMonitor (`monitoring.coreos.com/v1`). */
+  public readonly serviceMonitor: ApiObject;
+  /** The PrometheusRule, with `alerts`. */
+  public readonly prometheusRule?: ApiObject;
+  /** The Service port name that is scraped. */
+  public readonly portName: string;
+
+  constructor(scope: Construct, id: string, props: ServiceMonitoringProps) {
+    super(scope, id);
+    const v = new PropValidator(`ServiceMonitoring '${id}'`);
+    validateMonitoringOptions(v, '', props);
+    if (props.service === undefined && props.serviceSelector === undefined) {
+      v.fail('service', undefined, 'or serviceSelector must be given: the ServiceMonitor needs to know which Service to scrape');
+    }
+    this.portName = props.portName ?? 'http';
+    if (props.service) {
+      const names = props.service.ports.map((p) => p.name);
+      if (!names.includes(this.portName)) {
+        v.fail('portName', this.portName, `is not a port of Service "${props.service.name}" (its ports: ${names.map((n) => n ?? '(unnamed)').join(', ') || 'none'})`);
+      }
+    } else if (!isDnsLabel(this.portName)) {
+      v.fail('portName', this.portName, 'must be a DNS-1123 label naming a Service port');
+    }
+    const selector = props.serviceSelector ?? props.service!.metadata.toJson().labels ?? {};
+    if (Object.keys(selector).length === 0) {
+      v.fail(props.serviceSelector ? 'serviceSelector' : 'service', props.serviceSelector ?? props.service!.name, 'has no labels to select the Service by; a ServiceMonitor with an empty selector scrapes every Service');
+    }
+    v.labelMap('serviceSelector', selector);
+    const name = props.name ?? props.service?.name;
+    if (name === undefined) v.fail('name', name, 'must be given with serviceSelector');
+    v.dnsLabel('name', name);
+    const namespace = props.namespace ?? props.service?.metadata.namespace;
+    v.dnsLabel('namespace', namespace);
+
+    const interval = props.interval ?? DEFAULT_INTERVAL;
+    const timeout = props.scrapeTimeout ?? (interval.toSeconds() < DEFAULT_SCRAPE_TIMEOUT.toSeconds() ? interval : DEFAULT_SCRAPE_TIMEOUT);
+    const api = monitoringApi();
+    const labels = props.labels ? { ...props.labels } : undefined;
+
+    this.serviceMonitor = new api.ServiceMonitor(this, 'ServiceMonitor', {
+      metadata: { name, labels },
+      spec: {
+        selector: { matchLabels: { ...selector } },
+        namespaceSelector: namespace ? { matchNames: [namespace] } : undefined,
+        endpoints: [{
+          port: this.portName,
+          path: props.path ?? '/metrics',
+          scheme: api.ServiceMonitorSpecEndpointsScheme.HTTP,
+          interval: `${interval.toSeconds()}s`,
+          scrapeTimeout: `${timeout.toSeconds()}s`,
+        }],
+      },
+    });
+
+    if (props.alerts) {
+      const ruleName = `${name}-alerts`;
+      v.dnsLabel('name', ruleName);
+      const rules = alertRules(api, {
+        service: name!,
+        namespace,
+        deployment: props.deploymentName ?? name!,
+        autoscaler: props.autoscalerName,
+        options: props.alertOptions ?? {},
+      });
+      this.prometheusRule = new api.PrometheusRule(this, 'PrometheusRule', {
+        metadata: { name: ruleName, labels },
+        spec: {
+          groups: [{
+            name: `${namespace ? `${namespace}.` : ''}${name}`,
+            rules,
+          }],
+        },
+      });
+    }
+  }
+}
+
+interface AlertContext {
+  readonly service: string;
+  readonly namespace?: string;
+  readonly deployment: string;
+  readonly autoscaler?: string;
+  readonly options: ServiceAlertOptions;
+}
+
+/** The alert rules, as plain PrometheusRule JSON. */
+function alertRules(api: typeof monitoring, ctx: AlertContext): monitoring.PrometheusRuleSpecGroupsRules[] {
+  const o = ctx.options;
+  const ns = ctx.namespace ? `namespace="${ctx.namespace}",` : '';
+  const target = `${ns}service="${ctx.service}"`;
+  const severity = o.severity ?? 'warning';
+  const who = `${ctx.namespace ? `${ctx.namespace}/` : ''}${ctx.service}`;
+  const requests = o.requestsMetric ?? 'http_requests_total';
+  const status = o.statusLabel ?? 'status';
+  const histogram = o.latencyHistogram ?? 'http_request_duration_seconds';
+  const ratio = o.errorRatio ?? 0.05;
+  const p95 = (o.latencyP95 ?? Duration.millis(500)).toMilliseconds() / 1000;
+  const prefix = pascalCase(ctx.service);
+  type Rule = monitoring.PrometheusRuleSpecGroupsRules;
+  const rule = (alert: string, expr: string, forDuration: string, summary: string, description: string): Rule => ({
+    alert: `${prefix}${alert}`,
+    expr: api.PrometheusRuleSpecGroupsRulesExpr.fromString(expr),
+    for: forDuration,
+    labels: { severity },
+    annotations: { summary, description },
+  });
+  const rules = [
+    // absent(... == 1) also fires when every target is down or the ServiceMonitor matches nothing.
+    rule('TargetDown', `count(up{${target}} == 0) > 0 or absent(up{${target}} == 1)`, '5m',
+      `Prometheus cannot scrape pods of ${who}`,
+      `Metrics targets of ${who} are down or missing; the pods may be crashing, the metrics endpoint failing, or the ServiceMonitor not selected by Prometheus.`),
+    rule('CrashLooping',
+      `max(increase(kube_pod_container_status_restarts_total{${ns}pod=~"${ctx.deployment}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
+      `Pods of ${who} keep restarting`,
+      `A pod of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
+    rule('HighErrorRatio',
+      `sum(rate(${requests}{${target},${status}=~"5.."}[5m])) / sum(rate(${requests}{${target}}[5m])) > ${ratio}`, '10m',
+      `${who} answers too many 5xx`,
+      `{{ $value | humanizePercentage }} of ${who} requests fail with 5xx (threshold ${ratio * 100}%).`),
+    rule('HighLatency',
+      `histogram_quantile(0.95, sum by (le) (rate(${histogram}_bucket{${target}}[5m]))) > ${p95}`, '10m',
+      `${who} is slow`,
+      `95th percentile latency of ${who} is {{ $value | humanizeDuration }} (threshold ${p95}s).`),
+  ];
+  if (ctx.autoscaler) {
+    const hpa = `${ns}horizontalpodautoscaler="${ctx.autoscaler}"`;
+    rules.push(rule('AtMaxReplicas',
+      `kube_horizontalpodautoscaler_status_current_replicas{${hpa}} >= kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, '15m',
+      `${who} runs at its maximum replicas`,
+      `The autoscaler ${ctx.autoscaler} has been at its maximum for 15 minutes; raise maxReplicas or find the load (needs kube-state-metrics).`));
+  }
+  return rules;
+}
+
+function pascalCase(name: string): string {
+  return name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+}
