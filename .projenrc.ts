@@ -21,6 +21,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   jsiiVersion: '~6.0.0',
   // ConstructLibraryCdk8s has no cdk8s-plus option; a peer dependency makes projen add a pinned devDep too.
   peerDeps: ['cdk8s-plus-28@^2.5.6'],
+  // Runtime helpers that are not jsii libraries must be bundled into the package.
+  bundledDeps: ['cron-parser@^5.10.5'],
   devDeps: [
     'cdk8s-cli@^2.207.60',
     'ts-node@^10.9.2',

@@ -20,6 +20,8 @@ new PythonService(chart, 'python-app', {
   migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
   // The article's ServiceMonitor (port http, /metrics, every 30s), plus alerts.
   monitoring: { path: '/metrics', interval: Duration.seconds(30), alerts: true, labels: { release: 'kube-prometheus-stack' } },
+  // The article's made-up Backup kind, as the real thing: a Velero Schedule, daily at midnight.
+  backup: { schedule: '0 0 * * *', retention: Duration.days(30) },
   partOf: 'shop',
 });
 

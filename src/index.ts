@@ -6,3 +6,4 @@ export * from './availability';
 export * from './persistence';
 export * from './migrations';
 export * from './monitoring';
+export * from './backup';

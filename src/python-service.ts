@@ -5,6 +5,7 @@ import {
   createAutoscaler, PythonServiceAutoscaling, PythonServiceDisruptionBudget, resolveAutoscaling,
   ServiceDisruptionBudget, topologySpreadConstraints,
 } from './availability';
+import { BackupSchedule, BackupVolumeMode, PythonServiceBackup, validateBackupOptions } from './backup';
 import { Exposure } from './exposure';
 import { parseImageReference, versionLabelOf } from './image-reference';
 import {
@@ -279,6 +280,13 @@ export interface PythonServiceProps {
    * @default - not monitored
    */
   readonly monitoring?: PythonServiceMonitoring;
+
+  /**
+   * Scheduled Velero backups of this service's objects and volumes (the article's daily
+   * backup). Needs the chart's namespace.
+   * @default - no backups
+   */
+  readonly backup?: PythonServiceBackup;
 }
 
 /** Where the gunicorn heartbeat files go (a memory-backed emptyDir). */
@@ -341,6 +349,8 @@ export class PythonService extends Construct {
   public readonly monitoring?: ServiceMonitoring;
   /** The container port serving metrics, with `monitoring`. */
   public readonly metricsPort?: number;
+  /** The Velero Schedule, with `backup`. */
+  public readonly backup?: BackupSchedule;
   /** The migration Job, with `migrations`. */
   public readonly migrationJob?: MigrationJob;
   /** The image reference, verbatim. */
@@ -656,6 +666,31 @@ export class PythonService extends Construct {
         peers: [{ namespaceName: scraperNamespace }],
         ports: [{ port: this.metricsPort, protocol: NetworkProtocol.TCP }],
       });
+    }
+
+    if (props.backup) {
+      validateBackupOptions(v, 'backup.', props.backup);
+      if (this.namespace === undefined) {
+        v.fail('backup', props.backup.schedule, 'needs the app namespace, which Velero\'s Schedule must name: create the chart with { namespace: ... }');
+      }
+      const volumes = props.backup.volumes ?? (props.persistence ? BackupVolumeMode.SNAPSHOT : BackupVolumeMode.NONE);
+      if (volumes === BackupVolumeMode.FILE_SYSTEM && !props.persistence) {
+        v.fail('backup.volumes', volumes, 'needs persistence: there is no volume to back up');
+      }
+      this.backup = new BackupSchedule(this, 'Backup', {
+        ...props.backup,
+        volumes,
+        name: this.name,
+        namespace: this.namespace!,
+        // Every object of this service (all components), and nothing of any other service.
+        selector: { [LABEL_NAME]: this.name, [LABEL_INSTANCE]: this.name },
+        fileSystemVolumes: props.persistence ? ['data'] : [],
+        hookContainer: 'app',
+        labels: this.labels,
+      });
+      for (const [key, value] of Object.entries(this.backup.podAnnotations)) {
+        this.deployment.podMetadata.addAnnotation(key, value);
+      }
     }
 
     if (props.migrations) {

@@ -1,0 +1,273 @@
+import { ApiObject, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import type * as velero from './imports/velero.io';
+import { PropValidator } from './validation';
+
+/**
+ * How Velero backs up the service's persistent volumes.
+ */
+export enum BackupVolumeMode {
+  /** Volume snapshots (CSI or the cloud provider's plugin). */
+  SNAPSHOT = 'snapshot',
+  /** File-system backup by Velero's node agent (kopia), for storage without snapshots. */
+  FILE_SYSTEM = 'file-system',
+  /** Back up the Kubernetes objects only, not volume data. */
+  NONE = 'none',
+}
+
+/**
+ * What Velero does when a backup hook fails.
+ */
+export enum BackupHookErrorMode {
+  /** Mark the backup as failed. */
+  FAIL = 'Fail',
+  /** Go on with the backup. */
+  CONTINUE = 'Continue',
+}
+
+/**
+ * Commands Velero runs in the app container around a backup (as pod annotations).
+ */
+export interface BackupHooks {
+  /**
+   * Command run before the backup, e.g. `['python', 'manage.py', 'flush_caches']`.
+   * @default - none
+   */
+  readonly pre?: string[];
+
+  /**
+   * Command run after the backup.
+   * @default - none
+   */
+  readonly post?: string[];
+
+  /**
+   * How long each hook may run.
+   * @default Duration.seconds(30) - Velero's default
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * What a failing hook does to the backup.
+   * @default BackupHookErrorMode.FAIL - a backup without its consistency step is not trustworthy
+   */
+  readonly onError?: BackupHookErrorMode;
+}
+
+/**
+ * Scheduled Velero backups of a `PythonService`.
+ */
+export interface PythonServiceBackup {
+  /**
+   * When to back up: a 5-field cron expression, e.g. `0 0 * * *` (daily at midnight, the
+   * article's). Evaluated by Velero in its own time zone (UTC unless configured).
+   */
+  readonly schedule: string;
+
+  /**
+   * How long each backup is kept (the Backup's `ttl`).
+   * @default Duration.days(30)
+   */
+  readonly retention?: Duration;
+
+  /**
+   * The namespace Velero runs in. Schedules must live there: Velero ignores them elsewhere.
+   * @default "velero"
+   */
+  readonly veleroNamespace?: string;
+
+  /**
+   * A BackupStorageLocation name.
+   * @default - Velero's default location
+   */
+  readonly storageLocation?: string;
+
+  /**
+   * How persistent volumes are backed up.
+   * @default - BackupVolumeMode.SNAPSHOT when the service has persistence, else NONE
+   */
+  readonly volumes?: BackupVolumeMode;
+
+  /**
+   * Commands to run in the app container before and after each backup.
+   * @default - none
+   */
+  readonly hooks?: BackupHooks;
+}
+
+/**
+ * Props for `BackupSchedule`.
+ */
+export interface BackupScheduleProps extends PythonServiceBackup {
+  /**
+   * Base name; the Schedule is `<namespace>-<name>-backup`, since every app's Schedule shares
+   * Velero's namespace.
+   */
+  readonly name: string;
+
+  /**
+   * The app namespace to back up.
+   */
+  readonly namespace: string;
+
+  /**
+   * Labels that select exactly the objects to back up.
+   */
+  readonly selector: { [key: string]: string };
+
+  /**
+   * Names of the pod volumes to back up with file-system backup (BackupVolumeMode.FILE_SYSTEM).
+   * @default - none
+   */
+  readonly fileSystemVolumes?: string[];
+
+  /**
+   * The container the hooks run in.
+   * @default "app"
+   */
+  readonly hookContainer?: string;
+
+  /**
+   * Labels for the Schedule itself.
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/** Validates backup options; `prefix` is how the caller names them (e.g. "backup."). */
+export function validateBackupOptions(v: PropValidator, prefix: string, b: PythonServiceBackup): void {
+  validateCron(v, `${prefix}schedule`, b.schedule);
+  v.positiveDuration(`${prefix}retention`, b.retention);
+  v.dnsLabel(`${prefix}veleroNamespace`, b.veleroNamespace);
+  if (b.storageLocation !== undefined) v.dnsSubdomain(`${prefix}storageLocation`, b.storageLocation);
+  if (b.volumes !== undefined && !Object.values(BackupVolumeMode).includes(b.volumes)) {
+    v.fail(`${prefix}volumes`, b.volumes, `must be one of ${Object.values(BackupVolumeMode).join(', ')}`);
+  }
+  const hooks = b.hooks ?? {};
+  for (const [key, command] of [['pre', hooks.pre], ['post', hooks.post]] as const) {
+    if (command === undefined) continue;
+    if (!Array.isArray(command) || command.length === 0 || command.some((arg) => typeof arg !== 'string') || command[0].trim() === '') {
+      v.fail(`${prefix}hooks.${key}`, command, 'must be a non-empty command, e.g. ["python", "manage.py", "dump"]');
+    }
+  }
+  v.positiveDuration(`${prefix}hooks.timeout`, hooks.timeout);
+  if (hooks.onError !== undefined && !Object.values(BackupHookErrorMode).includes(hooks.onError)) {
+    v.fail(`${prefix}hooks.onError`, hooks.onError, `must be one of ${Object.values(BackupHookErrorMode).join(', ')}`);
+  }
+}
+
+const CRON_FIELDS: Array<[string, number, number]> = [['minute', 0, 59], ['hour', 0, 23], ['day of month', 1, 31], ['month', 1, 12], ['day of week', 0, 7]];
+
+/**
+ * A 5-field cron expression as Velero's parser (robfig/cron, standard spec) accepts it. Ranges,
+ * steps, lists and names are checked by cron-parser; the field count and the Quartz-only
+ * characters (L, W, #), which cron-parser accepts but Velero does not, are checked here.
+ */
+export function validateCron(v: PropValidator, prop: string, expression: string): void {
+  if (typeof expression !== 'string' || expression.trim() === '') v.fail(prop, expression, 'must be a 5-field cron expression such as "0 0 * * *"');
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    v.fail(prop, expression, `is not a 5-field cron expression (minute hour day-of-month month day-of-week); it has ${fields.length} field${fields.length === 1 ? '' : 's'}`);
+  }
+  fields.forEach((field, i) => {
+    if (/[LW#]/.test(field.replace(/[A-Z]{3}/g, (name) => (/^(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT)$/.test(name) ? '' : name)))) {
+      v.fail(prop, expression, `uses L, W or # in the ${CRON_FIELDS[i][0]} field, which Velero's cron parser does not support`);
+    }
+  });
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
+    CronExpressionParser.parse(expression, { tz: 'UTC' });
+  } catch (err) {
+    const detail = (err as Error).message.replace(/^.*?got value (\S+) expected range (\S+).*$/, 'value $1 is outside $2');
+    v.fail(prop, expression, `is not a valid cron expression: ${detail} (fields: ${CRON_FIELDS.map(([name, lo, hi]) => `${name} ${lo}-${hi}`).join(', ')})`);
+  }
+}
+
+/** Go's duration format, which Velero's `ttl` uses: 720h0m0s. */
+export function goDuration(duration: Duration): string {
+  const total = duration.toSeconds();
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  return `${hours}h${minutes}m${seconds}s`;
+}
+
+/** Velero's backup hooks as pod annotations (https://velero.io/docs/main/backup-hooks/). */
+export function backupHookAnnotations(hooks: BackupHooks, container: string): { [key: string]: string } {
+  const annotations: { [key: string]: string } = {};
+  for (const [phase, command] of [['pre', hooks.pre], ['post', hooks.post]] as const) {
+    if (!command) continue;
+    const prefix = `${phase}.hook.backup.velero.io`;
+    annotations[`${prefix}/container`] = container;
+    annotations[`${prefix}/command`] = JSON.stringify(command);
+    annotations[`${prefix}/on-error`] = hooks.onError ?? BackupHookErrorMode.FAIL;
+    annotations[`${prefix}/timeout`] = `${(hooks.timeout ?? Duration.seconds(30)).toSeconds()}s`;
+  }
+  return annotations;
+}
+
+function veleroApi(): typeof velero {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./imports/velero.io');
+}
+
+/**
+ * A `velero.io/v1` Schedule that backs up one service: created in Velero's namespace (a
+ * Schedule anywhere else is ignored by Velero), including only the app namespace and only the
+ * objects matching `selector`.
+ *
+ * Pods need annotations for hooks and file-system volume backup; `PythonService` adds them to
+ * its pod template. Used alone, add `podAnnotations` to the pods yourself.
+ */
+export class BackupSchedule extends Construct {
+  /** The Schedule. */
+  public readonly schedule: ApiObject;
+  /** The Schedule's name, `<namespace>-<name>-backup`. */
+  public readonly scheduleName: string;
+  /** Annotations the backed-up pods need (hooks, file-system volumes). */
+  public readonly podAnnotations: { [key: string]: string };
+  /** The volume mode in effect. */
+  public readonly volumeMode: BackupVolumeMode;
+
+  constructor(scope: Construct, id: string, props: BackupScheduleProps) {
+    super(scope, id);
+    const v = new PropValidator(`BackupSchedule '${id}'`);
+    validateBackupOptions(v, '', props);
+    v.dnsLabel('namespace', props.namespace);
+    if (typeof props.namespace !== 'string') v.fail('namespace', props.namespace, 'must name the app namespace to back up');
+    v.labelMap('selector', props.selector);
+    if (Object.keys(props.selector ?? {}).length === 0) v.fail('selector', props.selector, 'must not be empty: it would back up everything in the namespace');
+    v.labelMap('labels', props.labels);
+    this.scheduleName = `${props.namespace}-${props.name}-backup`;
+    v.dnsLabel('name', this.scheduleName);
+
+    this.volumeMode = props.volumes ?? BackupVolumeMode.SNAPSHOT;
+    const fsVolumes = this.volumeMode === BackupVolumeMode.FILE_SYSTEM ? props.fileSystemVolumes ?? [] : [];
+    this.podAnnotations = {
+      ...backupHookAnnotations(props.hooks ?? {}, props.hookContainer ?? 'app'),
+      ...(fsVolumes.length > 0 ? { 'backup.velero.io/backup-volumes': fsVolumes.join(',') } : {}),
+    };
+
+    const api = veleroApi();
+    this.schedule = new api.Schedule(this, 'Resource', {
+      metadata: { name: this.scheduleName, namespace: props.veleroNamespace ?? 'velero', labels: props.labels },
+      spec: {
+        schedule: props.schedule.trim().split(/\s+/).join(' '),
+        useOwnerReferencesInBackup: false,
+        template: {
+          includedNamespaces: [props.namespace],
+          labelSelector: { matchLabels: { ...props.selector } },
+          // includeClusterResources stays unset: Velero then adds the PersistentVolumes bound to
+          // included claims, which a restore of the data needs.
+          ttl: goDuration(props.retention ?? Duration.days(30)),
+          storageLocation: props.storageLocation,
+          snapshotVolumes: this.volumeMode === BackupVolumeMode.SNAPSHOT,
+          // Only the volumes named in the pod annotation, never the scratch emptyDirs.
+          defaultVolumesToFsBackup: false,
+          metadata: props.labels ? { labels: { ...props.labels } } : undefined,
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,138 @@
+import { App, Chart, Duration, Size, Testing } from 'cdk8s';
+import { BackupHookErrorMode, BackupSchedule, BackupVolumeMode, PythonService, PythonServiceProps } from '../src';
+import { allOf, expectStrictlyValid, Manifest, only, podTemplateOf, selects, synth } from './support/manifests';
+
+function build(props: Partial<PythonServiceProps> = {}, extra?: (chart: Chart) => void): Manifest[] {
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1.4.2', backup: { schedule: '0 0 * * *' }, ...props });
+  extra?.(chart);
+  return synth(chart);
+}
+
+describe('backup through PythonService', () => {
+  const manifests = build({ replicas: 1, persistence: { size: Size.gibibytes(5) }, migrations: { command: ['migrate'] } }, (chart) => {
+    new PythonService(chart, 'api-admin', { image: 'ghcr.io/acme/admin:1', replicas: 1 });
+  });
+  const schedule = only(manifests, 'Schedule');
+
+  test('a velero.io/v1 Schedule in Velero\'s namespace, daily at 0 0 * * * (the article\'s)', () => {
+    expect(schedule.apiVersion).toBe('velero.io/v1');
+    expect(schedule.metadata).toMatchObject({ name: 'shop-api-backup', namespace: 'velero' });
+    expect(schedule.spec.schedule).toBe('0 0 * * *');
+  });
+
+  test('backs up only the app namespace, kept 30 days', () => {
+    expect(schedule.spec.template).toMatchObject({ includedNamespaces: ['shop'], ttl: '720h0m0s' });
+  });
+
+  test('the selector picks every object of this service and nothing else in the chart', () => {
+    const selector = schedule.spec.template.labelSelector.matchLabels;
+    const namespaced = manifests.filter((m) => m.metadata.namespace === 'shop');
+    const picked = namespaced.filter((m) => selects(selector, m.metadata.labels)).map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    expect(picked).toEqual([
+      'Deployment/api', expect.stringMatching(/^Job\/api-migrate-/), 'NetworkPolicy/api-migrate-netpol', 'NetworkPolicy/api-netpol',
+      'PersistentVolumeClaim/api-data', 'Service/api', 'ServiceAccount/api',
+    ]);
+    for (const m of manifests.filter((x) => podTemplateOf(x))) {
+      const mine = m.metadata.name.startsWith('api-migrate') || m.metadata.name === 'api';
+      expect(selects(selector, podTemplateOf(m)!.metadata.labels)).toBe(mine);
+    }
+  });
+
+  test('snapshots the persistent volume by default', () => {
+    expect(schedule.spec.template).toMatchObject({ snapshotVolumes: true, defaultVolumesToFsBackup: false });
+    expect(podTemplateOf(only(manifests, 'Deployment', 'api'))!.metadata.annotations).toBeUndefined();
+  });
+
+  test('validates strictly against the Velero CRD', () => {
+    expectStrictlyValid(manifests);
+  });
+});
+
+describe('backup volumes and hooks', () => {
+  test('file-system backup opts in exactly the data volume, never the scratch emptyDirs', () => {
+    const manifests = build({ replicas: 1, persistence: { size: Size.gibibytes(1) }, backup: { schedule: '30 2 * * 1-5', volumes: BackupVolumeMode.FILE_SYSTEM } });
+    expect(only(manifests, 'Schedule').spec.template).toMatchObject({ snapshotVolumes: false, defaultVolumesToFsBackup: false });
+    expect(podTemplateOf(only(manifests, 'Deployment'))!.metadata.annotations).toEqual({ 'backup.velero.io/backup-volumes': 'data' });
+  });
+
+  test('no persistence: objects only', () => {
+    expect(only(build(), 'Schedule').spec.template.snapshotVolumes).toBe(false);
+  });
+
+  test('hooks become Velero pod annotations on the app container', () => {
+    const manifests = build({ backup: { schedule: '0 0 * * *', hooks: { pre: ['python', 'manage.py', 'freeze'], post: ['python', 'manage.py', 'thaw'], timeout: Duration.minutes(2), onError: BackupHookErrorMode.CONTINUE } } });
+    expect(podTemplateOf(only(manifests, 'Deployment'))!.metadata.annotations).toEqual({
+      'pre.hook.backup.velero.io/container': 'app',
+      'pre.hook.backup.velero.io/command': '["python","manage.py","freeze"]',
+      'pre.hook.backup.velero.io/on-error': 'Continue',
+      'pre.hook.backup.velero.io/timeout': '120s',
+      'post.hook.backup.velero.io/container': 'app',
+      'post.hook.backup.velero.io/command': '["python","manage.py","thaw"]',
+      'post.hook.backup.velero.io/on-error': 'Continue',
+      'post.hook.backup.velero.io/timeout': '120s',
+    });
+    expectStrictlyValid(manifests);
+  });
+
+  test('retention, Velero namespace and storage location', () => {
+    const schedule = only(build({ backup: { schedule: '0 */6 * * *', retention: Duration.days(7), veleroNamespace: 'backup', storageLocation: 'offsite' } }), 'Schedule');
+    expect(schedule.metadata.namespace).toBe('backup');
+    expect(schedule.spec.template).toMatchObject({ ttl: '168h0m0s', storageLocation: 'offsite' });
+  });
+
+  test('two apps named alike in two namespaces get distinct Schedules in Velero\'s namespace', () => {
+    const app = new App();
+    const a = new Chart(app, 'a', { namespace: 'shop' });
+    const b = new Chart(app, 'b', { namespace: 'blog' });
+    new PythonService(a, 'api', { image: 'x/api:1', backup: { schedule: '0 0 * * *' } });
+    new PythonService(b, 'api', { image: 'x/api:1', backup: { schedule: '0 0 * * *' } });
+    expect([only(synth(a), 'Schedule').metadata.name, only(synth(b), 'Schedule').metadata.name]).toEqual(['shop-api-backup', 'blog-api-backup']);
+  });
+});
+
+describe('BackupSchedule alone', () => {
+  test('backs up any labelled objects and hands out the pod annotations', () => {
+    const chart = Testing.chart();
+    const backup = new BackupSchedule(chart, 'b', {
+      name: 'legacy',
+      namespace: 'old',
+      selector: { app: 'legacy' },
+      schedule: '15 3 * * SUN',
+      volumes: BackupVolumeMode.FILE_SYSTEM,
+      fileSystemVolumes: ['state', 'uploads'],
+    });
+    const schedule = only(synth(chart), 'Schedule');
+    expect(schedule.metadata.name).toBe('old-legacy-backup');
+    expect(schedule.spec.template.labelSelector).toEqual({ matchLabels: { app: 'legacy' } });
+    expect(backup.podAnnotations).toEqual({ 'backup.velero.io/backup-volumes': 'state,uploads' });
+    expectStrictlyValid(allOf(synth(chart), 'Schedule'));
+  });
+});
+
+describe('bad backup props', () => {
+  const cases: Array<[string, Partial<PythonServiceProps>, RegExp]> = [
+    ['a 4-field cron', { backup: { schedule: '0 0 * *' } }, /PythonService 'api': backup.schedule "0 0 \* \*" is not a 5-field cron expression .* it has 4 fields/],
+    ['a 6-field cron', { backup: { schedule: '0 0 0 * * *' } }, /backup.schedule "0 0 0 \* \* \*" is not a 5-field cron expression/],
+    ['a descriptor', { backup: { schedule: '@daily' } }, /backup.schedule "@daily" is not a 5-field cron expression .* it has 1 field$/],
+    ['minute 60', { backup: { schedule: '60 0 * * *' } }, /backup.schedule "60 0 \* \* \*" is not a valid cron expression: value 60 is outside 0-59/],
+    ['hour 24', { backup: { schedule: '0 24 * * *' } }, /value 24 is outside 0-23/],
+    ['month 13', { backup: { schedule: '0 0 1 13 *' } }, /value 13 is outside 1-12/],
+    ['garbage', { backup: { schedule: 'a b c d e' } }, /backup.schedule "a b c d e" is not a valid cron expression/],
+    ['a Quartz L', { backup: { schedule: '0 0 L * *' } }, /uses L, W or # in the day of month field/],
+    ['zero retention', { backup: { schedule: '0 0 * * *', retention: Duration.seconds(0) } }, /backup.retention \(0 seconds\) must be longer than zero/],
+    ['an empty pre hook', { backup: { schedule: '0 0 * * *', hooks: { pre: [] } } }, /backup.hooks.pre \[\] must be a non-empty command/],
+    ['a blank post hook', { backup: { schedule: '0 0 * * *', hooks: { post: [' '] } } }, /backup.hooks.post \[" "\] must be a non-empty command/],
+    ['a bad Velero namespace', { backup: { schedule: '0 0 * * *', veleroNamespace: 'Velero' } }, /backup.veleroNamespace "Velero" must be a DNS-1123 label/],
+    ['file-system backup without a volume', { backup: { schedule: '0 0 * * *', volumes: BackupVolumeMode.FILE_SYSTEM } }, /backup.volumes "file-system" needs persistence/],
+  ];
+  test.each(cases)('%s', (_title, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  test('no namespace on the chart', () => {
+    const chart = new Chart(Testing.app(), 'c');
+    expect(() => new PythonService(chart, 'api', { image: 'x/api:1', backup: { schedule: '0 0 * * *' } }))
+      .toThrow(/PythonService 'api': backup "0 0 \* \* \*" needs the app namespace/);
+  });
+});
