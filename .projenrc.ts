@@ -28,6 +28,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'ts-node@^10.9.2',
     'ajv@^8.20.0',
     'yaml@^2.9.1',
+    // Evaluates the emitted CEL admission rules in tests (the only npm CEL engine with optional types).
+    '@marcbachmann/cel-js@^8.0.0',
   ],
 
   // Drifted snapshots must fail the build; `npx projen test:update` rewrites them on purpose.
@@ -36,6 +38,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
+      // @marcbachmann/cel-js is ESM-only: let ts-jest (allowJs) turn it into CommonJS.
+      transform: { '^.+\\.[tj]sx?$': new javascript.Transform('ts-jest', { tsconfig: 'test/tsconfig.jest.json' }) },
+      transformIgnorePatterns: ['/node_modules/(?!@marcbachmann/cel-js/)'],
       testTimeout: 120_000,
     },
   },
@@ -54,6 +59,10 @@ project.eslint?.addOverride({ files: ['test/**/*.ts'], rules: { '@stylistic/max-
 
 // jsii 6 prints a large "Node 20 is end-of-life" banner on every run; it does not fail the build.
 project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
+
+new JsonFile(project, 'test/tsconfig.jest.json', {
+  obj: { extends: './tsconfig.json', compilerOptions: { allowJs: true } },
+});
 
 // The bundled example app, synthesized by the real cdk8s CLI (it imports ../src, so one copy of cdk8s).
 new JsonFile(project, 'examples/tsconfig.json', {

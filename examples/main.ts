@@ -22,6 +22,13 @@ new PythonService(chart, 'python-app', {
   monitoring: { path: '/metrics', interval: Duration.seconds(30), alerts: true, labels: { release: 'kube-prometheus-stack' } },
   // The article's made-up Backup kind, as the real thing: a Velero Schedule, daily at midnight.
   backup: { schedule: '0 0 * * *', retention: Duration.days(30) },
+  // The article's made-up SecurityPolicy kind, as what clusters enforce: default-deny
+  // NetworkPolicies with explicit allows and CEL admission rules (allowed images and volumes,
+  // Pod Security "restricted"), checked against this very chart at synth time.
+  security: {
+    allowedImages: ['registry.example.com/shop/'],
+    egressTo: [{ peers: [{ cidr: '10.20.0.0/16' }], ports: [{ port: 5432 }] }],
+  },
   partOf: 'shop',
 });
 

@@ -7,3 +7,4 @@ export * from './persistence';
 export * from './migrations';
 export * from './monitoring';
 export * from './backup';
+export * from './security-policy';

@@ -19,9 +19,12 @@ import {
 } from './labels';
 import { MigrationJob, PythonServiceMigrations } from './migrations';
 import { PythonServiceMonitoring, ServiceMonitoring, validateMonitoringOptions } from './monitoring';
-import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { dnsEgressRule, NetworkPeer, NetworkProtocol, ServiceNetworkPolicy, validateNetworkRule } from './network-policy';
 import { isSingleAttach, PythonServicePersistence, validatePersistence } from './persistence';
 import { PythonServer, PythonServerConfig } from './python-server';
+import {
+  PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy, validateAllowedImages, validateVolumeNames,
+} from './security-policy';
 import { isQualifiedName, PropValidator } from './validation';
 
 /**
@@ -287,6 +290,14 @@ export interface PythonServiceProps {
    * @default - no backups
    */
   readonly backup?: PythonServiceBackup;
+
+  /**
+   * Lock the service down: default-deny NetworkPolicies with explicit allows, CEL admission
+   * rules (allowed images and volumes, Pod Security), and a synth-time self-check. Needs the
+   * chart's namespace.
+   * @default - pods are isolated for ingress only; no admission policy
+   */
+  readonly security?: PythonServiceSecurity;
 }
 
 /** Where the gunicorn heartbeat files go (a memory-backed emptyDir). */
@@ -299,6 +310,8 @@ const PORT_NAME = 'http';
 
 /** Service names per app root and namespace, to reject two services that would overwrite each other. */
 const namesInUse = new WeakMap<IConstruct, Map<string, string>>();
+/** Namespaces emitted with Pod Security Admission labels, per app root: namespace → owning service path. */
+const namespacesEmitted = new WeakMap<IConstruct, Map<string, string>>();
 
 /**
  * A containerized Python web app on Kubernetes: a Deployment behind a Service (and optionally an
@@ -353,6 +366,10 @@ export class PythonService extends Construct {
   public readonly backup?: BackupSchedule;
   /** The migration Job, with `migrations`. */
   public readonly migrationJob?: MigrationJob;
+  /** The admission policy and self-check, with `security`. */
+  public readonly securityPolicy?: SecurityPolicy;
+  /** The Pod Security Admission namespace, with `security.podSecurityAdmission`. */
+  public readonly podSecurityNamespace?: PodSecurityNamespace;
   /** The image reference, verbatim. */
   public readonly image: string;
   /** The Pod and container security settings every pod of this service uses. */
@@ -384,6 +401,8 @@ export class PythonService extends Construct {
     if (!image) {
       v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
     }
+
+    if (props.security) this.validateSecurity(v, props.security, props.image);
 
     this.port = props.port ?? DEFAULT_PORT;
     v.integerInRange('port', this.port, 1, 65535);
@@ -612,8 +631,8 @@ export class PythonService extends Construct {
       podSelector: this.selectorLabels,
       errorLabel: `PythonService '${id}'`,
     });
-    // Pods are isolated; only the app port is open. Who may reach it is narrowed by a security policy.
-    this.networkPolicy.addIngressRule({ ports: [{ port: this.port, protocol: NetworkProtocol.TCP }] });
+    // Pods are isolated; only the app port is open, to everyone unless a security policy narrows it.
+    this.networkPolicy.addIngressRule({ peers: this.ingressPeers(props.security), ports: [{ port: this.port, protocol: NetworkProtocol.TCP }] });
 
     if (props.monitoring) {
       const m = props.monitoring;
@@ -696,6 +715,84 @@ export class PythonService extends Construct {
     if (props.migrations) {
       this.migrationJob = new MigrationJob(this, 'Migrations', { ...props.migrations, service: this });
     }
+
+    if (props.security) {
+      this.securityPolicy = this.applySecurity(props.security);
+      if (props.security.podSecurityAdmission) {
+        const owners = namespacesEmitted.get(this.node.root) ?? new Map<string, string>();
+        namespacesEmitted.set(this.node.root, owners);
+        const owner = owners.get(this.namespace!);
+        if (owner !== undefined) {
+          v.fail('security.podSecurityAdmission', true, `would emit Namespace "${this.namespace}" a second time (the PythonService at "${owner}" already does); set it on one service only`);
+        }
+        owners.set(this.namespace!, this.node.path);
+        this.podSecurityNamespace = new PodSecurityNamespace(this, 'Namespace', {
+          name: this.namespace!,
+          level: props.security.podSecurityLevel,
+        });
+      }
+    }
+  }
+
+  private validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: string): void {
+    validateAllowedImages(v, 'security.allowedImages', s.allowedImages);
+    if (typeof image === 'string' && !s.allowedImages.some((prefix) => image.startsWith(prefix))) {
+      v.fail('image', image, `is not under any of security.allowedImages (${s.allowedImages.join(', ')})`);
+    }
+    validateVolumeNames(v, 'security.allowedVolumes', s.allowedVolumes);
+    (s.ingressFrom ?? []).forEach((peer, i) => validateNetworkRule(v, `security.ingressFrom[${i}]`, { peers: [peer] }));
+    (s.egressTo ?? []).forEach((rule, i) => validateNetworkRule(v, `security.egressTo[${i}]`, rule));
+    if (s.ingressFrom !== undefined && s.ingressFrom.length === 0) {
+      v.fail('security.ingressFrom', s.ingressFrom, 'is empty, which would make the service unreachable; leave it out for the default');
+    }
+    if (this.namespace === undefined) {
+      v.fail('security', s.allowedImages, 'needs the app namespace, which the admission policy binds to: create the chart with { namespace: ... }');
+    }
+  }
+
+  /** Who may reach the service port. */
+  private ingressPeers(security: PythonServiceSecurity | undefined): NetworkPeer[] | undefined {
+    if (!security) return undefined;
+    if (security.ingressFrom) return [...security.ingressFrom];
+    // Behind a LoadBalancer, NodePort or Ingress the traffic comes from outside the namespace
+    // (the controller or the internet); a cluster-internal service only serves its neighbours.
+    return this.exposure.clusterInternal ? [{ podLabels: {} }] : undefined;
+  }
+
+  private applySecurity(s: PythonServiceSecurity): SecurityPolicy {
+    for (const policy of [this.networkPolicy, this.migrationJob?.networkPolicy]) {
+      if (!policy) continue;
+      policy.restrictEgress();
+      policy.addEgressRule(dnsEgressRule());
+      for (const rule of s.egressTo ?? []) policy.addEgressRule(rule);
+    }
+
+    const workloads: kplus.AbstractPod[] = [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])];
+    // kplus adds a mounted volume to the pod only when it renders, so collect them from the mounts too.
+    const emitted = [...new Set(workloads.flatMap((w) => [
+      ...w.volumes.map((vol) => vol.name),
+      ...w.containers.flatMap((c) => c.mounts.map((mount) => mount.volume.name)),
+    ]))].sort();
+    const allowedVolumes = s.allowedVolumes ?? emitted;
+    for (const name of emitted) {
+      if (!allowedVolumes.includes(name)) {
+        this.validator.fail('security.allowedVolumes', s.allowedVolumes, `does not include volume "${name}", which this service mounts`);
+      }
+    }
+    const policy = new SecurityPolicy(this, 'SecurityPolicy', {
+      name: this.name,
+      namespace: this.namespace!,
+      matchLabels: { [LABEL_NAME]: this.name, [LABEL_INSTANCE]: this.name },
+      allowedImages: s.allowedImages,
+      allowedVolumes,
+      admissionEngine: s.admissionEngine,
+      admissionApiVersion: s.admissionApiVersion,
+      enforcement: s.enforcement,
+      podSecurityLevel: s.podSecurityLevel ?? PodSecurityLevel.RESTRICTED,
+      labels: this.labels,
+    });
+    for (const workload of workloads) policy.addWorkload(workload);
+    return policy;
   }
 
   /**

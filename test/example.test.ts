@@ -29,12 +29,13 @@ function synthExample(): { yaml: string; manifests: Manifest[] } {
 describe('the bundled example app, synthesized by the cdk8s CLI', () => {
   const { yaml, manifests } = synthExample();
 
-  test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring, backup', () => {
+  test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring, backup, security', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'Deployment/python-app', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
       expect.stringMatching(/^Job\/python-app-migrate-[0-9a-f]{8}$/),
       'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol', 'PodDisruptionBudget/python-app-pdb',
       'PrometheusRule/python-app-alerts', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceMonitor/python-app',
+      'ValidatingAdmissionPolicy/shop-python-app-policy', 'ValidatingAdmissionPolicyBinding/shop-python-app-policy',
     ]);
     const deployment = manifests.find((m) => m.kind === 'Deployment')!;
     const hpa = manifests.find((m) => m.kind === 'HorizontalPodAutoscaler')!;

@@ -1,0 +1,360 @@
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct, IConstruct } from 'constructs';
+import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, PodSecurityLevel } from './admission';
+import type * as kyverno from './imports/policies.kyverno.io';
+import { NetworkPeer, NetworkRule } from './network-policy';
+import { baselineViolations, restrictedViolations } from './pod-security-standards';
+import { PropValidator } from './validation';
+
+export { PodSecurityLevel } from './admission';
+
+/**
+ * Which admission engine enforces the CEL rules.
+ */
+export enum AdmissionEngine {
+  /** Kubernetes' built-in ValidatingAdmissionPolicy + Binding (GA in 1.30; v1beta1 on 1.28/1.29). */
+  VALIDATING_ADMISSION_POLICY = 'ValidatingAdmissionPolicy',
+  /** Kyverno's CEL `NamespacedValidatingPolicy` (`policies.kyverno.io/v1`, Kyverno 1.17+). */
+  KYVERNO = 'Kyverno',
+}
+
+/**
+ * What happens to a workload that breaks a rule.
+ */
+export enum PolicyEnforcement {
+  /** Reject the request. */
+  DENY = 'Deny',
+  /** Admit it, but record an audit event and warn the client. */
+  AUDIT = 'Audit',
+}
+
+/**
+ * API version of the ValidatingAdmissionPolicy objects.
+ */
+export enum AdmissionPolicyApiVersion {
+  /** `admissionregistration.k8s.io/v1`, Kubernetes 1.30+. */
+  V1 = 'v1',
+  /** `admissionregistration.k8s.io/v1beta1`, Kubernetes 1.28-1.29 with the API enabled. */
+  V1BETA1 = 'v1beta1',
+}
+
+/**
+ * Security policy for a `PythonService`: the source article's made-up SecurityPolicy (allowed
+ * images, allowed volumes, network policies) mapped to NetworkPolicies and CEL admission rules.
+ */
+export interface PythonServiceSecurity {
+  /**
+   * Image prefixes every container image must start with, e.g. `registry.example.com/team/`.
+   * Each must end with "/", ":" or "@", so `ghcr.io/acme` cannot also admit `ghcr.io/acme-evil/...`.
+   */
+  readonly allowedImages: string[];
+
+  /**
+   * Volume names pods may have.
+   * @default - exactly the volumes this service emits
+   */
+  readonly allowedVolumes?: string[];
+
+  /**
+   * Who may reach the service port.
+   * @default - pods in the same namespace; everyone when exposed through a LoadBalancer, NodePort or Ingress (the traffic comes through the controller or from outside the cluster)
+   */
+  readonly ingressFrom?: NetworkPeer[];
+
+  /**
+   * What the pods may reach besides DNS (databases, APIs).
+   * @default - DNS only
+   */
+  readonly egressTo?: NetworkRule[];
+
+  /**
+   * The admission engine.
+   * @default AdmissionEngine.VALIDATING_ADMISSION_POLICY
+   */
+  readonly admissionEngine?: AdmissionEngine;
+
+  /**
+   * The ValidatingAdmissionPolicy API version.
+   * @default AdmissionPolicyApiVersion.V1
+   */
+  readonly admissionApiVersion?: AdmissionPolicyApiVersion;
+
+  /**
+   * Deny, or only audit and warn.
+   * @default PolicyEnforcement.DENY
+   */
+  readonly enforcement?: PolicyEnforcement;
+
+  /**
+   * The Pod Security level the admission rules and the synth-time self-check hold the pods
+   * to. Lowering it is the documented opt-out for workloads that cannot run restricted.
+   * @default PodSecurityLevel.RESTRICTED
+   */
+  readonly podSecurityLevel?: PodSecurityLevel;
+
+  /**
+   * Also emit the app Namespace, labelled for Pod Security Admission (enforce, audit and warn
+   * at `podSecurityLevel`). Only when this chart owns the namespace.
+   * @default false
+   */
+  readonly podSecurityAdmission?: boolean;
+}
+
+/**
+ * Props for `SecurityPolicy`.
+ */
+export interface SecurityPolicyProps {
+  /** Base name of the policy objects. */
+  readonly name: string;
+
+  /** The app namespace the policy applies to. */
+  readonly namespace: string;
+
+  /** Labels of the workloads (Deployments, Jobs, Pods) the policy applies to. */
+  readonly matchLabels: { [key: string]: string };
+
+  /** Image prefixes every container image must start with. */
+  readonly allowedImages: string[];
+
+  /**
+   * Volume names pods may have.
+   * @default - none
+   */
+  readonly allowedVolumes?: string[];
+
+  /**
+   * The admission engine.
+   * @default AdmissionEngine.VALIDATING_ADMISSION_POLICY
+   */
+  readonly admissionEngine?: AdmissionEngine;
+
+  /**
+   * The ValidatingAdmissionPolicy API version.
+   * @default AdmissionPolicyApiVersion.V1
+   */
+  readonly admissionApiVersion?: AdmissionPolicyApiVersion;
+
+  /**
+   * Deny, or only audit and warn.
+   * @default PolicyEnforcement.DENY
+   */
+  readonly enforcement?: PolicyEnforcement;
+
+  /**
+   * The Pod Security level the rules and the self-check enforce.
+   * @default PodSecurityLevel.RESTRICTED
+   */
+  readonly podSecurityLevel?: PodSecurityLevel;
+
+  /**
+   * Labels on the policy objects.
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+const IMAGE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*[/:@]$/;
+
+/** Validates the allowed-image prefixes; `prefix` is how the caller names them. */
+export function validateAllowedImages(v: PropValidator, prop: string, prefixes: string[]): void {
+  if (!Array.isArray(prefixes) || prefixes.length === 0) {
+    v.fail(prop, prefixes, 'must list at least one image prefix, e.g. ["registry.example.com/team/"]; an empty list would reject every image');
+  }
+  prefixes.forEach((p, i) => {
+    if (typeof p !== 'string' || /\s/.test(p)) v.fail(`${prop}[${i}]`, p, 'must not contain whitespace');
+    if (p.includes('://')) v.fail(`${prop}[${i}]`, p, 'must not have a scheme: image references have none (write "registry.example.com/team/")');
+    if (!IMAGE_PREFIX.test(p)) {
+      v.fail(`${prop}[${i}]`, p, 'must be an image reference prefix ending in "/", ":" or "@" (so "ghcr.io/acme" cannot also admit "ghcr.io/acme-evil/...")');
+    }
+  });
+}
+
+/** Validates volume names. */
+export function validateVolumeNames(v: PropValidator, prop: string, names: string[] | undefined): void {
+  if (names === undefined) return;
+  if (!Array.isArray(names)) v.fail(prop, names, 'must be a list of volume names');
+  names.forEach((n, i) => v.dnsLabel(`${prop}[${i}]`, n));
+}
+
+const RESOURCE_RULES = [
+  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] },
+  { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs'] },
+  { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+];
+
+function kyvernoApi(): typeof kyverno {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./imports/policies.kyverno.io');
+}
+
+/**
+ * CEL admission rules for one service's workloads (allowed images, allowed volumes, no hostPath,
+ * and the Pod Security level's container rules), emitted for the chosen engine, plus a
+ * synth-time self-check: the workloads added with `addWorkload()` must pass the same rules and
+ * the Pod Security level, or synthesis fails listing every violation.
+ */
+export class SecurityPolicy extends Construct {
+  /** The policy: a ValidatingAdmissionPolicy or a Kyverno NamespacedValidatingPolicy. */
+  public readonly policy: ApiObject;
+  /** The ValidatingAdmissionPolicyBinding (ValidatingAdmissionPolicy engine only). */
+  public readonly binding?: ApiObject;
+  /** The rule names, in order. */
+  public readonly ruleNames: string[];
+  /** The engine in use. */
+  public readonly engine: AdmissionEngine;
+  /** The Pod Security level enforced. */
+  public readonly podSecurityLevel: PodSecurityLevel;
+
+  private readonly rules: AdmissionRule[];
+  private readonly workloads = new Array<IConstruct>();
+
+  constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
+    super(scope, id);
+    const v = new PropValidator(`SecurityPolicy '${id}'`);
+    validateAllowedImages(v, 'allowedImages', props.allowedImages);
+    validateVolumeNames(v, 'allowedVolumes', props.allowedVolumes);
+    v.dnsLabel('namespace', props.namespace);
+    v.labelMap('matchLabels', props.matchLabels);
+    if (Object.keys(props.matchLabels ?? {}).length === 0) v.fail('matchLabels', props.matchLabels, 'must not be empty');
+    this.engine = props.admissionEngine ?? AdmissionEngine.VALIDATING_ADMISSION_POLICY;
+    if (!Object.values(AdmissionEngine).includes(this.engine)) v.fail('admissionEngine', this.engine, `must be one of ${Object.values(AdmissionEngine).join(', ')}`);
+    const enforcement = props.enforcement ?? PolicyEnforcement.DENY;
+    if (!Object.values(PolicyEnforcement).includes(enforcement)) v.fail('enforcement', enforcement, `must be one of ${Object.values(PolicyEnforcement).join(', ')}`);
+    this.podSecurityLevel = props.podSecurityLevel ?? PodSecurityLevel.RESTRICTED;
+    if (!Object.values(PodSecurityLevel).includes(this.podSecurityLevel)) v.fail('podSecurityLevel', this.podSecurityLevel, `must be one of ${Object.values(PodSecurityLevel).join(', ')}`);
+
+    this.rules = admissionRules({ allowedImages: props.allowedImages, allowedVolumes: props.allowedVolumes ?? [], level: this.podSecurityLevel });
+    this.ruleNames = this.rules.map((r) => r.name);
+    const validations = this.rules.map((r) => ({
+      expression: r.expression,
+      message: `${r.name}: ${r.message}`,
+      ...(r.messageExpression ? { messageExpression: `'${r.name}: ' + ${r.messageExpression}` } : {}),
+      reason: 'Forbidden',
+    }));
+    const actions = enforcement === PolicyEnforcement.DENY ? ['Deny'] : ['Audit', 'Warn'];
+    const matchConstraints = {
+      resourceRules: RESOURCE_RULES.map((r) => ({ ...r })),
+      objectSelector: { matchLabels: { ...props.matchLabels } },
+    };
+    const labels = props.labels ? { ...props.labels } : undefined;
+
+    if (this.engine === AdmissionEngine.KYVERNO) {
+      const api = kyvernoApi();
+      this.policy = new api.NamespacedValidatingPolicy(this, 'Policy', {
+        metadata: { name: `${props.name}-policy`, namespace: props.namespace, labels },
+        spec: {
+          validationActions: actions.map((a) => a as kyverno.NamespacedValidatingPolicySpecValidationActions),
+          failurePolicy: api.NamespacedValidatingPolicySpecFailurePolicy.FAIL,
+          matchConstraints,
+          variables: ADMISSION_VARIABLES.map((x) => ({ ...x })),
+          validations: validations.map(({ reason: _reason, ...rest }) => rest),
+        },
+      });
+      v.dnsSubdomain('name', this.policy.name);
+    } else {
+      const version = props.admissionApiVersion ?? AdmissionPolicyApiVersion.V1;
+      if (!Object.values(AdmissionPolicyApiVersion).includes(version)) v.fail('admissionApiVersion', version, `must be one of ${Object.values(AdmissionPolicyApiVersion).join(', ')}`);
+      const apiVersion = `admissionregistration.k8s.io/${version}`;
+      // Cluster-scoped, so the name carries the namespace: every app's policy shares one space.
+      const name = `${props.namespace}-${props.name}-policy`;
+      v.dnsSubdomain('name', name);
+      const policySpec: kplus.k8s.ValidatingAdmissionPolicySpecV1Beta1 = {
+        failurePolicy: 'Fail',
+        matchConstraints,
+        variables: ADMISSION_VARIABLES.map((x) => ({ ...x })),
+        validations,
+      };
+      this.policy = new ApiObject(this, 'Policy', { apiVersion, kind: 'ValidatingAdmissionPolicy', metadata: { name, labels }, spec: policySpec });
+      const bindingSpec: kplus.k8s.ValidatingAdmissionPolicyBindingSpecV1Beta1 = {
+        policyName: name,
+        validationActions: actions,
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': props.namespace } } },
+      };
+      this.binding = new ApiObject(this, 'Binding', { apiVersion, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name, labels }, spec: bindingSpec });
+      for (const obj of [this.policy, this.binding]) clusterScoped(obj);
+    }
+
+    this.node.addValidation({ validate: () => this.selfCheck() });
+  }
+
+  /**
+   * Adds a workload (a kplus Deployment, Job or Pod, or an ApiObject with a pod template) that
+   * must pass this policy; checked when the chart is synthesized.
+   */
+  public addWorkload(workload: IConstruct): void {
+    this.workloads.push(workload);
+  }
+
+  /** Every violation of the policy and the Pod Security level by the added workloads. */
+  public selfCheck(): string[] {
+    const problems: string[] = [];
+    for (const workload of this.workloads) {
+      const manifest = ApiObject.of(workload).toJson();
+      const podSpec = manifest.kind === 'Pod' ? manifest.spec : manifest.spec?.template?.spec;
+      const annotations = (manifest.kind === 'Pod' ? manifest.metadata : manifest.spec?.template?.metadata)?.annotations ?? {};
+      const where = `${manifest.kind} "${manifest.metadata?.name}"`;
+      for (const rule of this.rules) {
+        for (const finding of rule.check(podSpec)) problems.push(`${where} breaks its security policy (${rule.name}): ${finding}`);
+      }
+      const pss = this.podSecurityLevel === PodSecurityLevel.RESTRICTED ? restrictedViolations(podSpec, annotations)
+        : this.podSecurityLevel === PodSecurityLevel.BASELINE ? baselineViolations(podSpec, annotations) : [];
+      for (const violation of pss) {
+        problems.push(`${where} is not Pod Security "${this.podSecurityLevel}" (${violation.control}): ${violation.field} ${violation.message}`);
+      }
+    }
+    return problems;
+  }
+}
+
+/**
+ * Props for `PodSecurityNamespace`.
+ */
+export interface PodSecurityNamespaceProps {
+  /** The namespace name. */
+  readonly name: string;
+
+  /**
+   * The level to enforce, audit and warn at.
+   * @default PodSecurityLevel.RESTRICTED
+   */
+  readonly level?: PodSecurityLevel;
+
+  /**
+   * Extra labels.
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * A Namespace labelled for Pod Security Admission: `enforce`, `audit` and `warn` at one level
+ * (restricted by default), each at version `latest`.
+ */
+export class PodSecurityNamespace extends Construct {
+  /** The Namespace. */
+  public readonly namespace: kplus.Namespace;
+
+  constructor(scope: Construct, id: string, props: PodSecurityNamespaceProps) {
+    super(scope, id);
+    const v = new PropValidator(`PodSecurityNamespace '${id}'`);
+    v.dnsLabel('name', props.name);
+    const level = props.level ?? PodSecurityLevel.RESTRICTED;
+    if (!Object.values(PodSecurityLevel).includes(level)) v.fail('level', level, `must be one of ${Object.values(PodSecurityLevel).join(', ')}`);
+    v.labelMap('labels', props.labels);
+    const labels: { [key: string]: string } = { ...(props.labels ?? {}) };
+    for (const mode of ['enforce', 'audit', 'warn']) {
+      labels[`pod-security.kubernetes.io/${mode}`] = level;
+      labels[`pod-security.kubernetes.io/${mode}-version`] = 'latest';
+    }
+    this.namespace = new kplus.Namespace(this, 'Resource', { metadata: { name: props.name, labels } });
+    clusterScoped(ApiObject.of(this.namespace));
+  }
+}
+
+/** cdk8s puts the chart's namespace on every object; a cluster-scoped object must not have one. */
+function clusterScoped(obj: ApiObject): void {
+  if (obj.metadata.namespace !== undefined || Chart.of(obj).namespace !== undefined) {
+    obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  }
+}

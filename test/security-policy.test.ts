@@ -1,0 +1,311 @@
+import { ApiObject, App, Chart, JsonPatch, Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import {
+  AdmissionEngine, AdmissionPolicyApiVersion, Exposure, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PythonServer,
+  PythonService, PythonServiceProps, SecurityPolicy,
+} from '../src';
+import { admissionRules } from '../src/admission';
+import { evaluatePolicy, staticTypeOf } from './support/cel';
+import { allOf, crossObjectProblems, expectStrictlyValid, Manifest, only, podTemplateOf, releasesServing, synth } from './support/manifests';
+
+const IMAGE = 'registry.example.com/shop/api:1.4.2';
+const SECURITY = { allowedImages: ['registry.example.com/shop/'] };
+
+function build(props: Partial<PythonServiceProps> = {}): { service: PythonService; manifests: Manifest[] } {
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const service = new PythonService(chart, 'api', {
+    image: IMAGE,
+    server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }),
+    security: SECURITY,
+    ...props,
+  });
+  return { service, manifests: synth(chart) };
+}
+
+/** The objects an admission engine sees for a workload: the workload itself and a pod from its template. */
+function admissionInputs(manifests: Manifest[]): Manifest[] {
+  const workloads = manifests.filter((m) => m.kind === 'Deployment' || m.kind === 'Job');
+  const pods = workloads.map((w) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...podTemplateOf(w)!.metadata, name: `${w.metadata.name}-pod`, namespace: w.metadata.namespace },
+    spec: podTemplateOf(w)!.spec,
+  }));
+  return [...workloads, ...pods];
+}
+
+// structuredClone would build arrays of another realm, which the CEL engine does not recognise.
+const deepCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value));
+const podSpecOf = (m: Manifest) => (m.kind === 'Pod' ? m.spec : m.spec.template.spec);
+
+/** Tampered copies, each breaking one rule; `rule` is the rule that must deny it. */
+const TAMPERINGS: Array<[string, string, (m: Manifest) => void]> = [
+  ['a foreign image', 'allowed-images', (m) => { podSpecOf(m).containers[0].image = 'docker.io/evil/miner:latest'; }],
+  ['a foreign init container image', 'allowed-images', (m) => { podSpecOf(m).initContainers = [{ ...podSpecOf(m).containers[0], name: 'init', image: 'docker.io/evil/init:1' }]; }],
+  ['an extra volume', 'allowed-volumes', (m) => { podSpecOf(m).volumes.push({ name: 'cache', emptyDir: {} }); }],
+  ['a hostPath volume named like an allowed one', 'no-host-path', (m) => { podSpecOf(m).volumes[0] = { name: podSpecOf(m).volumes[0].name, hostPath: { path: '/data' } }; }],
+  ['host networking', 'no-host-namespaces', (m) => { podSpecOf(m).hostNetwork = true; }],
+  ['a privileged container', 'not-privileged', (m) => { podSpecOf(m).containers[0].securityContext.privileged = true; }],
+  ['a root user', 'run-as-non-root', (m) => { podSpecOf(m).containers[0].securityContext.runAsUser = 0; }],
+  ['runAsNonRoot removed everywhere', 'run-as-non-root', (m) => { delete podSpecOf(m).containers[0].securityContext.runAsNonRoot; delete podSpecOf(m).securityContext.runAsNonRoot; }],
+  ['privilege escalation', 'no-privilege-escalation', (m) => { podSpecOf(m).containers[0].securityContext.allowPrivilegeEscalation = true; }],
+  ['an added capability', 'drop-all-capabilities', (m) => { podSpecOf(m).containers[0].securityContext.capabilities.add = ['NET_ADMIN']; }],
+  ['capabilities not dropped', 'drop-all-capabilities', (m) => { delete podSpecOf(m).containers[0].securityContext.capabilities; }],
+  ['no seccomp profile', 'seccomp', (m) => { delete podSpecOf(m).containers[0].securityContext.seccompProfile; }],
+];
+
+describe.each([
+  ['ValidatingAdmissionPolicy', AdmissionEngine.VALIDATING_ADMISSION_POLICY],
+  ['Kyverno NamespacedValidatingPolicy', AdmissionEngine.KYVERNO],
+])('admission through %s', (_title, engine) => {
+  const { manifests } = build({ migrations: { command: ['python', 'manage.py', 'migrate'] }, security: { ...SECURITY, admissionEngine: engine } });
+  const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy' || m.kind === 'NamespacedValidatingPolicy')!;
+  const inputs = admissionInputs(manifests);
+
+  test('every validation is statically bool, as the apiserver requires', () => {
+    for (const v of policy.spec.validations) expect(staticTypeOf(v.expression)).toBe('bool');
+    for (const v of policy.spec.validations.filter((x: any) => x.messageExpression)) expect(staticTypeOf(v.messageExpression)).toBe('string');
+  });
+
+  test('admits every workload this chart emits (Deployment, migration Job, and their pods)', () => {
+    expect(inputs.map((m) => m.kind)).toEqual(['Deployment', 'Job', 'Pod', 'Pod']);
+    for (const input of inputs) expect(evaluatePolicy(policy.spec, input)).toEqual({ allowed: true });
+  });
+
+  describe.each(TAMPERINGS)('denies %s', (_what, rule, tamper) => {
+    test.each(['Deployment', 'Job', 'Pod'])('in a %s, with a false result (not an error) and a message naming the rule', (kind) => {
+      const copy = deepCopy(inputs.find((m) => m.kind === kind)!);
+      tamper(copy);
+      const decision = evaluatePolicy(policy.spec, copy);
+      expect(decision.error).toBeUndefined();
+      expect(decision.allowed).toBe(false);
+      expect(decision.message).toMatch(new RegExp(`^${rule}: `));
+    });
+  });
+
+  test('says which image was rejected and why', () => {
+    const copy = deepCopy(inputs[0]);
+    podSpecOf(copy).containers[0].image = 'docker.io/evil/miner:latest';
+    expect(evaluatePolicy(policy.spec, copy).message).toBe('allowed-images: images not allowed: docker.io/evil/miner:latest (allowed prefixes: registry.example.com/shop/)');
+  });
+
+  test('the TypeScript self-check agrees with the CEL on every tampered copy', () => {
+    const rules = admissionRules({ allowedImages: SECURITY.allowedImages, allowedVolumes: ['prometheus-multiproc', 'tmp', 'worker-tmp'], level: PodSecurityLevel.RESTRICTED });
+    for (const [, ruleName, tamper] of TAMPERINGS) {
+      const copy = deepCopy(inputs[0]);
+      tamper(copy);
+      const failing = rules.filter((r) => r.check(podSpecOf(copy)).length > 0).map((r) => r.name);
+      expect(failing).toContain(ruleName);
+    }
+    for (const input of inputs) expect(rules.flatMap((r) => r.check(podSpecOf(input)))).toEqual([]);
+  });
+
+  test('is strictly valid', () => {
+    expectStrictlyValid(manifests);
+    expect(crossObjectProblems(manifests)).toEqual([]);
+  });
+});
+
+describe('ValidatingAdmissionPolicy objects', () => {
+  const { manifests } = build();
+  const policy = only(manifests, 'ValidatingAdmissionPolicy');
+  const binding = only(manifests, 'ValidatingAdmissionPolicyBinding');
+
+  test('admissionregistration.k8s.io/v1 by default, valid on 1.35 (GA since 1.30)', () => {
+    expect(policy.apiVersion).toBe('admissionregistration.k8s.io/v1');
+    expect(releasesServing(policy)).toEqual(['1.35']);
+  });
+
+  test('cluster-scoped, named with the namespace, failing closed', () => {
+    expect(policy.metadata.name).toBe('shop-api-policy');
+    expect(policy.metadata.namespace).toBeUndefined();
+    expect(binding.metadata.namespace).toBeUndefined();
+    expect(policy.spec.failurePolicy).toBe('Fail');
+  });
+
+  test('applies to this service\'s Deployments, Jobs and Pods only', () => {
+    expect(policy.spec.matchConstraints.objectSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'api', 'app.kubernetes.io/instance': 'api' } });
+    expect(policy.spec.matchConstraints.resourceRules.map((r: any) => r.resources[0])).toEqual(['deployments', 'jobs', 'pods']);
+  });
+
+  test('the binding is scoped to the app namespace and denies', () => {
+    expect(binding.spec).toEqual({
+      policyName: 'shop-api-policy',
+      validationActions: ['Deny'],
+      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } },
+    });
+  });
+
+  test('v1beta1 for Kubernetes 1.28/1.29, valid on 1.28', () => {
+    const beta = build({ security: { ...SECURITY, admissionApiVersion: AdmissionPolicyApiVersion.V1BETA1 } }).manifests;
+    const p = only(beta, 'ValidatingAdmissionPolicy');
+    expect(p.apiVersion).toBe('admissionregistration.k8s.io/v1beta1');
+    expect(releasesServing(p)).toEqual(['1.28']);
+    expectStrictlyValid(beta);
+  });
+
+  test('audit enforcement audits and warns instead of denying', () => {
+    const audit = only(build({ security: { ...SECURITY, enforcement: PolicyEnforcement.AUDIT } }).manifests, 'ValidatingAdmissionPolicyBinding');
+    expect(audit.spec.validationActions).toEqual(['Audit', 'Warn']);
+  });
+});
+
+describe('Kyverno NamespacedValidatingPolicy', () => {
+  const { manifests } = build({ security: { ...SECURITY, admissionEngine: AdmissionEngine.KYVERNO, enforcement: PolicyEnforcement.AUDIT } });
+  const policy = only(manifests, 'NamespacedValidatingPolicy');
+
+  test('policies.kyverno.io/v1 in the app namespace, never the deprecated kyverno.io/v1 kinds', () => {
+    expect(policy.apiVersion).toBe('policies.kyverno.io/v1');
+    expect(policy.metadata).toMatchObject({ name: 'api-policy', namespace: 'shop' });
+    expect(manifests.some((m) => m.apiVersion.startsWith('kyverno.io/'))).toBe(false);
+    expect(allOf(manifests, 'ValidatingAdmissionPolicy')).toEqual([]);
+  });
+
+  test('carries the enforcement and fails closed', () => {
+    expect(policy.spec.validationActions).toEqual(['Audit', 'Warn']);
+    expect(policy.spec.failurePolicy).toBe('Fail');
+  });
+});
+
+describe('network policies with security', () => {
+  test('default-deny with explicit allows: the app port from the namespace, DNS and declared egress', () => {
+    const { manifests } = build({
+      monitoring: {},
+      security: { ...SECURITY, egressTo: [{ peers: [{ cidr: '10.20.0.0/16' }], ports: [{ port: 5432 }] }] },
+    });
+    const np = only(manifests, 'NetworkPolicy', 'api-netpol');
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec.ingress).toEqual([
+      { from: [{ podSelector: {} }], ports: [{ port: 8080, protocol: 'TCP' }] },
+      { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
+    expect(np.spec.egress).toEqual([
+      {
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+      },
+      { to: [{ ipBlock: { cidr: '10.20.0.0/16' } }], ports: [{ port: 5432, protocol: 'TCP' }] },
+    ]);
+    expectStrictlyValid(manifests);
+  });
+
+  test('ingressFrom narrows who reaches the port', () => {
+    const { manifests } = build({ security: { ...SECURITY, ingressFrom: [{ namespaceName: 'frontend', podLabels: { app: 'web' } }] } });
+    expect(only(manifests, 'NetworkPolicy', 'api-netpol').spec.ingress).toEqual([{
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'frontend' } }, podSelector: { matchLabels: { app: 'web' } } }],
+      ports: [{ port: 8080, protocol: 'TCP' }],
+    }]);
+  });
+
+  test('exposed through an Ingress or LoadBalancer, the port stays open to all (traffic comes via the controller)', () => {
+    for (const expose of [Exposure.ingress({ host: 'shop.example.com' }), Exposure.loadBalancer()]) {
+      const ingress = only(build({ expose }).manifests, 'NetworkPolicy', 'api-netpol').spec.ingress;
+      expect(ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
+    }
+  });
+
+  test('the migration Job is held to the same egress', () => {
+    const { manifests } = build({ migrations: { command: ['migrate'] }, security: { ...SECURITY, egressTo: [{ peers: [{ cidr: '10.20.0.0/16' }], ports: [{ port: 5432 }] }] } });
+    const np = only(manifests, 'NetworkPolicy', 'api-migrate-netpol');
+    expect(np.spec.ingress).toEqual([]);
+    expect(np.spec.egress).toHaveLength(2);
+  });
+});
+
+describe('Pod Security Admission', () => {
+  test('opting in emits the namespace labelled restricted for enforce, audit and warn', () => {
+    const ns = only(build({ security: { ...SECURITY, podSecurityAdmission: true } }).manifests, 'Namespace');
+    expect(ns.metadata).toEqual({
+      name: 'shop',
+      labels: {
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+        'pod-security.kubernetes.io/audit': 'restricted',
+        'pod-security.kubernetes.io/audit-version': 'latest',
+        'pod-security.kubernetes.io/warn': 'restricted',
+        'pod-security.kubernetes.io/warn-version': 'latest',
+      },
+    });
+    expectStrictlyValid([ns]);
+  });
+
+  test('two services cannot both emit the namespace', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    new PythonService(chart, 'api', { image: IMAGE, security: { ...SECURITY, podSecurityAdmission: true } });
+    expect(() => new PythonService(chart, 'web', { image: IMAGE, security: { ...SECURITY, podSecurityAdmission: true } }))
+      .toThrow(/PythonService 'web': security.podSecurityAdmission true would emit Namespace "shop" a second time \(the PythonService at "shop\/api" already does\)/);
+  });
+
+  test('PodSecurityNamespace works alone at any level', () => {
+    const chart = Testing.chart();
+    new PodSecurityNamespace(chart, 'ns', { name: 'legacy', level: PodSecurityLevel.BASELINE });
+    expect(only(synth(chart), 'Namespace').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
+  });
+});
+
+describe('self-check at synth', () => {
+  test('a workload changed through an escape hatch to break the policy fails synthesis, listing each violation', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'shop', { namespace: 'shop' });
+    const service = new PythonService(chart, 'api', { image: IMAGE, security: SECURITY });
+    service.deployment.addVolume(kplus.Volume.fromHostPath(chart, 'host', 'host', { path: '/var/run' }));
+    expect(() => app.synth()).toThrow(/Deployment "api" breaks its security policy \(allowed-volumes\): volume "host" is not in the allowed volumes/);
+    expect(() => app.synth()).toThrow(/Deployment "api" breaks its security policy \(no-host-path\): volume "host" is a hostPath volume/);
+    expect(() => app.synth()).toThrow(/Deployment "api" is not Pod Security "restricted" \(HostPath Volumes\)/);
+  });
+
+  test('the documented opt-out lowers the level: baseline admits what only restricted forbids', () => {
+    const withEscalation = (level: PodSecurityLevel) => {
+      const app = Testing.app();
+      const chart = new Chart(app, 'shop', { namespace: 'shop' });
+      const service = new PythonService(chart, 'api', { image: IMAGE, security: { ...SECURITY, podSecurityLevel: level } });
+      ApiObject.of(service.deployment).addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation', true));
+      return { app, chart };
+    };
+    expect(() => withEscalation(PodSecurityLevel.RESTRICTED).app.synth()).toThrow(/\(no-privilege-escalation\): container "app" allows privilege escalation/);
+    const { app, chart } = withEscalation(PodSecurityLevel.BASELINE);
+    expect(() => app.synth()).not.toThrow();
+    const policy = only(synth(chart), 'ValidatingAdmissionPolicy');
+    expect(policy.spec.validations.map((v: any) => v.message.split(':')[0])).toEqual(['allowed-images', 'allowed-volumes', 'no-host-path', 'no-host-namespaces', 'not-privileged']);
+  });
+
+  test('SecurityPolicy alone checks any workload it is given', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'legacy', { namespace: 'legacy' });
+    const deployment = new kplus.Deployment(chart, 'web', { containers: [{ image: 'docker.io/library/nginx:1.27', portNumber: 80 }] });
+    const policy = new SecurityPolicy(chart, 'policy', { name: 'web', namespace: 'legacy', matchLabels: { app: 'web' }, allowedImages: ['registry.example.com/'] });
+    policy.addWorkload(deployment);
+    const problems = policy.selfCheck();
+    expect(problems).toContainEqual(expect.stringMatching(/breaks its security policy \(allowed-images\): container ".*" image "docker.io\/library\/nginx:1.27" is not under an allowed prefix/));
+    expect(problems).toContainEqual(expect.stringMatching(/is not Pod Security "restricted" \(Capabilities\)/));
+  });
+});
+
+describe('bad security props', () => {
+  const cases: Array<[string, Partial<PythonServiceProps>, RegExp]> = [
+    ['an empty allowed-image list', { security: { allowedImages: [] } }, /PythonService 'api': security.allowedImages \[\] must list at least one image prefix/],
+    ['a prefix with whitespace', { security: { allowedImages: ['registry.example.com/ shop/'] } }, /security.allowedImages\[0\] "registry.example.com\/ shop\/" must not contain whitespace/],
+    ['a prefix with a scheme', { security: { allowedImages: ['https://registry.example.com/shop/'] } }, /security.allowedImages\[0\] "https:\/\/registry.example.com\/shop\/" must not have a scheme/],
+    ['a prefix that would also admit look-alikes', { security: { allowedImages: ['registry.example.com/sh'] } }, /security.allowedImages\[0\] "registry.example.com\/sh" must be an image reference prefix ending in "\/", ":" or "@"/],
+    ['an image outside the allowed prefixes', { image: 'docker.io/acme/api:1', security: SECURITY }, /PythonService 'api': image "docker.io\/acme\/api:1" is not under any of security.allowedImages \(registry.example.com\/shop\/\)/],
+    ['a peer with an invalid CIDR', { security: { ...SECURITY, ingressFrom: [{ cidr: '10.0.0.0/40' }] } }, /security.ingressFrom\[0\].peers\[0\].cidr "10.0.0.0\/40" must be an IPv4 or IPv6 CIDR/],
+    ['an egress port out of range', { security: { ...SECURITY, egressTo: [{ ports: [{ port: 70000 }] }] } }, /security.egressTo\[0\].ports\[0\].port 70000 must be a whole number from 1 to 65535/],
+    ['an empty ingressFrom', { security: { ...SECURITY, ingressFrom: [] } }, /security.ingressFrom \[\] is empty, which would make the service unreachable/],
+    ['allowed volumes without an emitted one', { security: { ...SECURITY, allowedVolumes: ['tmp'] } }, /security.allowedVolumes \["tmp"\] does not include volume "worker-tmp", which this service mounts/],
+    ['an invalid volume name', { security: { ...SECURITY, allowedVolumes: ['Data'] } }, /security.allowedVolumes\[0\] "Data" must be a DNS-1123 label/],
+  ];
+  test.each(cases)('%s', (_title, props, message) => {
+    expect(() => build(props)).toThrow(message);
+  });
+
+  test('no namespace on the chart', () => {
+    expect(() => new PythonService(new Chart(new App(), 'c'), 'api', { image: IMAGE, security: SECURITY }))
+      .toThrow(/PythonService 'api': security .* needs the app namespace/);
+  });
+
+  test('persistence volumes are allowed by default', () => {
+    const { manifests } = build({ replicas: 1, persistence: { size: Size.gibibytes(1) } });
+    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    expect(policy.spec.validations[1].expression).toContain("['data', 'tmp', 'worker-tmp']");
+  });
+});
