@@ -30,6 +30,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'yaml@^2.9.1',
     // Evaluates the emitted CEL admission rules in tests (the only npm CEL engine with optional types).
     '@marcbachmann/cel-js@^8.0.0',
+    'fast-check@^4.10.2',
   ],
 
   // Drifted snapshots must fail the build; `npx projen test:update` rewrites them on purpose.
@@ -69,8 +70,9 @@ new JsonFile(project, 'examples/tsconfig.json', {
   obj: {
     compilerOptions: {
       target: 'ES2022',
-      module: 'commonjs',
-      moduleResolution: 'node',
+      module: 'node16',
+      moduleResolution: 'node16',
+      rootDir: '..',
       strict: true,
       esModuleInterop: true,
       skipLibCheck: true,

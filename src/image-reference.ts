@@ -23,6 +23,11 @@ export function parseImageReference(image: string): ImageReference | undefined {
   if (typeof image !== 'string' || image.length === 0 || image.length > 4096) return undefined;
   const match = REFERENCE.exec(image);
   if (!match) return undefined;
+  // As container runtimes normalize names: the first component is a registry only if it has a
+  // "." or ":" or is "localhost"; otherwise it is part of the (lower-case) repository path.
+  const [first, ...rest] = match[1].split('/');
+  const isRegistry = rest.length > 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!isRegistry && first !== first.toLowerCase()) return undefined;
   // The grammar lets "host:5000/app" parse as repository "host" + tag "5000/app" only if the tag
   // allowed "/", which it does not; so a match here is unambiguous.
   return { repository: match[1], tag: match[2], digest: match[3] };
