@@ -30,7 +30,7 @@ export interface AdmissionRule {
   readonly expression: string;
   /** Static message, what is required. */
   readonly message: string;
-  /** CEL that says what was rejected; falls back to `message` if it fails. */
+  /** CEL that says what was rejected, starting with the rule name; `message` is the fallback. */
   readonly messageExpression?: string;
   /** Returns what in the pod spec breaks the rule (empty when it holds). */
   readonly check: (podSpec: any) => string[];
@@ -68,7 +68,7 @@ export function admissionRules(options: AdmissionRuleOptions): AdmissionRule[] {
       name: 'allowed-images',
       expression: `variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`,
       message: `every container image must start with one of: ${options.allowedImages.join(', ')}`,
-      messageExpression: `'images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${options.allowedImages.join(', ')})'`,
+      messageExpression: `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${options.allowedImages.join(', ')})'`,
       check: (spec) => containersOf(spec).filter((c) => !imageAllowed(c.image)).map((c) => `container "${c.name}" image "${c.image}" is not under an allowed prefix (${options.allowedImages.join(', ')})`),
     },
     options.allowedVolumes.length > 0
@@ -76,7 +76,7 @@ export function admissionRules(options: AdmissionRuleOptions): AdmissionRule[] {
         name: 'allowed-volumes',
         expression: `variables.podSpec.?volumes.orValue([]).all(v, v.name in ${celList(options.allowedVolumes)})`,
         message: `only these volumes are allowed: ${options.allowedVolumes.join(', ')}`,
-        messageExpression: `'volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${celList(options.allowedVolumes)})).map(v, v.name).join(', ') + ' (allowed: ${options.allowedVolumes.join(', ')})'`,
+        messageExpression: `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${celList(options.allowedVolumes)})).map(v, v.name).join(', ') + ' (allowed: ${options.allowedVolumes.join(', ')})'`,
         check: (spec) => (spec?.volumes ?? []).filter((v: any) => !options.allowedVolumes.includes(v.name)).map((v: any) => `volume "${v.name}" is not in the allowed volumes (${options.allowedVolumes.join(', ')})`),
       }
       : {

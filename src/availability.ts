@@ -168,6 +168,7 @@ export function topologySpreadConstraints(podSelector: { [key: string]: string }
     maxSkew: 1,
     topologyKey,
     whenUnsatisfiable: 'ScheduleAnyway',
-    labelSelector: { matchLabels: { ...podSelector } },
+    // Patches are applied after cdk8s sorts keys; sort here so the YAML reads like the rest.
+    labelSelector: { matchLabels: Object.fromEntries(Object.entries(podSelector).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) },
   }));
 }

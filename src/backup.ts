@@ -174,14 +174,28 @@ export function validateCron(v: PropValidator, prop: string, expression: string)
       v.fail(prop, expression, `uses L, W or # in the ${CRON_FIELDS[i][0]} field, which Velero's cron parser does not support`);
     }
   });
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
-    CronExpressionParser.parse(expression, { tz: 'UTC' });
-  } catch (err) {
-    const detail = (err as Error).message.replace(/^.*?got value (\S+) expected range (\S+).*$/, 'value $1 is outside $2');
-    v.fail(prop, expression, `is not a valid cron expression: ${detail} (fields: ${CRON_FIELDS.map(([name, lo, hi]) => `${name} ${lo}-${hi}`).join(', ')})`);
+  const problem = cronProblem(expression);
+  if (problem !== undefined) {
+    v.fail(prop, expression, `is not a valid cron expression: ${problem} (fields: ${CRON_FIELDS.map(([name, lo, hi]) => `${name} ${lo}-${hi}`).join(', ')})`);
   }
+}
+
+/** cron-parser's verdict per expression; apps repeat the same few schedules, and parsing is not cheap. */
+const cronVerdicts = new Map<string, string | undefined>();
+
+function cronProblem(expression: string): string | undefined {
+  if (!cronVerdicts.has(expression)) {
+    let problem: string | undefined;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
+      CronExpressionParser.parse(expression);
+    } catch (err) {
+      problem = (err as Error).message.replace(/^.*?got value (\S+) expected range (\S+).*$/, 'value $1 is outside $2');
+    }
+    cronVerdicts.set(expression, problem);
+  }
+  return cronVerdicts.get(expression);
 }
 
 /** Go's duration format, which Velero's `ttl` uses: 720h0m0s. */

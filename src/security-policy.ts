@@ -207,7 +207,7 @@ export class SecurityPolicy extends Construct {
   public readonly podSecurityLevel: PodSecurityLevel;
 
   private readonly rules: AdmissionRule[];
-  private readonly workloads = new Array<IConstruct>();
+  private readonly workloads = new Array<{ apiObject: ApiObject; render: () => any }>();
 
   constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
     super(scope, id);
@@ -229,7 +229,7 @@ export class SecurityPolicy extends Construct {
     const validations = this.rules.map((r) => ({
       expression: r.expression,
       message: `${r.name}: ${r.message}`,
-      ...(r.messageExpression ? { messageExpression: `'${r.name}: ' + ${r.messageExpression}` } : {}),
+      ...(r.messageExpression ? { messageExpression: r.messageExpression } : {}),
       reason: 'Forbidden',
     }));
     const actions = enforcement === PolicyEnforcement.DENY ? ['Deny'] : ['Audit', 'Warn'];
@@ -274,34 +274,47 @@ export class SecurityPolicy extends Construct {
       this.binding = new ApiObject(this, 'Binding', { apiVersion, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name, labels }, spec: bindingSpec });
       for (const obj of [this.policy, this.binding]) clusterScoped(obj);
     }
-
-    this.node.addValidation({ validate: () => this.selfCheck() });
   }
 
   /**
    * Adds a workload (a kplus Deployment, Job or Pod, or an ApiObject with a pod template) that
-   * must pass this policy; checked when the chart is synthesized.
+   * must pass this policy. The check runs on the workload's final JSON, JSON patches included,
+   * whenever it is rendered (`cdk8s synth`, `Testing.synth`), and fails the rendering listing
+   * every violation.
    */
   public addWorkload(workload: IConstruct): void {
-    this.workloads.push(workload);
+    const apiObject = ApiObject.of(workload);
+    const render = apiObject.toJson.bind(apiObject);
+    this.workloads.push({ apiObject, render });
+    // Checking inside the rendering, rather than in a validation that renders the object a
+    // second time, keeps the self-check free: the JSON is produced once either way.
+    apiObject.toJson = () => {
+      const manifest = render();
+      const problems = this.problemsOf(manifest);
+      if (problems.length > 0) {
+        throw new Error(`${this.node.path}: the workload does not pass its own security policy:\n  ${problems.join('\n  ')}`);
+      }
+      return manifest;
+    };
   }
 
   /** Every violation of the policy and the Pod Security level by the added workloads. */
   public selfCheck(): string[] {
+    return this.workloads.flatMap(({ render }) => this.problemsOf(render()));
+  }
+
+  private problemsOf(manifest: any): string[] {
     const problems: string[] = [];
-    for (const workload of this.workloads) {
-      const manifest = ApiObject.of(workload).toJson();
-      const podSpec = manifest.kind === 'Pod' ? manifest.spec : manifest.spec?.template?.spec;
-      const annotations = (manifest.kind === 'Pod' ? manifest.metadata : manifest.spec?.template?.metadata)?.annotations ?? {};
-      const where = `${manifest.kind} "${manifest.metadata?.name}"`;
-      for (const rule of this.rules) {
-        for (const finding of rule.check(podSpec)) problems.push(`${where} breaks its security policy (${rule.name}): ${finding}`);
-      }
-      const pss = this.podSecurityLevel === PodSecurityLevel.RESTRICTED ? restrictedViolations(podSpec, annotations)
-        : this.podSecurityLevel === PodSecurityLevel.BASELINE ? baselineViolations(podSpec, annotations) : [];
-      for (const violation of pss) {
-        problems.push(`${where} is not Pod Security "${this.podSecurityLevel}" (${violation.control}): ${violation.field} ${violation.message}`);
-      }
+    const podSpec = manifest.kind === 'Pod' ? manifest.spec : manifest.spec?.template?.spec;
+    const annotations = (manifest.kind === 'Pod' ? manifest.metadata : manifest.spec?.template?.metadata)?.annotations ?? {};
+    const where = `${manifest.kind} "${manifest.metadata?.name}"`;
+    for (const rule of this.rules) {
+      for (const finding of rule.check(podSpec)) problems.push(`${where} breaks its security policy (${rule.name}): ${finding}`);
+    }
+    const pss = this.podSecurityLevel === PodSecurityLevel.RESTRICTED ? restrictedViolations(podSpec, annotations)
+      : this.podSecurityLevel === PodSecurityLevel.BASELINE ? baselineViolations(podSpec, annotations) : [];
+    for (const violation of pss) {
+      problems.push(`${where} is not Pod Security "${this.podSecurityLevel}" (${violation.control}): ${violation.field} ${violation.message}`);
     }
     return problems;
   }

@@ -1,0 +1,252 @@
+// The benchmark's full-stack service written by hand with cdk8s-plus-28 (and plain ApiObjects
+// where cdk8s-plus-28 has no construct), producing the same YAML as bench/library.js. This is
+// what a user would write without the library; the equivalence test proves the output equal.
+const { createHash } = require('crypto');
+const { ApiObject, Duration, JsonPatch, Size } = require('cdk8s');
+const kplus = require('cdk8s-plus-28');
+const { Construct } = require('constructs');
+
+const ALLOWED_IMAGES = ['registry.example.com/shop/'];
+const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
+
+function handwrittenService(chart, i) {
+  const ns = chart.namespace;
+  const name = `svc-${i}`;
+  const image = `registry.example.com/shop/svc-${i}:1.0.${i}`;
+  const scope = new Construct(chart, name);
+  const selector = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'server' };
+  const labels = { ...selector, 'app.kubernetes.io/version': `1.0.${i}`, 'app.kubernetes.io/part-of': name, 'app.kubernetes.io/managed-by': 'cdk8s' };
+  const migrationLabels = { ...labels, 'app.kubernetes.io/component': 'migration' };
+  const meta = (n, l = labels) => ({ name: n, labels: { ...l } });
+
+  const sa = new kplus.ServiceAccount(scope, 'ServiceAccount', { metadata: meta(name), automountToken: false });
+  const podSecurity = { ensureNonRoot: true, user: 10001, group: 10001, fsGroup: 10001, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH };
+  const env = (extra) => ({
+    DJANGO_SETTINGS_MODULE: kplus.EnvValue.fromValue('app.settings'),
+    PYTHONDONTWRITEBYTECODE: kplus.EnvValue.fromValue('1'),
+    PYTHONUNBUFFERED: kplus.EnvValue.fromValue('1'),
+    PYTHON_CPU_COUNT: kplus.EnvValue.fromValue('1'),
+    TMPDIR: kplus.EnvValue.fromValue('/tmp'),
+    WEB_CONCURRENCY: kplus.EnvValue.fromValue('3'),
+    ...extra,
+  });
+  const container = (containerName) => ({
+    name: containerName,
+    image,
+    imagePullPolicy: kplus.ImagePullPolicy.ALWAYS,
+    resources: {
+      cpu: { request: kplus.Cpu.millis(500) },
+      memory: { request: Size.mebibytes(512), limit: Size.mebibytes(512) },
+      ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(1) },
+    },
+    securityContext: {
+      ensureNonRoot: true, user: 10001, group: 10001, privileged: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+      capabilities: { drop: [kplus.Capability.ALL] }, seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+    },
+  });
+
+  const deployment = new kplus.Deployment(scope, 'Deployment', {
+    metadata: meta(name),
+    select: false,
+    podMetadata: { labels: { ...labels } },
+    serviceAccount: sa,
+    automountServiceAccountToken: false,
+    terminationGracePeriod: Duration.seconds(40),
+    securityContext: podSecurity,
+    strategy: kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.percent(25), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) }),
+  });
+  deployment.select(kplus.LabelSelector.of({ labels: selector }));
+  const app = deployment.addContainer({
+    ...container('app'),
+    envVariables: env({}),
+    command: ['gunicorn', 'app.wsgi:application', '--bind', '0.0.0.0:8080', '--worker-class', 'sync', '--worker-tmp-dir', '/run/gunicorn',
+      '--graceful-timeout', '30', '--timeout', '30', '--keep-alive', '5', '--access-logfile', '-', '--error-logfile', '-'],
+    ports: [{ number: 8080, name: 'http', protocol: kplus.Protocol.TCP }],
+    startup: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(2), timeoutSeconds: Duration.seconds(2), failureThreshold: 60 }),
+    readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3, successThreshold: 1 }),
+    liveness: kplus.Probe.fromTcpSocket({ port: 8080, periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(2), failureThreshold: 3 }),
+    lifecycle: { preStop: kplus.Handler.fromCommand(['python', '-c', 'import time; time.sleep(5)']) },
+  });
+  app.mount('/tmp', kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }));
+  app.mount('/run/gunicorn', kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(16) }));
+
+  const service = new kplus.Service(scope, 'Service', {
+    metadata: meta(name),
+    type: kplus.ServiceType.CLUSTER_IP,
+    ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: kplus.Protocol.TCP }],
+  });
+  for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);
+
+  new kplus.Ingress(scope, 'Ingress', {
+    metadata: meta(name),
+    rules: [{ host: `${name}.example.com`, path: '/', pathType: kplus.HttpIngressPathType.PREFIX, backend: kplus.IngressBackend.fromService(service, { port: 80 }) }],
+    tls: [{ hosts: [`${name}.example.com`], secret: kplus.Secret.fromSecretName(scope, 'TlsSecret', `${name}-tls`) }],
+  });
+
+  new kplus.HorizontalPodAutoscaler(scope, 'Autoscaler', {
+    metadata: meta(`${name}-hpa`),
+    target: deployment,
+    minReplicas: 2,
+    maxReplicas: 6,
+    metrics: [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(70))],
+    scaleDown: {
+      stabilizationWindow: Duration.minutes(5),
+      strategy: kplus.ScalingStrategy.MIN_CHANGE,
+      policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.minutes(1) }],
+    },
+  });
+
+  const pdbScope = new Construct(scope, 'DisruptionBudget');
+  new kplus.k8s.KubePodDisruptionBudget(pdbScope, 'Resource', {
+    metadata: meta(`${name}-pdb`),
+    spec: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1), selector: { matchLabels: { ...selector } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+  });
+  ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map((topologyKey) => ({
+    maxSkew: 1, topologyKey, whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: { 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/name': name } },
+  }))));
+
+  const dns = {
+    ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+    to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+  };
+  const npScope = new Construct(scope, 'NetworkPolicy');
+  new ApiObject(npScope, 'Resource', {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(`${name}-netpol`),
+    spec: {
+      podSelector: { matchLabels: { ...selector } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        { ports: [{ port: 8080, protocol: 'TCP' }] },
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 8080, protocol: 'TCP' }] },
+      ],
+      egress: [dns],
+    },
+  });
+
+  app.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue('/run/prometheus'));
+  app.mount('/run/prometheus', kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(64) }));
+  const monitoring = new Construct(scope, 'Monitoring');
+  new ApiObject(monitoring, 'ServiceMonitor', {
+    apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: meta(name),
+    spec: {
+      endpoints: [{ interval: '30s', path: '/metrics', port: 'http', scheme: 'http', scrapeTimeout: '10s' }],
+      namespaceSelector: { matchNames: [ns] },
+      selector: { matchLabels: { ...selector } },
+    },
+  });
+  const who = `${ns}/${name}`;
+  const target = `namespace="${ns}",service="${name}"`;
+  const hpa = `namespace="${ns}",horizontalpodautoscaler="${name}-hpa"`;
+  const prefix = `Svc${i}`;
+  const rule = (alert, expr, forDuration, summary, description) => ({ alert: `${prefix}${alert}`, annotations: { description, summary }, expr, for: forDuration, labels: { severity: 'warning' } });
+  new ApiObject(monitoring, 'PrometheusRule', {
+    apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta(`${name}-alerts`),
+    spec: {
+      groups: [{
+        name: `${ns}.${name}`,
+        rules: [
+          rule('TargetDown', `count(up{${target}} == 0) > 0 or absent(up{${target}} == 1)`, '5m', `Prometheus cannot scrape pods of ${who}`,
+            `Metrics targets of ${who} are down or missing; the pods may be crashing, the metrics endpoint failing, or the ServiceMonitor not selected by Prometheus.`),
+          rule('CrashLooping', `max(increase(kube_pod_container_status_restarts_total{namespace="${ns}",pod=~"${name}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
+            `Pods of ${who} keep restarting`, `A pod of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
+          rule('HighErrorRatio', `sum(rate(http_requests_total{${target},status=~"5.."}[5m])) / sum(rate(http_requests_total{${target}}[5m])) > 0.05`, '10m',
+            `${who} answers too many 5xx`, `{{ $value | humanizePercentage }} of ${who} requests fail with 5xx (threshold 5%).`),
+          rule('HighLatency', `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${target}}[5m]))) > 0.5`, '10m',
+            `${who} is slow`, `95th percentile latency of ${who} is {{ $value | humanizeDuration }} (threshold 0.5s).`),
+          rule('AtMaxReplicas', `kube_horizontalpodautoscaler_status_current_replicas{${hpa}} >= kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, '15m',
+            `${who} runs at its maximum replicas`, `The autoscaler ${name}-hpa has been at its maximum for 15 minutes; raise maxReplicas or find the load (needs kube-state-metrics).`),
+        ],
+      }],
+    },
+  });
+
+  const backup = new Construct(scope, 'Backup');
+  new ApiObject(backup, 'Resource', {
+    apiVersion: 'velero.io/v1', kind: 'Schedule', metadata: { name: `${ns}-${name}-backup`, namespace: 'velero', labels: { ...labels } },
+    spec: {
+      schedule: '0 0 * * *',
+      template: {
+        defaultVolumesToFsBackup: false,
+        includedNamespaces: [ns],
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
+        metadata: { labels: { ...labels } },
+        snapshotVolumes: false,
+        ttl: '720h0m0s',
+      },
+      useOwnerReferencesInBackup: false,
+    },
+  });
+
+  const migrations = new Construct(scope, 'Migrations');
+  const hash = createHash('sha256').update([image, ...MIGRATE].join('\0')).digest('hex').slice(0, 8);
+  const job = new kplus.Job(migrations, 'Job', {
+    metadata: meta(`${name}-migrate-${hash}`, migrationLabels),
+    podMetadata: { labels: { ...migrationLabels } },
+    backoffLimit: 0,
+    ttlAfterFinished: Duration.days(1),
+    activeDeadline: Duration.minutes(30),
+    serviceAccount: sa,
+    automountServiceAccountToken: false,
+    securityContext: podSecurity,
+    restartPolicy: kplus.RestartPolicy.NEVER,
+  });
+  job.addContainer({ ...container('migrate'), envVariables: env({}), command: [...MIGRATE] })
+    .mount('/tmp', kplus.Volume.fromEmptyDir(job, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }));
+  const migrateNp = new Construct(migrations, 'NetworkPolicy');
+  new ApiObject(migrateNp, 'Resource', {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(`${name}-migrate-netpol`, migrationLabels),
+    spec: { podSelector: { matchLabels: { ...selector, 'app.kubernetes.io/component': 'migration' } }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [dns] },
+  });
+
+  const security = new Construct(scope, 'SecurityPolicy');
+  const policyName = `${ns}-${name}-policy`;
+  const images = `['${ALLOWED_IMAGES.join("', '")}']`;
+  const volumes = ['prometheus-multiproc', 'tmp', 'worker-tmp'];
+  const volumeList = `['${volumes.join("', '")}']`;
+  const podNonRoot = 'variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)';
+  const podSeccomp = "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')";
+  const validation = (expression, message, messageExpression) => ({ expression, message, ...(messageExpression ? { messageExpression } : {}), reason: 'Forbidden' });
+  const policy = new ApiObject(security, 'Policy', {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: meta(policyName),
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] },
+          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+        ],
+        objectSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
+      },
+      variables: [
+        { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : object.spec.template.spec" },
+        { name: 'containers', expression: 'variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])' },
+      ],
+      validations: [
+        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must start with one of: ${ALLOWED_IMAGES.join(', ')}`,
+          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${ALLOWED_IMAGES.join(', ')})'`),
+        validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
+          `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
+        validation('variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))', 'no-host-path: hostPath volumes are forbidden'),
+        validation('variables.podSpec.?hostNetwork.orValue(false) == false && variables.podSpec.?hostPID.orValue(false) == false && variables.podSpec.?hostIPC.orValue(false) == false',
+          'no-host-namespaces: hostNetwork, hostPID and hostIPC must not be true'),
+        validation('variables.containers.all(c, c.?securityContext.?privileged.orValue(false) == false)', 'not-privileged: containers must not be privileged'),
+        validation(`variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(${podNonRoot}) == true && c.?securityContext.?runAsUser.orValue(variables.podSpec.?securityContext.?runAsUser.orValue(1)) != 0)`,
+          'run-as-non-root: containers must run as non-root (runAsNonRoot true, runAsUser not 0)'),
+        validation('variables.containers.all(c, c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false)', 'no-privilege-escalation: containers must set allowPrivilegeEscalation to false'),
+        validation("variables.containers.all(c, 'ALL' in c.?securityContext.?capabilities.?drop.orValue(['']) && c.?securityContext.?capabilities.?add.orValue(['NET_BIND_SERVICE']).all(a, a == 'NET_BIND_SERVICE'))",
+          'drop-all-capabilities: containers must drop ALL capabilities and may add only NET_BIND_SERVICE'),
+        validation(`variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
+          'seccomp: containers must use the RuntimeDefault or a Localhost seccomp profile'),
+      ],
+    },
+  });
+  const binding = new ApiObject(security, 'Binding', {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: meta(policyName),
+    spec: { policyName, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+  });
+  for (const obj of [policy, binding]) obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+}
+
+module.exports = { handwrittenService };

@@ -1,0 +1,41 @@
+// The floor: the same objects as plain ApiObjects from literal JSON (a template taken from the
+// library's output for one service, with the per-service values substituted), at the same
+// construct paths so even cdk8s' path-hash labels match. Only cdk8s core is loaded.
+const { createHash } = require('crypto');
+const { ApiObject, JsonPatch, Names } = require('cdk8s');
+const { Construct } = require('constructs');
+
+const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
+
+/** @param template objects of service 0: [{ path: ['svc-0', 'Deployment', 'Resource'], json }] */
+function rawService(chart, i, template) {
+  const name = `svc-${i}`;
+  const image = `registry.example.com/shop/svc-${i}:1.0.${i}`;
+  const hash = createHash('sha256').update([image, ...MIGRATE].join('\0')).digest('hex').slice(0, 8);
+  const scopes = new Map([['', chart]]);
+  const scopeOf = (parts) => {
+    let key = '';
+    let scope = chart;
+    for (const part of parts) {
+      key += `/${part}`;
+      if (!scopes.has(key)) scopes.set(key, new Construct(scope, part));
+      scope = scopes.get(key);
+    }
+    return scope;
+  };
+  for (const { path, text } of template) {
+    const parts = path.map((p) => p.replace('svc-0', name));
+    const scope = scopeOf(parts.slice(0, -1));
+    const json = JSON.parse(text.replace(/svc-0-migrate-[0-9a-f]{8}|svc-0|Svc0|1\.0\.0|ADDR:([A-Za-z/]+)/g, (m, addrPath) => {
+      if (m.startsWith('svc-0-migrate-')) return `${name}-migrate-${hash}`;
+      if (m === 'svc-0') return name;
+      if (m === 'Svc0') return `Svc${i}`;
+      if (m === '1.0.0') return `1.0.${i}`;
+      return Names.toLabelValue(scopeOf([name, ...addrPath.split('/')]));
+    }));
+    const obj = new ApiObject(scope, parts[parts.length - 1], json);
+    if (json.metadata.namespace === undefined) obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  }
+}
+
+module.exports = { rawService };
