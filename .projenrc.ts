@@ -31,6 +31,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // Evaluates the emitted CEL admission rules in tests (the only npm CEL engine with optional types).
     '@marcbachmann/cel-js@^8.0.0',
     'fast-check@^4.10.2',
+    'dockerfile-ast@^0.7.1',
   ],
 
   // Drifted snapshots must fail the build; `npx projen test:update` rewrites them on purpose.
@@ -50,10 +51,16 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'src/imports/'],
   },
 
+  // Python bindings (module cdk8s_python_service). Only the sources are generated: building a wheel
+  // needs PyPI, which the build machines cannot reach.
+  publishToPypi: { distName: 'cdk8s-python-service', module: 'cdk8s_python_service' },
+
   github: false,
   release: false,
   depsUpgrade: false,
 });
+
+project.tasks.tryFind('package:python')?.reset('jsii-pacmak -v --target python --code-only');
 
 // Test tables (prop → expected message) read best one case per line.
 project.eslint?.addOverride({ files: ['test/**/*.ts'], rules: { '@stylistic/max-len': 'off' } });
@@ -96,6 +103,13 @@ project.addTask('import:crds', {
   exec: 'bash scripts/import-crds.sh',
 });
 project.gitattributes.addAttributes('/src/imports/**', 'linguist-generated');
+
+// Benchmarks are never part of the test run (timings on shared machines are noise); they report
+// ratios measured in one run into bench/RESULTS.md.
+project.addTask('bench', {
+  description: 'Synth time, peak memory and require() cost against hand-written cdk8s-plus-28 (writes bench/RESULTS.md)',
+  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.js' }],
+});
 project.npmignore?.exclude('/examples/', '/bench/', '/.ci/');
 
 project.synth();

@@ -1,13 +1,15 @@
 // The source article's Python app, as one PythonService. `npm run synth:example` writes
-// dist/shop.k8s.yaml with the real cdk8s CLI.
+// dist/shop.k8s.yaml and dist/Dockerfile with the real cdk8s CLI.
+import * as fs from 'fs';
+import * as path from 'path';
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Exposure, PythonServer, PythonService } from '../src';
+import { Exposure, PythonDockerfile, PythonServer, PythonService } from '../src';
 
 const app = new App();
 const chart = new Chart(app, 'shop', { namespace: 'shop' });
 
-new PythonService(chart, 'python-app', {
+const service = new PythonService(chart, 'python-app', {
   image: 'registry.example.com/shop/python-app:1.4.2',
   server: PythonServer.gunicorn({ app: 'app.wsgi:application' }),
   port: 8080,
@@ -33,3 +35,7 @@ new PythonService(chart, 'python-app', {
 });
 
 app.synth();
+
+// The article's first step: the image, built by a Dockerfile that agrees with the Deployment
+// (numeric user, port, server command, read-only root), written next to the YAML.
+fs.writeFileSync(path.join(app.outdir, 'Dockerfile'), PythonDockerfile.forService(service).render());

@@ -8,3 +8,4 @@ export * from './migrations';
 export * from './monitoring';
 export * from './backup';
 export * from './security-policy';
+export * from './dockerfile';

@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, '..');
 const cdk8sCli = path.join(root, 'node_modules', '.bin', 'cdk8s');
 
 /** Runs the real `cdk8s synth` on the bundled example app, as the README's quick start does. */
-function synthExample(): { yaml: string; manifests: Manifest[] } {
+function synthExample(): { yaml: string; dockerfile: string; manifests: Manifest[] } {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'example-synth-'));
   try {
     execFileSync(cdk8sCli, ['synth', '--no-check-upgrade', '--output', out], {
@@ -17,17 +17,17 @@ function synthExample(): { yaml: string; manifests: Manifest[] } {
       stdio: 'pipe',
       env: { ...process.env, FORCE_COLOR: '0' },
     });
-    const files = fs.readdirSync(out).filter((f) => f.endsWith('.yaml')).sort();
-    expect(files).toEqual(['shop.k8s.yaml']);
-    const yaml = fs.readFileSync(path.join(out, files[0]), 'utf8');
-    return { yaml, manifests: parseAllDocuments(yaml).map((d) => d.toJS()) };
+    expect(fs.readdirSync(out).sort()).toEqual(['Dockerfile', 'shop.k8s.yaml']);
+    const yaml = fs.readFileSync(path.join(out, 'shop.k8s.yaml'), 'utf8');
+    const dockerfile = fs.readFileSync(path.join(out, 'Dockerfile'), 'utf8');
+    return { yaml, dockerfile, manifests: parseAllDocuments(yaml).map((d) => d.toJS()) };
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
 }
 
 describe('the bundled example app, synthesized by the cdk8s CLI', () => {
-  const { yaml, manifests } = synthExample();
+  const { yaml, dockerfile, manifests } = synthExample();
 
   test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring, backup, security', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
@@ -50,7 +50,15 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
     expect(crossObjectProblems(manifests)).toEqual([]);
   });
 
+  test('writes a Dockerfile that agrees with the Deployment', () => {
+    const container = manifests.find((m) => m.kind === 'Deployment')!.spec.template.spec.containers[0];
+    expect(dockerfile).toContain(`USER ${container.securityContext.runAsUser}:${container.securityContext.runAsGroup}`);
+    expect(dockerfile).toContain(`EXPOSE ${container.ports[0].containerPort}`);
+    expect(dockerfile).toContain(`CMD ${JSON.stringify(container.command)}`);
+  });
+
   test('matches the committed snapshot', () => {
     expect(yaml).toMatchSnapshot();
+    expect(dockerfile).toMatchSnapshot();
   });
 });

@@ -1,0 +1,157 @@
+import type { PythonService } from './python-service';
+import { PropValidator } from './validation';
+
+/**
+ * Options for `PythonDockerfile`.
+ */
+export interface PythonDockerfileOptions {
+  /**
+   * Python version of the base image (`python:<version>-slim-<debian>`).
+   * @default "3.13"
+   */
+  readonly pythonVersion?: string;
+
+  /**
+   * Debian release of the slim base image.
+   * @default "bookworm"
+   */
+  readonly debianRelease?: string;
+
+  /**
+   * Pin the base image to this digest (`sha256:...`) as well as its tag, so rebuilds are
+   * reproducible.
+   * @default - tag only
+   */
+  readonly baseImageDigest?: string;
+
+  /**
+   * The requirements file, relative to the build context.
+   * @default "requirements.txt"
+   */
+  readonly requirementsFile?: string;
+
+  /**
+   * Where the app's code goes in the image.
+   * @default "/app"
+   */
+  readonly appDir?: string;
+
+  /**
+   * The command to run, when the service runs the image's own command (no `server`).
+   * @default - the service's server command
+   */
+  readonly command?: string[];
+}
+
+/** What the Dockerfile needs to agree with. */
+export interface PythonDockerfileTarget {
+  /** The container port. */
+  readonly port: number;
+  /** Numeric user the pod runs as. */
+  readonly user: number;
+  /** Numeric group the pod runs as. */
+  readonly group: number;
+  /** The server command. */
+  readonly command: string[];
+  /** Directories the server writes to (mounted as volumes in the pod; created for plain `docker run`). */
+  readonly writableDirs: string[];
+}
+
+/**
+ * A hardened Dockerfile for a Python app that matches a `PythonService`: the source article's
+ * first step ("build the Python app into an image") done the way the Deployment expects.
+ *
+ * - a pinned slim Python base; a build stage with a virtualenv, so no compiler or pip cache
+ *   reaches the final image;
+ * - the dependency layer (requirements) before the code, so code changes do not reinstall;
+ * - bytecode compiled at build time and `PYTHONDONTWRITEBYTECODE`, so a read-only root
+ *   filesystem costs nothing; code owned by root, so the app cannot modify itself;
+ * - the numeric non-root USER the pod's `runAsUser`/`runAsGroup` name (runAsNonRoot can only
+ *   verify a numeric user);
+ * - `EXPOSE` of the service port and the same server command as the Deployment.
+ */
+export class PythonDockerfile {
+  /**
+   * The Dockerfile for a service: its port, user, group and server command.
+   */
+  public static forService(service: PythonService, options: PythonDockerfileOptions = {}): PythonDockerfile {
+    const command = options.command ?? service.serverConfig.command;
+    const v = new PropValidator(`PythonDockerfile for PythonService '${service.node.id}'`);
+    if (!command) {
+      v.fail('command', command, 'is needed: the service runs the image\'s own command, so give the Dockerfile one (options.command) or give the service a server');
+    }
+    const writableDirs = ['/tmp', ...service.container.mounts.map((m) => m.path).filter((p) => p !== '/tmp')];
+    return new PythonDockerfile({
+      port: service.port,
+      user: service.podIdentity.runAsUser!,
+      group: service.podIdentity.runAsGroup!,
+      command: command!,
+      writableDirs,
+    }, options);
+  }
+
+  /** The base image reference, e.g. `python:3.13-slim-bookworm`. */
+  public readonly baseImage: string;
+
+  private readonly options: PythonDockerfileOptions;
+
+  constructor(public readonly target: PythonDockerfileTarget, options: PythonDockerfileOptions = {}) {
+    const v = new PropValidator('PythonDockerfile');
+    const version = options.pythonVersion ?? '3.13';
+    if (!/^3\.[0-9]{1,2}(\.[0-9]{1,2})?$/.test(version)) v.fail('pythonVersion', version, 'must be a Python 3 version such as "3.13" or "3.12.7"');
+    const debian = options.debianRelease ?? 'bookworm';
+    if (!/^[a-z]+$/.test(debian)) v.fail('debianRelease', debian, 'must be a Debian release name such as "bookworm"');
+    if (options.baseImageDigest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(options.baseImageDigest)) {
+      v.fail('baseImageDigest', options.baseImageDigest, 'must be "sha256:" and 64 hex digits');
+    }
+    for (const [prop, value] of [['requirementsFile', options.requirementsFile], ['appDir', options.appDir]] as const) {
+      if (value !== undefined && !/^[A-Za-z0-9._\-/]+$/.test(value)) v.fail(prop, value, 'must be a plain path (letters, digits, ".", "_", "-", "/")');
+    }
+    if (options.appDir !== undefined && !options.appDir.startsWith('/')) v.fail('appDir', options.appDir, 'must be an absolute path');
+    if (!Number.isInteger(target.user) || target.user < 1) v.fail('user', target.user, 'must be a non-root numeric user');
+    if (!Array.isArray(target.command) || target.command.length === 0) v.fail('command', target.command, 'must be a non-empty list of strings');
+    this.options = options;
+    this.baseImage = `python:${version}-slim-${debian}${options.baseImageDigest ? `@${options.baseImageDigest}` : ''}`;
+  }
+
+  /** The Dockerfile text. */
+  public render(): string {
+    const t = this.target;
+    const requirements = this.options.requirementsFile ?? 'requirements.txt';
+    const appDir = this.options.appDir ?? '/app';
+    const dirs = t.writableDirs.filter((d) => d !== '/tmp');
+    const lines = [
+      '# syntax=docker/dockerfile:1',
+      '# Generated by cdk8s-python-service to match the PythonService that runs it.',
+      `FROM ${this.baseImage} AS build`,
+      'ENV PIP_NO_CACHE_DIR=1 \\',
+      '    PIP_DISABLE_PIP_VERSION_CHECK=1 \\',
+      '    PYTHONDONTWRITEBYTECODE=1',
+      'RUN python -m venv /opt/venv',
+      `WORKDIR ${appDir}`,
+      '# Dependencies first: this layer is rebuilt only when the requirements change.',
+      `COPY ${requirements} ./`,
+      `RUN /opt/venv/bin/pip install --no-cache-dir --requirement ${requirements}`,
+      'COPY . .',
+      '# Compile bytecode now: the pod\'s root filesystem is read-only.',
+      `RUN /opt/venv/bin/python -m compileall -q ${appDir} /opt/venv`,
+      '',
+      `FROM ${this.baseImage}`,
+      'ENV PATH=/opt/venv/bin:$PATH \\',
+      '    PYTHONUNBUFFERED=1 \\',
+      '    PYTHONDONTWRITEBYTECODE=1',
+      `RUN groupadd --gid ${t.group} app \\`,
+      `    && useradd --uid ${t.user} --gid ${t.group} --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app` + (dirs.length > 0 ? ' \\' : ''),
+      ...(dirs.length > 0 ? [`    && mkdir -p ${dirs.join(' ')} && chown ${t.user}:${t.group} ${dirs.join(' ')}`] : []),
+      'COPY --from=build /opt/venv /opt/venv',
+      '# Code stays owned by root: the app cannot rewrite itself.',
+      `COPY --from=build ${appDir} ${appDir}`,
+      `WORKDIR ${appDir}`,
+      `USER ${t.user}:${t.group}`,
+      `EXPOSE ${t.port}`,
+      `CMD ${JSON.stringify(t.command)}`,
+      '',
+    ];
+    return lines.join('\n');
+  }
+}
