@@ -101,6 +101,7 @@ function handwrittenService(chart, i) {
     metadata: meta(`${name}-pdb`),
     spec: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1), selector: { matchLabels: { ...selector } }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
   });
+  deployment.scheduling.separate(kplus.Pods.select(scope, 'Peers', { labels: selector }), { topology: kplus.Topology.HOSTNAME, weight: 100 });
   ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].map((topologyKey) => ({
     maxSkew: 1, topologyKey, whenUnsatisfiable: 'ScheduleAnyway',
     labelSelector: { matchLabels: { 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/name': name } },

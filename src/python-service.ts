@@ -622,6 +622,12 @@ export class PythonService extends Construct {
       ApiObject.of(this.deployment).addJsonPatch(
         JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpreadConstraints(this.selectorLabels)),
       );
+      // A soft anti-affinity on top of the spread: kube-score and kube-linter look for it, and it
+      // keeps replicas apart in clusters whose nodes lack zone labels.
+      this.deployment.scheduling.separate(kplus.Pods.select(this, 'Peers', { labels: this.selectorLabels }), {
+        topology: kplus.Topology.HOSTNAME,
+        weight: 100,
+      });
     } else if (props.disruptionBudget !== undefined) {
       v.fail('disruptionBudget', props.disruptionBudget, 'needs more than one replica: a budget for a single pod either blocks node drains or protects nothing');
     }

@@ -98,8 +98,24 @@ describe('topology spread', () => {
     ]);
   });
 
-  test('a single replica has no spread constraints', () => {
-    expect(podTemplateOf(only(build({ replicas: 1 }), 'Deployment'))!.spec.topologySpreadConstraints).toBeUndefined();
+  test('adds a soft anti-affinity per node selecting exactly the service pods (kube-score, kube-linter)', () => {
+    expect(podTemplateOf(only(build(), 'Deployment'))!.spec.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [{
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'api', 'app.kubernetes.io/instance': 'api', 'app.kubernetes.io/component': 'server' } },
+          },
+        }],
+      },
+    });
+  });
+
+  test('a single replica has no spread constraints nor anti-affinity', () => {
+    const spec = podTemplateOf(only(build({ replicas: 1 }), 'Deployment'))!.spec;
+    expect(spec.topologySpreadConstraints).toBeUndefined();
+    expect(spec.affinity).toBeUndefined();
   });
 });
 

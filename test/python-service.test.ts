@@ -144,6 +144,29 @@ describe('PythonService defaults', () => {
   });
 });
 
+describe('kube-score and kube-linter default checks on the default output', () => {
+  const { manifests } = build();
+  const deployment = only(manifests, 'Deployment');
+  const pod = podTemplateOf(deployment)!.spec;
+  const c = pod.containers[0];
+
+  test.each([
+    ['container-security-context-user-group-id (≥ 10000)', () => c.securityContext.runAsUser >= 10000 && c.securityContext.runAsGroup >= 10000],
+    ['container-security-context-readonlyrootfilesystem / no-read-only-root-fs', () => c.securityContext.readOnlyRootFilesystem === true],
+    ['container-ephemeral-storage-request-and-limit', () => !!c.resources.requests['ephemeral-storage'] && !!c.resources.limits['ephemeral-storage']],
+    ['unset-cpu-requirements / unset-memory-requirements', () => !!c.resources.requests.cpu && !!c.resources.limits.memory],
+    ['container-image-pull-policy', () => c.imagePullPolicy === 'Always'],
+    ['pod-probes: readiness and liveness differ', () => JSON.stringify(c.readinessProbe.httpGet ?? c.readinessProbe.tcpSocket) !== JSON.stringify(c.livenessProbe.httpGet ?? c.livenessProbe.tcpSocket)],
+    ['deployment-has-host-podantiaffinity / no-anti-affinity', () => pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey === 'kubernetes.io/hostname'],
+    ['deployment-has-poddisruptionbudget', () => allOf(manifests, 'PodDisruptionBudget').length === 1],
+    ['pod-networkpolicy (ingress and egress)', () => only(manifests, 'NetworkPolicy').spec.policyTypes.join() === 'Ingress,Egress'],
+    ['drop-net-raw-capability', () => c.securityContext.capabilities.drop.includes('ALL')],
+    ['non-existent-service-account', () => allOf(manifests, 'ServiceAccount').some((sa) => sa.metadata.name === pod.serviceAccountName)],
+  ])('%s', (_check, holds) => {
+    expect(holds()).toBe(true);
+  });
+});
+
 describe('PythonService servers', () => {
   test('gunicorn gets 2 × ceil(cores) + 1 workers, a memory heartbeat dir and stdout logs', () => {
     const { manifests } = build({

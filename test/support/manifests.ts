@@ -129,6 +129,10 @@ export function crossObjectProblems(manifests: Manifest[]): string[] {
     else if (target.spec.replicas !== undefined) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name} targets ${ref.kind}/${ref.name}, which also sets replicas`);
   }
   for (const w of workloads) {
+    for (const term of podTemplateOf(w)!.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) {
+      const selected = podsOf(w.metadata?.namespace, term.podAffinityTerm.labelSelector?.matchLabels ?? {});
+      if (selected.length !== 1 || selected[0] !== w) problems.push(`${w.kind}/${w.metadata.name} anti-affinity covers pods of ${selected.length} workloads`);
+    }
     for (const c of podTemplateOf(w)!.spec.topologySpreadConstraints ?? []) {
       const selected = podsOf(w.metadata?.namespace, c.labelSelector?.matchLabels ?? {});
       if (selected.length !== 1 || selected[0] !== w) problems.push(`${w.kind}/${w.metadata.name} spreads over pods of ${selected.length} workloads`);
