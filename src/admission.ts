@@ -59,8 +59,21 @@ function celList(values: string[]): string {
   return `[${values.map((v) => `'${v}'`).join(', ')}]`;
 }
 
+/** Rule sets by options: services with the same policy share one set (and its strings). */
+const ruleSets = new Map<string, AdmissionRule[]>();
+
 /** The rules for a service, most specific first. */
 export function admissionRules(options: AdmissionRuleOptions): AdmissionRule[] {
+  const key = JSON.stringify([options.allowedImages, options.allowedVolumes, options.level]);
+  let rules = ruleSets.get(key);
+  if (!rules) {
+    rules = buildRules(options);
+    ruleSets.set(key, rules);
+  }
+  return rules;
+}
+
+function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
   const images = celList(options.allowedImages);
   const imageAllowed = (image: string) => options.allowedImages.some((prefix) => typeof image === 'string' && image.startsWith(prefix));
   const rules: AdmissionRule[] = [

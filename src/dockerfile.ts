@@ -95,7 +95,15 @@ export class PythonDockerfile {
 
   private readonly options: PythonDockerfileOptions;
 
-  constructor(public readonly target: PythonDockerfileTarget, options: PythonDockerfileOptions = {}) {
+  /** What the Dockerfile agrees with: port, user, group, command, writable directories. */
+  public readonly target: PythonDockerfileTarget;
+
+  /**
+   * @param target what the Dockerfile must agree with (usually from `forService`)
+   * @param options base image and layout
+   */
+  constructor(target: PythonDockerfileTarget, options: PythonDockerfileOptions = {}) {
+    this.target = target;
     const v = new PropValidator('PythonDockerfile');
     const version = options.pythonVersion ?? '3.13';
     if (!/^3\.[0-9]{1,2}(\.[0-9]{1,2})?$/.test(version)) v.fail('pythonVersion', version, 'must be a Python 3 version such as "3.13" or "3.12.7"');

@@ -1,10 +1,7 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
-import {
-  createAutoscaler, PythonServiceAutoscaling, PythonServiceDisruptionBudget, resolveAutoscaling,
-  ServiceDisruptionBudget, topologySpreadConstraints,
-} from './availability';
+import { PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudget } from './availability';
 import { BackupSchedule, BackupVolumeMode, PythonServiceBackup, validateBackupOptions } from './backup';
 import { Exposure } from './exposure';
 import { parseImageReference, versionLabelOf } from './image-reference';
@@ -22,6 +19,7 @@ import { PythonServiceMonitoring, ServiceMonitoring, validateMonitoringOptions }
 import { dnsEgressRule, NetworkPeer, NetworkProtocol, ServiceNetworkPolicy, validateNetworkRule } from './network-policy';
 import { isSingleAttach, PythonServicePersistence, validatePersistence } from './persistence';
 import { PythonServer, PythonServerConfig } from './python-server';
+import { createAutoscaler, resolveAutoscaling, topologySpreadConstraints } from './scaling';
 import {
   PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy, validateAllowedImages, validateVolumeNames,
 } from './security-policy';

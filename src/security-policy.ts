@@ -183,6 +183,23 @@ const RESOURCE_RULES = [
   { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
 ];
 
+/** The CEL validations of a rule set, shared by every policy built from the same set. */
+const validationSets = new WeakMap<AdmissionRule[], Array<{ expression: string; message: string; messageExpression?: string; reason: string }>>();
+
+function validationsOf(rules: AdmissionRule[]) {
+  let validations = validationSets.get(rules);
+  if (!validations) {
+    validations = rules.map((r) => ({
+      expression: r.expression,
+      message: `${r.name}: ${r.message}`,
+      ...(r.messageExpression ? { messageExpression: r.messageExpression } : {}),
+      reason: 'Forbidden',
+    }));
+    validationSets.set(rules, validations);
+  }
+  return validations;
+}
+
 function kyvernoApi(): typeof kyverno {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('./imports/policies.kyverno.io');
@@ -226,12 +243,7 @@ export class SecurityPolicy extends Construct {
 
     this.rules = admissionRules({ allowedImages: props.allowedImages, allowedVolumes: props.allowedVolumes ?? [], level: this.podSecurityLevel });
     this.ruleNames = this.rules.map((r) => r.name);
-    const validations = this.rules.map((r) => ({
-      expression: r.expression,
-      message: `${r.name}: ${r.message}`,
-      ...(r.messageExpression ? { messageExpression: r.messageExpression } : {}),
-      reason: 'Forbidden',
-    }));
+    const validations = validationsOf(this.rules);
     const actions = enforcement === PolicyEnforcement.DENY ? ['Deny'] : ['Audit', 'Warn'];
     const matchConstraints = {
       resourceRules: RESOURCE_RULES.map((r) => ({ ...r })),
