@@ -1,5 +1,6 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import { customResource } from './custom-resource';
 import type * as velero from './imports/velero.io';
 import { PropValidator } from './validation';
 
@@ -264,7 +265,7 @@ export class BackupSchedule extends Construct {
     };
 
     const api = veleroApi();
-    this.schedule = new api.Schedule(this, 'Resource', {
+    this.schedule = customResource<velero.ScheduleProps>(this, 'Resource', api.Schedule.GVK, api.toJson_ScheduleProps, {
       metadata: { name: this.scheduleName, namespace: props.veleroNamespace ?? 'velero', labels: props.labels },
       spec: {
         schedule: props.schedule.trim().split(/\s+/).join(' '),

@@ -1,6 +1,7 @@
 import { ApiObject, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { customResource } from './custom-resource';
 import type * as monitoring from './imports/monitoring.coreos.com';
 import { isDnsLabel, PropValidator } from './validation';
 
@@ -278,7 +279,7 @@ export class ServiceMonitoring extends Construct {
     const api = monitoringApi();
     const labels = props.labels ? { ...props.labels } : undefined;
 
-    this.serviceMonitor = new api.ServiceMonitor(this, 'ServiceMonitor', {
+    this.serviceMonitor = customResource<monitoring.ServiceMonitorProps>(this, 'ServiceMonitor', api.ServiceMonitor.GVK, api.toJson_ServiceMonitorProps, {
       metadata: { name, labels },
       spec: {
         selector: { matchLabels: { ...selector } },
@@ -303,7 +304,7 @@ export class ServiceMonitoring extends Construct {
         autoscaler: props.autoscalerName,
         options: props.alertOptions ?? {},
       });
-      this.prometheusRule = new api.PrometheusRule(this, 'PrometheusRule', {
+      this.prometheusRule = customResource<monitoring.PrometheusRuleProps>(this, 'PrometheusRule', api.PrometheusRule.GVK, api.toJson_PrometheusRuleProps, {
         metadata: { name: ruleName, labels },
         spec: {
           groups: [{

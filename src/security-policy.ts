@@ -2,6 +2,7 @@ import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, PodSecurityLevel } from './admission';
+import { customResource } from './custom-resource';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { NetworkPeer, NetworkRule } from './network-policy';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
@@ -253,7 +254,7 @@ export class SecurityPolicy extends Construct {
 
     if (this.engine === AdmissionEngine.KYVERNO) {
       const api = kyvernoApi();
-      this.policy = new api.NamespacedValidatingPolicy(this, 'Policy', {
+      this.policy = customResource<kyverno.NamespacedValidatingPolicyProps>(this, 'Policy', api.NamespacedValidatingPolicy.GVK, api.toJson_NamespacedValidatingPolicyProps, {
         metadata: { name: `${props.name}-policy`, namespace: props.namespace, labels },
         spec: {
           validationActions: actions.map((a) => a as kyverno.NamespacedValidatingPolicySpecValidationActions),
