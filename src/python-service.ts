@@ -390,7 +390,7 @@ export class PythonService extends Construct {
     validateServiceName(v, props.name === undefined ? 'name (derived from the construct id)' : 'name', this.name);
     this.namespace = Chart.of(this).namespace;
     if (this.namespace !== undefined) v.dnsLabel('chart namespace', this.namespace);
-    this.reserveName();
+    this.checkNameIsFree();
 
     if (typeof props.image !== 'string' || props.image.trim() === '') {
       v.fail('image', props.image, 'must be a non-empty container image reference');
@@ -736,6 +736,9 @@ export class PythonService extends Construct {
         });
       }
     }
+
+    // Only a service that was built completely claims its name.
+    this.reserveName();
   }
 
   private validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: string): void {
@@ -895,20 +898,26 @@ export class PythonService extends Construct {
     return env;
   }
 
-  private reserveName(): void {
-    const root = this.node.root;
-    let names = namesInUse.get(root);
+  private namesInUseHere(): Map<string, string> {
+    let names = namesInUse.get(this.node.root);
     if (!names) {
       names = new Map();
-      namesInUse.set(root, names);
+      namesInUse.set(this.node.root, names);
     }
-    const key = `${this.namespace ?? ''}/${this.name}`;
-    const existing = names.get(key);
+    return names;
+  }
+
+  private checkNameIsFree(): void {
+    const existing = this.namesInUseHere().get(`${this.namespace ?? ''}/${this.name}`);
     if (existing !== undefined) {
       this.validator.fail('name', this.name, `is already used by the PythonService at "${existing}" in namespace "${this.namespace ?? '(default)'}"; objects would overwrite each other`);
     }
-    names.set(key, this.node.path);
   }
+
+  private reserveName(): void {
+    this.namesInUseHere().set(`${this.namespace ?? ''}/${this.name}`, this.node.path);
+  }
+
 }
 
 function rolloutStrategy(maxReplicas: number, singleAttachVolume: boolean): kplus.DeploymentStrategy {

@@ -348,6 +348,12 @@ describe('PythonService names', () => {
       .toThrow(/PythonService 'web': name "api" is already used by the PythonService at "a\/api" in namespace "shop"/);
   });
 
+  test('a service that failed to construct does not keep its name', () => {
+    const chart = new Chart(new App(), 'c', { namespace: 'shop' });
+    expect(() => new PythonService(chart, 'api', { image: IMAGE, port: 0 })).toThrow(/port 0/);
+    expect(() => new PythonService(chart, 'api2', { image: IMAGE, name: 'api' })).not.toThrow();
+  });
+
   test('synthesis is deterministic', () => {
     const once = () => {
       const app = Testing.app();
