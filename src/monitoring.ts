@@ -198,6 +198,11 @@ const DEFAULT_SCRAPE_TIMEOUT = Duration.seconds(10);
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/** 10 s, or the interval when that is shorter (a timeout may not exceed it). */
+function defaultScrapeTimeout(interval: Duration): Duration {
+  return interval.toSeconds() < DEFAULT_SCRAPE_TIMEOUT.toSeconds() ? interval : DEFAULT_SCRAPE_TIMEOUT;
+}
+
 /** Validates monitoring options; `prefix` is how the caller names them (e.g. "monitoring."). */
 export function validateMonitoringOptions(v: PropValidator, prefix: string, o: {
   path?: string; interval?: Duration; scrapeTimeout?: Duration; labels?: { [key: string]: string }; alertOptions?: ServiceAlertOptions;
@@ -205,7 +210,7 @@ export function validateMonitoringOptions(v: PropValidator, prefix: string, o: {
   v.httpPath(`${prefix}path`, o.path);
   const interval = o.interval ?? DEFAULT_INTERVAL;
   v.positiveDuration(`${prefix}interval`, interval);
-  const timeout = o.scrapeTimeout ?? (interval.toSeconds() < DEFAULT_SCRAPE_TIMEOUT.toSeconds() ? interval : DEFAULT_SCRAPE_TIMEOUT);
+  const timeout = o.scrapeTimeout ?? defaultScrapeTimeout(interval);
   v.positiveDuration(`${prefix}scrapeTimeout`, timeout);
   if (timeout.toSeconds() > interval.toSeconds()) {
     v.fail(`${prefix}scrapeTimeout`, timeout, `must not exceed ${prefix}interval (${interval.toSeconds()}s)`);
@@ -275,7 +280,7 @@ export class ServiceMonitoring extends Construct {
     v.dnsLabel('namespace', namespace);
 
     const interval = props.interval ?? DEFAULT_INTERVAL;
-    const timeout = props.scrapeTimeout ?? (interval.toSeconds() < DEFAULT_SCRAPE_TIMEOUT.toSeconds() ? interval : DEFAULT_SCRAPE_TIMEOUT);
+    const timeout = props.scrapeTimeout ?? defaultScrapeTimeout(interval);
     const api = monitoringApi();
     const labels = props.labels ? { ...props.labels } : undefined;
 

@@ -1,4 +1,4 @@
-import { Size, SizeRoundingBehavior } from 'cdk8s';
+import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { PropValidator } from './validation';
 
@@ -33,10 +33,7 @@ export interface PythonServicePersistence {
 
 /** Validates persistence props against the replica settings; throws naming the prop. */
 export function validatePersistence(v: PropValidator, p: PythonServicePersistence, replicas: number, autoscaled: boolean): void {
-  if (!(p.size instanceof Size)) v.fail('persistence.size', p.size, 'must be a cdk8s Size');
-  const gib = p.size.toGibibytes({ rounding: SizeRoundingBehavior.NONE });
-  if (!(gib > 0)) v.fail('persistence.size', p.size.asString(), 'must be larger than zero');
-  if (!Number.isInteger(gib)) v.fail('persistence.size', p.size.asString(), 'must be a whole number of gibibytes (cdk8s-plus-28 writes it in Gi)');
+  v.wholeSize('persistence.size', p.size, 'Gi');
   v.httpPath('persistence.mountPath', p.mountPath);
   for (const reserved of ['/tmp', '/run/gunicorn', '/run/prometheus']) {
     if (p.mountPath === reserved) v.fail('persistence.mountPath', p.mountPath, 'is already used by a scratch volume of this service');

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudget } from './availability';
@@ -419,7 +419,7 @@ export class PythonService extends Construct {
 
     const resources = validateResources(v, props.resources ?? {});
     const tmpSize = props.tmpSize ?? Size.mebibytes(256);
-    validatePositiveSize(v, 'tmpSize', tmpSize);
+    v.wholeSize('tmpSize', tmpSize, 'Mi');
     validateEnv(v, props.env, props.envValues);
 
     const health = props.healthCheck ?? {};
@@ -945,9 +945,9 @@ function validateResources(v: PropValidator, resources: PythonServiceResources):
     if (limit < cpuMillis) v.fail('resources.cpuLimit', resources.cpuLimit.amount, `must not be below resources.cpu (${cpu.amount})`);
   }
   const memory = resources.memory ?? Size.mebibytes(256);
-  validatePositiveSize(v, 'resources.memory', memory);
+  v.wholeSize('resources.memory', memory, 'Mi');
   const ephemeralStorage = resources.ephemeralStorage ?? Size.gibibytes(1);
-  validatePositiveSize(v, 'resources.ephemeralStorage', ephemeralStorage, SizeUnit.GIBIBYTES);
+  v.wholeSize('resources.ephemeralStorage', ephemeralStorage, 'Gi');
   return { cpu, cpuMillis, memory, ephemeralStorage };
 }
 
@@ -960,20 +960,6 @@ function cpuToMillis(v: PropValidator, prop: string, cpu: kplus.Cpu): number {
     v.fail(prop, amount, 'must be a CPU amount of at least 1 millicore (kplus.Cpu.millis(250) or kplus.Cpu.units(1))');
   }
   return millis;
-}
-
-/** The unit cdk8s-plus-28 renders each size in; a size that is not a whole number of it fails there. */
-enum SizeUnit { MEBIBYTES = 'Mi', GIBIBYTES = 'Gi' }
-
-function validatePositiveSize(v: PropValidator, prop: string, size: Size, unit: SizeUnit = SizeUnit.MEBIBYTES): void {
-  if (!(size instanceof Size)) v.fail(prop, size, 'must be a cdk8s Size');
-  const kib = size.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
-  if (!(kib > 0)) v.fail(prop, size.asString(), 'must be larger than zero');
-  const inUnit = unit === SizeUnit.MEBIBYTES ? kib / 1024 : kib / (1024 * 1024);
-  if (!Number.isInteger(inUnit)) {
-    const name = unit === SizeUnit.MEBIBYTES ? 'mebibytes' : 'gibibytes';
-    v.fail(prop, size.asString(), `must be a whole number of ${name} (cdk8s-plus-28 writes it in ${unit})`);
-  }
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 
 /**
  * Builds errors that name the construct, the prop, the value and the rule, so a bad prop is
@@ -63,6 +63,20 @@ export class PropValidator {
     }
     if (millis % 1000 !== 0) {
       this.fail(prop, value, 'must be a whole number of seconds (Kubernetes counts these in seconds)');
+    }
+  }
+
+  /**
+   * A size larger than zero and a whole number of `unit` ("Mi" or "Gi"): cdk8s-plus-28 writes
+   * memory and emptyDir limits in Mi, ephemeral storage and volume sizes in Gi, and fails at
+   * synth on a fraction.
+   */
+  public wholeSize(prop: string, size: Size, unit: 'Mi' | 'Gi'): void {
+    if (!(size instanceof Size)) this.fail(prop, size, 'must be a cdk8s Size');
+    const kib = size.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+    if (!(kib > 0)) this.fail(prop, size.asString(), 'must be larger than zero');
+    if (!Number.isInteger(kib / (unit === 'Mi' ? 1024 : 1024 * 1024))) {
+      this.fail(prop, size.asString(), `must be a whole number of ${unit === 'Mi' ? 'mebibytes' : 'gibibytes'} (cdk8s-plus-28 writes it in ${unit})`);
     }
   }
 
