@@ -1,4 +1,6 @@
 import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { isQualifiedName, PropValidator } from './validation';
 
 /**
  * Options for `Exposure.nodePort()`.
@@ -93,4 +95,66 @@ export class Exposure {
     /** The Ingress to create, if any. */
     public readonly ingressOptions?: IngressExposureOptions,
   ) {}
+}
+
+/** What `addExposure` builds from. Internal. */
+export interface ExposureTarget {
+  readonly exposure: Exposure;
+  readonly name: string;
+  readonly labels: { [key: string]: string };
+  readonly selector: { [key: string]: string };
+  readonly port: number;
+  readonly servicePort: number;
+  readonly portName: string;
+}
+
+/** The Service (`<scope>/Service`) and, for ingress exposure, the Ingress (`<scope>/Ingress`). Internal. */
+export function addExposure(scope: Construct, t: ExposureTarget): { service: kplus.Service; ingress?: kplus.Ingress } {
+  const service = new kplus.Service(scope, 'Service', {
+    metadata: { name: t.name, labels: { ...t.labels } },
+    type: t.exposure.serviceType,
+    ports: [{
+      name: t.portName,
+      port: t.servicePort,
+      targetPort: t.port,
+      protocol: kplus.Protocol.TCP,
+      nodePort: t.exposure.requestedNodePort,
+    }],
+  });
+  for (const [key, value] of Object.entries(t.selector)) service.selectLabel(key, value);
+
+  const options = t.exposure.ingressOptions;
+  if (!options) return { service };
+  const ingress = new kplus.Ingress(scope, 'Ingress', {
+    metadata: { name: t.name, labels: { ...t.labels }, annotations: options.annotations },
+    className: options.className,
+    rules: [{
+      host: options.host,
+      path: options.path ?? '/',
+      pathType: kplus.HttpIngressPathType.PREFIX,
+      backend: kplus.IngressBackend.fromService(service, { port: t.servicePort }),
+    }],
+    tls: options.tlsSecretName
+      ? [{ hosts: [options.host], secret: kplus.Secret.fromSecretName(scope, 'TlsSecret', options.tlsSecretName) }]
+      : undefined,
+  });
+  return { service, ingress };
+}
+
+/** Checks an exposure's options; throws naming the prop. Internal. */
+export function validateExposure(v: PropValidator, exposure: Exposure): void {
+  v.integerInRange('expose.nodePort', exposure.requestedNodePort, 1, 65535);
+  const ingress = exposure.ingressOptions;
+  if (!ingress) return;
+  const host = ingress.host;
+  if (typeof host !== 'string' || !/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host) || host.length > 253) {
+    v.fail('expose.host', host, 'must be a lower-case DNS host name such as "shop.example.com" (no scheme, port or path)');
+  }
+  v.httpPath('expose.path', ingress.path);
+  if (ingress.tlsSecretName !== undefined) v.dnsSubdomain('expose.tlsSecretName', ingress.tlsSecretName);
+  if (ingress.className !== undefined) v.dnsSubdomain('expose.className', ingress.className);
+  for (const [key, value] of Object.entries(ingress.annotations ?? {})) {
+    if (!isQualifiedName(key)) v.fail('expose.annotations key', key, 'must be a qualified name such as "cert-manager.io/cluster-issuer"');
+    if (typeof value !== 'string') v.fail(`expose.annotations["${key}"]`, value, 'must be a string');
+  }
 }

@@ -43,6 +43,26 @@ export interface PythonServiceMigrations {
   readonly argoCdSyncWave?: number;
 }
 
+/** The component label of the migration Job. */
+export const MIGRATION_COMPONENT = 'migration';
+
+/** Checks the migration options and applies their defaults; throws naming the prop. */
+export function validateMigrations(v: PropValidator, m: PythonServiceMigrations): { ttl: Duration; deadline: Duration } {
+  if (!Array.isArray(m.command) || m.command.length === 0) {
+    v.fail('migrations.command', m.command, 'must be a non-empty list of strings, e.g. ["python", "manage.py", "migrate", "--noinput"]');
+  }
+  m.command.forEach((arg, i) => {
+    if (typeof arg !== 'string') v.fail(`migrations.command[${i}]`, arg, 'must be a string');
+  });
+  v.nonEmptyString('migrations.command[0]', m.command[0]);
+  const ttl = m.ttlAfterFinished ?? Duration.days(1);
+  v.positiveDuration('migrations.ttlAfterFinished', ttl, { allowZero: true });
+  const deadline = m.activeDeadline ?? Duration.minutes(30);
+  v.positiveDuration('migrations.activeDeadline', deadline);
+  v.integerInRange('migrations.argoCdSyncWave', m.argoCdSyncWave, -1_000_000, 1_000_000);
+  return { ttl, deadline };
+}
+
 /**
  * Props for `MigrationJob`.
  */
@@ -78,23 +98,13 @@ export class MigrationJob extends Construct {
   constructor(scope: Construct, id: string, props: MigrationJobProps) {
     super(scope, id);
     const service = props.service;
+    const identity = service.identity;
     const v = new PropValidator(`PythonService '${service.node.id}'`);
-    if (!Array.isArray(props.command) || props.command.length === 0) {
-      v.fail('migrations.command', props.command, 'must be a non-empty list of strings, e.g. ["python", "manage.py", "migrate", "--noinput"]');
-    }
-    props.command.forEach((arg, i) => {
-      if (typeof arg !== 'string') v.fail(`migrations.command[${i}]`, arg, 'must be a string');
-    });
-    v.nonEmptyString('migrations.command[0]', props.command[0]);
-    const ttl = props.ttlAfterFinished ?? Duration.days(1);
-    v.positiveDuration('migrations.ttlAfterFinished', ttl, { allowZero: true });
-    const deadline = props.activeDeadline ?? Duration.minutes(30);
-    v.positiveDuration('migrations.activeDeadline', deadline);
-    v.integerInRange('migrations.argoCdSyncWave', props.argoCdSyncWave, -1_000_000, 1_000_000);
+    const { ttl, deadline } = validateMigrations(v, props);
 
     const hash = createHash('sha256').update([service.image, ...props.command].join('\0')).digest('hex').slice(0, 8);
-    this.jobName = service.objectName(`migrate-${hash}`);
-    const labels = service._componentLabels('migration');
+    this.jobName = identity.objectName(`migrate-${hash}`);
+    const labels = identity.labelsOf(MIGRATION_COMPONENT);
 
     const annotations: { [key: string]: string } = {};
     if (props.argoCdPreSyncHook) {
@@ -109,17 +119,14 @@ export class MigrationJob extends Construct {
       backoffLimit: 0,
       ttlAfterFinished: ttl,
       activeDeadline: deadline,
-      serviceAccount: service.serviceAccount,
-      automountServiceAccountToken: false,
-      securityContext: service._podSecurityContext(),
+      ...service.podTemplate.podProps(),
       restartPolicy: kplus.RestartPolicy.NEVER,
     });
-    const container = this.job.addContainer({ ...service._containerBase('migrate'), command: [...props.command] });
-    container.mount('/tmp', service._tmpVolume(this.job));
+    service.podTemplate.addContainer(this.job, { name: 'migrate', command: props.command, derivedEnv: service.serverConfig.env });
 
     this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
-      metadata: { name: service.objectName('migrate-netpol'), labels },
-      podSelector: { ...service.selectorLabels, 'app.kubernetes.io/component': 'migration' },
+      metadata: { name: identity.objectName('migrate-netpol'), labels },
+      podSelector: identity.selectorLabels(MIGRATION_COMPONENT),
       errorLabel: `PythonService '${service.node.id}'`,
     });
   }

@@ -1,4 +1,4 @@
-import { ApiObject, Duration } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
@@ -381,4 +381,36 @@ function alertRules(api: typeof monitoring, ctx: AlertContext): monitoring.Prome
 
 function pascalCase(name: string): string {
   return name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+}
+
+/** Where and how a service serves metrics. Internal. */
+export interface MetricsEndpoint {
+  readonly metricsPort: number;
+  readonly multiprocess: boolean;
+  readonly multiprocessDir: string;
+  readonly appPort: number;
+  readonly appPortName: string;
+}
+
+/**
+ * Opens the metrics port on the container and the Service (when it is not the app port) and
+ * gives multi-process servers prometheus_client's multiprocess directory. Returns the port name
+ * the ServiceMonitor scrapes. Internal.
+ */
+export function exposeMetrics(scope: Construct, container: kplus.Container, service: kplus.Service, e: MetricsEndpoint): string {
+  let portName = e.appPortName;
+  if (e.metricsPort !== e.appPort) {
+    portName = 'metrics';
+    container.addPort({ number: e.metricsPort, name: portName, protocol: kplus.Protocol.TCP });
+    service.bind(e.metricsPort, { name: portName, targetPort: e.metricsPort, protocol: kplus.Protocol.TCP });
+  }
+  if (e.multiprocess) {
+    // Each worker process has its own registry; prometheus_client aggregates through files here.
+    container.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue(e.multiprocessDir));
+    container.mount(e.multiprocessDir, kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', {
+      medium: kplus.EmptyDirMedium.MEMORY,
+      sizeLimit: Size.mebibytes(64),
+    }));
+  }
+  return portName;
 }

@@ -1,0 +1,374 @@
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { PropValidator } from './validation';
+
+/**
+ * Compute resources for each pod of a `PythonService`.
+ */
+export interface PythonServiceResources {
+  /**
+   * CPU request. Also sizes the server's worker count and `PYTHON_CPU_COUNT`.
+   * @default Cpu.millis(250) - enough for one small gunicorn or uvicorn process; raise for more workers
+   */
+  readonly cpu?: kplus.Cpu;
+
+  /**
+   * CPU limit. Unset by default because CFS throttling makes Python latency spiky while the
+   * request already guarantees the share.
+   * @default - no CPU limit
+   */
+  readonly cpuLimit?: kplus.Cpu;
+
+  /**
+   * Memory request, also used as the limit: memory is not compressible, so a pod that bursts
+   * above its request gets OOM-killed at an unpredictable time instead of a predictable one.
+   * @default Size.mebibytes(256)
+   */
+  readonly memory?: Size;
+
+  /**
+   * Ephemeral storage request and limit (logs, `/tmp`, writable layers).
+   * @default Size.gibibytes(1)
+   */
+  readonly ephemeralStorage?: Size;
+}
+
+/**
+ * Pod identity for a `PythonService` (all numeric, as Pod Security "restricted" needs).
+ */
+export interface PythonServiceSecurityContext {
+  /**
+   * UID the container runs as. Must not be 0.
+   * @default 10001 - non-root and at least 10000, so it never maps to a host user (kube-score, kube-linter)
+   */
+  readonly runAsUser?: number;
+
+  /**
+   * GID the container runs as.
+   * @default 10001
+   */
+  readonly runAsGroup?: number;
+
+  /**
+   * Group that owns mounted volumes.
+   * @default 10001
+   */
+  readonly fsGroup?: number;
+}
+
+/**
+ * What every pod of one Python application shares, whatever runs in it (web server, worker,
+ * scheduled job, migration).
+ */
+export interface PythonPodOptions {
+  /**
+   * The container image, e.g. `ghcr.io/acme/shop-api:1.4.2` or `...@sha256:...`. Kept verbatim.
+   */
+  readonly image: string;
+
+  /**
+   * Image pull policy.
+   * @default kplus.ImagePullPolicy.ALWAYS - tags are mutable; with a digest, IF_NOT_PRESENT is as safe and cheaper
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
+
+  /**
+   * CPU, memory and ephemeral storage per pod.
+   * @default - 250m CPU, 256Mi memory (request = limit), 1Gi ephemeral storage
+   */
+  readonly resources?: PythonServiceResources;
+
+  /**
+   * Plain environment variables. They may override the Python defaults this library sets
+   * (PYTHONUNBUFFERED, WEB_CONCURRENCY, ...).
+   * @default - none
+   */
+  readonly env?: { [name: string]: string };
+
+  /**
+   * Environment variables from Secrets, ConfigMaps or the downward API,
+   * e.g. `{ DATABASE_URL: kplus.EnvValue.fromSecretValue({ secret, key: 'url' }) }`.
+   * @default - none
+   */
+  readonly envValues?: { [name: string]: kplus.EnvValue };
+
+  /**
+   * Whole Secrets or ConfigMaps to load as environment variables,
+   * e.g. `[kplus.Env.fromSecret(secret)]`.
+   * @default - none
+   */
+  readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Numeric user, group and fsGroup.
+   * @default - 10001 for all three
+   */
+  readonly securityContext?: PythonServiceSecurityContext;
+
+  /**
+   * Size limit of the writable `/tmp` (the root filesystem is read-only).
+   * @default Size.mebibytes(256)
+   */
+  readonly tmpSize?: Size;
+}
+
+/**
+ * Props for `PythonPodTemplate`.
+ */
+export interface PythonPodTemplateProps extends PythonPodOptions {
+  /**
+   * The ServiceAccount every pod runs as (its API token is never mounted).
+   * @default - the namespace's default ServiceAccount
+   */
+  readonly serviceAccount?: kplus.IServiceAccount;
+
+  /**
+   * Who is asking, for error messages (e.g. `PythonService 'api'`).
+   * @default "PythonPodTemplate"
+   */
+  readonly errorLabel?: string;
+}
+
+/**
+ * A Python container and what surrounds it, for one workload.
+ */
+export interface PythonContainerOptions {
+  /**
+   * The container name.
+   */
+  readonly name: string;
+
+  /**
+   * The command (entrypoint and arguments).
+   * @default - the image's ENTRYPOINT and CMD
+   */
+  readonly command?: string[];
+
+  /**
+   * Environment the library derives for this process (e.g. `WEB_CONCURRENCY`); the user's `env`
+   * overrides it.
+   * @default - none
+   */
+  readonly derivedEnv?: { [name: string]: string };
+
+  /**
+   * Container ports.
+   * @default - none
+   */
+  readonly ports?: kplus.ContainerPort[];
+
+  /**
+   * Startup probe.
+   * @default - none
+   */
+  readonly startup?: kplus.Probe;
+
+  /**
+   * Readiness probe.
+   * @default - none
+   */
+  readonly readiness?: kplus.Probe;
+
+  /**
+   * Liveness probe.
+   * @default - none
+   */
+  readonly liveness?: kplus.Probe;
+
+  /**
+   * Lifecycle hooks.
+   * @default - none
+   */
+  readonly lifecycle?: kplus.ContainerLifecycle;
+}
+
+/** The pod options after defaults and validation. */
+export interface ResolvedPythonPod {
+  readonly cpu: kplus.Cpu;
+  readonly cpuMillis: number;
+  readonly memory: Size;
+  readonly ephemeralStorage: Size;
+  readonly tmpSize: Size;
+  readonly identity: Required<PythonServiceSecurityContext>;
+}
+
+const DEFAULT_ID = 10001;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Checks the pod options and applies their defaults. Internal: `PythonService` runs it in its
+ * resolve phase (so errors name the service), `PythonPodTemplate` in its constructor.
+ */
+export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): ResolvedPythonPod {
+  const resources = options.resources ?? {};
+  const cpu = resources.cpu ?? kplus.Cpu.millis(250);
+  const cpuMillis = cpuToMillis(v, 'resources.cpu', cpu);
+  if (resources.cpuLimit !== undefined) {
+    const limit = cpuToMillis(v, 'resources.cpuLimit', resources.cpuLimit);
+    if (limit < cpuMillis) v.fail('resources.cpuLimit', resources.cpuLimit.amount, `must not be below resources.cpu (${cpu.amount})`);
+  }
+  const memory = resources.memory ?? Size.mebibytes(256);
+  v.wholeSize('resources.memory', memory, 'Mi');
+  const ephemeralStorage = resources.ephemeralStorage ?? Size.gibibytes(1);
+  v.wholeSize('resources.ephemeralStorage', ephemeralStorage, 'Gi');
+  const tmpSize = options.tmpSize ?? Size.mebibytes(256);
+  v.wholeSize('tmpSize', tmpSize, 'Mi');
+  validateEnv(v, options.env, options.envValues);
+
+  const identity: Required<PythonServiceSecurityContext> = {
+    runAsUser: options.securityContext?.runAsUser ?? DEFAULT_ID,
+    runAsGroup: options.securityContext?.runAsGroup ?? DEFAULT_ID,
+    fsGroup: options.securityContext?.fsGroup ?? DEFAULT_ID,
+  };
+  v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
+  v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
+  v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
+  return { cpu, cpuMillis, memory, ephemeralStorage, tmpSize, identity };
+}
+
+/**
+ * The Python pod every workload of an application shares: image, environment, resources,
+ * numeric ids, the restricted security contexts, the ServiceAccount and a writable `/tmp` on a
+ * read-only root. It adds that container to any cdk8s-plus workload (Deployment, Job, CronJob).
+ *
+ * A plain class, not a construct, like cdk8s-plus' `Container`: it owns no Kubernetes object.
+ */
+export class PythonPodTemplate {
+  /** The container image, verbatim. */
+  public readonly image: string;
+  /** The ServiceAccount pods run as, if any. */
+  public readonly serviceAccount?: kplus.IServiceAccount;
+  /** CPU request in millicores. */
+  public readonly cpuMillis: number;
+  /** Numeric user, group and fsGroup. */
+  public readonly identity: PythonServiceSecurityContext;
+
+  private readonly options: PythonPodOptions;
+  private readonly resolved: ResolvedPythonPod;
+
+  constructor(props: PythonPodTemplateProps) {
+    const v = new PropValidator(props.errorLabel ?? 'PythonPodTemplate');
+    if (typeof props.image !== 'string' || props.image.trim() === '') {
+      v.fail('image', props.image, 'must be a non-empty container image reference');
+    }
+    this.resolved = resolvePythonPod(v, props);
+    this.options = props;
+    this.image = props.image;
+    this.serviceAccount = props.serviceAccount;
+    this.cpuMillis = this.resolved.cpuMillis;
+    this.identity = this.resolved.identity;
+  }
+
+  /**
+   * The pod-level settings a workload needs: ServiceAccount, no token, pod security context.
+   * Pass them when constructing the workload.
+   */
+  public podProps(): kplus.AbstractPodProps {
+    return {
+      serviceAccount: this.serviceAccount,
+      automountServiceAccountToken: false,
+      securityContext: this.podSecurityContext(),
+    };
+  }
+
+  /**
+   * The pod security context: non-root with the numeric ids, fsGroup applied only on mismatch.
+   */
+  public podSecurityContext(): kplus.PodSecurityContextProps {
+    const id = this.resolved.identity;
+    return {
+      ensureNonRoot: true,
+      user: id.runAsUser,
+      group: id.runAsGroup,
+      fsGroup: id.fsGroup,
+      fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+    };
+  }
+
+  /**
+   * Adds the Python container to `workload`, with the restricted security context and `/tmp`
+   * mounted from a size-limited emptyDir.
+   */
+  public addContainer(workload: kplus.AbstractPod, options: PythonContainerOptions): kplus.Container {
+    const container = workload.addContainer({
+      ...this.containerProps(options.name, options.derivedEnv ?? {}),
+      command: options.command ? [...options.command] : undefined,
+      ports: options.ports,
+      startup: options.startup,
+      readiness: options.readiness,
+      liveness: options.liveness,
+      lifecycle: options.lifecycle,
+    });
+    container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
+    return container;
+  }
+
+  private containerProps(name: string, derivedEnv: { [name: string]: string }): kplus.ContainerProps {
+    const r = this.resolved;
+    return {
+      name,
+      image: this.image,
+      imagePullPolicy: this.options.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS,
+      envVariables: this.environment(derivedEnv),
+      envFrom: this.options.envFrom,
+      resources: {
+        cpu: { request: r.cpu, limit: this.options.resources?.cpuLimit },
+        memory: { request: r.memory, limit: r.memory },
+        ephemeralStorage: { request: r.ephemeralStorage, limit: r.ephemeralStorage },
+      },
+      securityContext: {
+        ensureNonRoot: true,
+        user: r.identity.runAsUser,
+        group: r.identity.runAsGroup,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: [kplus.Capability.ALL] },
+        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+      },
+    };
+  }
+
+  private environment(derivedEnv: { [name: string]: string }): { [name: string]: kplus.EnvValue } {
+    const env: { [name: string]: kplus.EnvValue } = {};
+    const plain: { [name: string]: string } = {
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      // Python 3.13+ reads this for os.cpu_count(); without it libraries size pools from the node's cores.
+      PYTHON_CPU_COUNT: String(Math.max(1, Math.ceil(this.resolved.cpuMillis / 1000))),
+      TMPDIR: '/tmp',
+      ...derivedEnv,
+      ...(this.options.env ?? {}),
+    };
+    for (const key of Object.keys(plain).sort()) {
+      env[key] = kplus.EnvValue.fromValue(plain[key]);
+    }
+    const envValues = this.options.envValues ?? {};
+    for (const key of Object.keys(envValues).sort()) {
+      env[key] = envValues[key];
+    }
+    return env;
+  }
+}
+
+/** Millicores of a kplus Cpu ("250m", "2", "0.5"). */
+function cpuToMillis(v: PropValidator, prop: string, cpu: kplus.Cpu): number {
+  const amount = cpu?.amount;
+  const match = typeof amount === 'string' ? /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(amount) : null;
+  const millis = match ? (match[2] === 'm' ? Number(match[1]) : Number(match[1]) * 1000) : NaN;
+  if (!(millis >= 1) || !Number.isFinite(millis)) {
+    v.fail(prop, amount, 'must be a CPU amount of at least 1 millicore (kplus.Cpu.millis(250) or kplus.Cpu.units(1))');
+  }
+  return millis;
+}
+
+function validateEnv(v: PropValidator, env?: { [name: string]: string }, envValues?: { [name: string]: kplus.EnvValue }): void {
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (!ENV_NAME.test(name)) v.fail('env name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    if (typeof value !== 'string') v.fail(`env.${name}`, value, 'must be a string (quote numbers and booleans)');
+  }
+  for (const name of Object.keys(envValues ?? {})) {
+    if (!ENV_NAME.test(name)) v.fail('envValues name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    if (env && name in env) v.fail('envValues name', name, 'is also set in env; set each variable once');
+  }
+}

@@ -1,0 +1,223 @@
+import * as kplus from 'cdk8s-plus-28';
+import { BackupVolumeMode, validateBackupOptions } from './backup';
+import { Exposure, validateExposure } from './exposure';
+import { parseImageReference, versionLabelOf } from './image-reference';
+import { LABEL_PART_OF, LABEL_VERSION } from './labels';
+import { validateMigrations } from './migrations';
+import { validateMonitoringOptions } from './monitoring';
+import { validateNetworkRule } from './network-policy';
+import { isSingleAttach, validatePersistence } from './persistence';
+import { resolvePythonPod, ResolvedPythonPod } from './python-pod-template';
+import { PythonServer, PythonServerConfig } from './python-server';
+import type { PythonServiceProps } from './python-service';
+import { resolveAutoscaling, ResolvedAutoscaling } from './scaling';
+import { PythonServiceSecurity, validateAllowedImages, validateVolumeNames } from './security-policy';
+import { PropValidator } from './validation';
+import {
+  resolveHealthCheck, ResolvedHealthCheck, ResolvedShutdown, resolveShutdown, WORKER_TMP_DIR,
+} from './web-deployment';
+
+// The resolve phase of PythonService: every prop is checked and defaulted here, before any
+// child construct exists, so a bad prop never leaves a half-built tree. Internal.
+
+const DEFAULT_PORT = 8080;
+const DEFAULT_SERVICE_PORT = 80;
+const DEFAULT_REPLICAS = 3;
+
+/** Prometheus settings after defaults and validation. */
+export interface ResolvedMonitoring {
+  readonly metricsPort: number;
+  readonly scraperNamespace: string;
+  readonly multiprocessDir: string;
+  /** Whether prometheus_client needs multiprocess mode (more than one worker process). */
+  readonly multiprocess: boolean;
+}
+
+/** Every prop of a PythonService after defaults and validation. */
+export interface ResolvedService {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly port: number;
+  readonly servicePort: number;
+  /** The replica count at rest (the autoscaler's minimum when autoscaled). */
+  readonly replicas: number;
+  readonly maxReplicas: number;
+  readonly autoscaling?: ResolvedAutoscaling;
+  readonly singleAttachVolume: boolean;
+  readonly pod: ResolvedPythonPod;
+  readonly health: ResolvedHealthCheck;
+  readonly shutdown: ResolvedShutdown;
+  readonly exposure: Exposure;
+  readonly version: string;
+  readonly server: PythonServerConfig;
+  readonly monitoring?: ResolvedMonitoring;
+  readonly backupVolumes?: BackupVolumeMode;
+  /** Volumes every pod of the service mounts, sorted: the admission policy's default allowlist. */
+  readonly emittedVolumes: string[];
+}
+
+/**
+ * Checks and defaults every prop. `namespace` is the chart's; `label` names the construct in
+ * errors (`PythonService 'api'`).
+ */
+export function resolveService(v: PropValidator, id: string, props: PythonServiceProps, namespace: string | undefined): ResolvedService {
+  if (props === undefined || props === null || typeof props !== 'object') {
+    v.fail('props', props, 'must be an object with at least "image"');
+  }
+  const name = props.name ?? kebabCase(id);
+  validateServiceName(v, props.name === undefined ? 'name (derived from the construct id)' : 'name', name);
+  if (namespace !== undefined) v.dnsLabel('chart namespace', namespace);
+
+  if (typeof props.image !== 'string' || props.image.trim() === '') {
+    v.fail('image', props.image, 'must be a non-empty container image reference');
+  }
+  const image = parseImageReference(props.image);
+  if (!image) {
+    v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
+  }
+  if (props.security) validateSecurity(v, props.security, props.image, namespace);
+
+  const port = props.port ?? DEFAULT_PORT;
+  v.integerInRange('port', port, 1, 65535);
+  const servicePort = props.servicePort ?? DEFAULT_SERVICE_PORT;
+  v.integerInRange('servicePort', servicePort, 1, 65535);
+  v.integerInRange('replicas', props.replicas, 0, 10_000);
+  const autoscaling = props.autoscaling !== undefined ? resolveAutoscaling(v, props.autoscaling) : undefined;
+  if (autoscaling && props.replicas !== undefined) {
+    v.fail('replicas', props.replicas, 'cannot be combined with autoscaling: the autoscaler owns the replica count (set autoscaling.minReplicas instead)');
+  }
+  const replicas = autoscaling ? autoscaling.minReplicas : props.replicas ?? DEFAULT_REPLICAS;
+  const maxReplicas = autoscaling ? autoscaling.maxReplicas : replicas;
+  if (props.persistence !== undefined) validatePersistence(v, props.persistence, replicas, autoscaling !== undefined);
+  const singleAttachVolume = props.persistence !== undefined
+    && isSingleAttach(props.persistence.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE);
+
+  const pod = resolvePythonPod(v, props);
+  const health = resolveHealthCheck(v, props.healthCheck ?? {});
+
+  const exposure = props.expose ?? Exposure.clusterIp();
+  if (!(exposure instanceof Exposure)) {
+    v.fail('expose', props.expose, 'must come from Exposure.clusterIp(), .loadBalancer(), .nodePort() or .ingress()');
+  }
+  validateExposure(v, exposure);
+
+  const version = props.version ?? versionLabelOf(image!);
+  v.labelMap('version', { [LABEL_VERSION]: version });
+  v.labelMap('partOf', { [LABEL_PART_OF]: props.partOf ?? name });
+  v.labelMap('labels', props.labels);
+
+  const server = (props.server ?? PythonServer.imageDefault()).bind({
+    port,
+    cpuMillis: pod.cpuMillis,
+    workerTmpDir: WORKER_TMP_DIR,
+    constructLabel: `PythonService '${id}'`,
+  });
+  const shutdown = resolveShutdown(v, props.shutdown ?? {}, server.gracefulTimeout);
+
+  if (maxReplicas <= 1 && props.disruptionBudget !== undefined) {
+    v.fail('disruptionBudget', props.disruptionBudget, 'needs more than one replica: a budget for a single pod either blocks node drains or protects nothing');
+  }
+
+  const mountPaths = ['/tmp', ...(server.needsWorkerTmpDir ? [WORKER_TMP_DIR] : []), ...(props.persistence ? [props.persistence.mountPath ?? '/data'] : [])];
+  const monitoring = props.monitoring ? resolveMonitoring(v, props, port, servicePort, server, mountPaths) : undefined;
+
+  let backupVolumes: BackupVolumeMode | undefined;
+  if (props.backup) {
+    validateBackupOptions(v, 'backup.', props.backup);
+    if (namespace === undefined) {
+      v.fail('backup', props.backup.schedule, 'needs the app namespace, which Velero\'s Schedule must name: create the chart with { namespace: ... }');
+    }
+    backupVolumes = props.backup.volumes ?? (props.persistence ? BackupVolumeMode.SNAPSHOT : BackupVolumeMode.NONE);
+    if (backupVolumes === BackupVolumeMode.FILE_SYSTEM && !props.persistence) {
+      v.fail('backup.volumes', backupVolumes, 'needs persistence: there is no volume to back up');
+    }
+  }
+
+  if (props.migrations) validateMigrations(v, props.migrations);
+
+  const emittedVolumes = [
+    'tmp',
+    ...(server.needsWorkerTmpDir ? ['worker-tmp'] : []),
+    ...(props.persistence ? ['data'] : []),
+    ...(monitoring?.multiprocess ? ['prometheus-multiproc'] : []),
+  ].sort();
+  if (props.security?.allowedVolumes) {
+    for (const volume of emittedVolumes) {
+      if (!props.security.allowedVolumes.includes(volume)) {
+        v.fail('security.allowedVolumes', props.security.allowedVolumes, `does not include volume "${volume}", which this service mounts`);
+      }
+    }
+  }
+
+  return {
+    name,
+    namespace,
+    port,
+    servicePort,
+    replicas,
+    maxReplicas,
+    autoscaling,
+    singleAttachVolume,
+    pod,
+    health,
+    shutdown,
+    exposure,
+    version,
+    server,
+    monitoring,
+    backupVolumes,
+    emittedVolumes,
+  };
+}
+
+function resolveMonitoring(
+  v: PropValidator, props: PythonServiceProps, port: number, servicePort: number, server: PythonServerConfig, mountPaths: string[],
+): ResolvedMonitoring {
+  const m = props.monitoring!;
+  validateMonitoringOptions(v, 'monitoring.', m);
+  v.integerInRange('monitoring.port', m.port, 1, 65535);
+  if (m.port !== undefined && m.port !== port && m.port === servicePort && servicePort !== port) {
+    v.fail('monitoring.port', m.port, `collides with servicePort (${servicePort})`);
+  }
+  const scraperNamespace = m.scraperNamespace ?? 'monitoring';
+  v.dnsLabel('monitoring.scraperNamespace', scraperNamespace);
+  const multiprocessDir = m.multiprocessDir ?? '/run/prometheus';
+  v.httpPath('monitoring.multiprocessDir', multiprocessDir);
+  if (mountPaths.includes(multiprocessDir)) {
+    v.fail('monitoring.multiprocessDir', multiprocessDir, 'is already used by another volume of this service');
+  }
+  return { metricsPort: m.port ?? port, scraperNamespace, multiprocessDir, multiprocess: server.workers > 1 };
+}
+
+function validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: string, namespace: string | undefined): void {
+  validateAllowedImages(v, 'security.allowedImages', s.allowedImages);
+  if (typeof image === 'string' && !s.allowedImages.some((prefix) => image.startsWith(prefix))) {
+    v.fail('image', image, `is not under any of security.allowedImages (${s.allowedImages.join(', ')})`);
+  }
+  validateVolumeNames(v, 'security.allowedVolumes', s.allowedVolumes);
+  (s.ingressFrom ?? []).forEach((peer, i) => validateNetworkRule(v, `security.ingressFrom[${i}]`, { peers: [peer] }));
+  (s.egressTo ?? []).forEach((rule, i) => validateNetworkRule(v, `security.egressTo[${i}]`, rule));
+  if (s.ingressFrom !== undefined && s.ingressFrom.length === 0) {
+    v.fail('security.ingressFrom', s.ingressFrom, 'is empty, which would make the service unreachable; leave it out for the default');
+  }
+  if (namespace === undefined) {
+    v.fail('security', s.allowedImages, 'needs the app namespace, which the admission policy binds to: create the chart with { namespace: ... }');
+  }
+}
+
+function validateServiceName(v: PropValidator, prop: string, name: string): void {
+  // Service names are DNS-1035 labels: they must start with a letter.
+  if (typeof name !== 'string' || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+    v.fail(prop, name, 'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter and ending with a letter or digit');
+  }
+  if (name.length > 63) v.fail(prop, name, `is ${name.length} characters long; the limit is 63`);
+}
+
+/** "ShopApi" → "shop-api"; "api_v2" → "api-v2". */
+export function kebabCase(id: string): string {
+  return id
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .toLowerCase();
+}
