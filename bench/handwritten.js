@@ -19,16 +19,65 @@ function handwrittenService(chart, i) {
   const migrationLabels = { ...labels, 'app.kubernetes.io/component': 'migration' };
   const meta = (n, l = labels) => ({ name: n, labels: { ...l } });
 
+  // Admission policies first, so a first `kubectl apply -f` creates them before the pods they govern.
+  const security = new Construct(scope, 'SecurityPolicy');
+  const policyName = `${ns}-${name}-policy`;
+  const images = `['${ALLOWED_IMAGES.join("', '")}']`;
+  const volumes = ['prometheus-multiproc', 'tmp', 'worker-tmp'];
+  const volumeList = `['${volumes.join("', '")}']`;
+  const podNonRoot = 'variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)';
+  const podSeccomp = "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')";
+  const validation = (expression, message, messageExpression) => ({ expression, message, ...(messageExpression ? { messageExpression } : {}), reason: 'Forbidden' });
+  const policy = new ApiObject(security, 'Policy', {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: meta(policyName),
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] },
+          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+        ],
+        objectSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
+      },
+      variables: [
+        { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : object.spec.template.spec" },
+        { name: 'containers', expression: 'variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])' },
+      ],
+      validations: [
+        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must start with one of: ${ALLOWED_IMAGES.join(', ')}`,
+          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${ALLOWED_IMAGES.join(', ')})'`),
+        validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
+          `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
+        validation('variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))', 'no-host-path: hostPath volumes are forbidden'),
+        validation('variables.podSpec.?hostNetwork.orValue(false) == false && variables.podSpec.?hostPID.orValue(false) == false && variables.podSpec.?hostIPC.orValue(false) == false',
+          'no-host-namespaces: hostNetwork, hostPID and hostIPC must not be true'),
+        validation('variables.containers.all(c, c.?securityContext.?privileged.orValue(false) == false)', 'not-privileged: containers must not be privileged'),
+        validation(`variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(${podNonRoot}) == true && c.?securityContext.?runAsUser.orValue(variables.podSpec.?securityContext.?runAsUser.orValue(1)) != 0)`,
+          'run-as-non-root: containers must run as non-root (runAsNonRoot true, runAsUser not 0)'),
+        validation('variables.containers.all(c, c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false)', 'no-privilege-escalation: containers must set allowPrivilegeEscalation to false'),
+        validation("variables.containers.all(c, 'ALL' in c.?securityContext.?capabilities.?drop.orValue(['']) && c.?securityContext.?capabilities.?add.orValue(['NET_BIND_SERVICE']).all(a, a == 'NET_BIND_SERVICE'))",
+          'drop-all-capabilities: containers must drop ALL capabilities and may add only NET_BIND_SERVICE'),
+        validation(`variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
+          'seccomp: containers must use the RuntimeDefault or a Localhost seccomp profile'),
+      ],
+    },
+  });
+  const binding = new ApiObject(security, 'Binding', {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: meta(policyName),
+    spec: { policyName, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+  });
+  for (const obj of [policy, binding]) obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+
   const sa = new kplus.ServiceAccount(scope, 'ServiceAccount', { metadata: meta(name), automountToken: false });
   const podSecurity = { ensureNonRoot: true, user: 10001, group: 10001, fsGroup: 10001, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH };
   const env = (extra) => ({
-    DJANGO_SETTINGS_MODULE: kplus.EnvValue.fromValue('app.settings'),
-    PYTHONDONTWRITEBYTECODE: kplus.EnvValue.fromValue('1'),
     PYTHONUNBUFFERED: kplus.EnvValue.fromValue('1'),
+    PYTHONDONTWRITEBYTECODE: kplus.EnvValue.fromValue('1'),
     PYTHON_CPU_COUNT: kplus.EnvValue.fromValue('1'),
     TMPDIR: kplus.EnvValue.fromValue('/tmp'),
-    WEB_CONCURRENCY: kplus.EnvValue.fromValue('3'),
     ...extra,
+    DJANGO_SETTINGS_MODULE: kplus.EnvValue.fromValue('app.settings'),
   });
   const container = (containerName) => ({
     name: containerName,
@@ -58,7 +107,7 @@ function handwrittenService(chart, i) {
   deployment.select(kplus.LabelSelector.of({ labels: selector }));
   const app = deployment.addContainer({
     ...container('app'),
-    envVariables: env({}),
+    envVariables: env({ WEB_CONCURRENCY: kplus.EnvValue.fromValue('3') }),
     command: ['gunicorn', 'app.wsgi:application', '--bind', '0.0.0.0:8080', '--worker-class', 'sync', '--worker-tmp-dir', '/run/gunicorn',
       '--graceful-timeout', '30', '--timeout', '30', '--keep-alive', '5', '--access-logfile', '-', '--error-logfile', '-'],
     ports: [{ number: 8080, name: 'http', protocol: kplus.Protocol.TCP }],
@@ -107,9 +156,13 @@ function handwrittenService(chart, i) {
     labelSelector: { matchLabels: { 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/name': name } },
   }))));
 
+  const kubeSystem = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } };
   const dns = {
     ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
-    to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+    to: [
+      ...['kube-dns', 'node-local-dns', 'nodelocaldns'].map((app) => ({ ...kubeSystem, podSelector: { matchLabels: { 'k8s-app': app } } })),
+      ...['169.254.20.10/32', '169.254.25.10/32'].map((cidr) => ({ ipBlock: { cidr } })),
+    ],
   };
   const npScope = new Construct(scope, 'NetworkPolicy');
   new ApiObject(npScope, 'Resource', {
@@ -169,8 +222,8 @@ function handwrittenService(chart, i) {
       schedule: '0 0 * * *',
       template: {
         defaultVolumesToFsBackup: false,
+        excludedResources: ['jobs.batch', 'pods'],
         includedNamespaces: [ns],
-        labelSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
         metadata: { labels: { ...labels } },
         snapshotVolumes: false,
         ttl: '720h0m0s',
@@ -180,74 +233,35 @@ function handwrittenService(chart, i) {
   });
 
   const migrations = new Construct(scope, 'Migrations');
-  const hash = createHash('sha256').update([image, ...MIGRATE].join('\0')).digest('hex').slice(0, 8);
+  const migrationSa = new kplus.ServiceAccount(migrations, 'ServiceAccount', { metadata: meta(`${name}-migrate`, migrationLabels), automountToken: false });
   const job = new kplus.Job(migrations, 'Job', {
-    metadata: meta(`${name}-migrate-${hash}`, migrationLabels),
+    metadata: meta(`${name}-migrate`, migrationLabels),
     podMetadata: { labels: { ...migrationLabels } },
-    backoffLimit: 0,
-    ttlAfterFinished: Duration.days(1),
+    backoffLimit: 3,
     activeDeadline: Duration.minutes(30),
-    serviceAccount: sa,
+    serviceAccount: migrationSa,
     automountServiceAccountToken: false,
     securityContext: podSecurity,
     restartPolicy: kplus.RestartPolicy.NEVER,
   });
   job.addContainer({ ...container('migrate'), envVariables: env({}), command: [...MIGRATE] })
     .mount('/tmp', kplus.Volume.fromEmptyDir(job, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }));
+  const jobObject = ApiObject.of(job);
+  jobObject.addJsonPatch(JsonPatch.add('/spec/podFailurePolicy', { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] }));
+  // A Job's template is immutable: name it after its content so any change makes a new Job.
+  const render = jobObject.toJson.bind(jobObject);
+  jobObject.toJson = () => {
+    const manifest = render();
+    const { name: _name, ...metadata } = manifest.metadata;
+    manifest.metadata.name = `${name}-migrate-${createHash('sha256').update(JSON.stringify({ ...manifest, metadata })).digest('hex').slice(0, 8)}`;
+    return manifest;
+  };
   const migrateNp = new Construct(migrations, 'NetworkPolicy');
   new ApiObject(migrateNp, 'Resource', {
     apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(`${name}-migrate-netpol`, migrationLabels),
     spec: { podSelector: { matchLabels: { ...selector, 'app.kubernetes.io/component': 'migration' } }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [dns] },
   });
 
-  const security = new Construct(scope, 'SecurityPolicy');
-  const policyName = `${ns}-${name}-policy`;
-  const images = `['${ALLOWED_IMAGES.join("', '")}']`;
-  const volumes = ['prometheus-multiproc', 'tmp', 'worker-tmp'];
-  const volumeList = `['${volumes.join("', '")}']`;
-  const podNonRoot = 'variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)';
-  const podSeccomp = "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')";
-  const validation = (expression, message, messageExpression) => ({ expression, message, ...(messageExpression ? { messageExpression } : {}), reason: 'Forbidden' });
-  const policy = new ApiObject(security, 'Policy', {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: meta(policyName),
-    spec: {
-      failurePolicy: 'Fail',
-      matchConstraints: {
-        resourceRules: [
-          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] },
-          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs'] },
-          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
-        ],
-        objectSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
-      },
-      variables: [
-        { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : object.spec.template.spec" },
-        { name: 'containers', expression: 'variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])' },
-      ],
-      validations: [
-        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must start with one of: ${ALLOWED_IMAGES.join(', ')}`,
-          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${ALLOWED_IMAGES.join(', ')})'`),
-        validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
-          `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
-        validation('variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))', 'no-host-path: hostPath volumes are forbidden'),
-        validation('variables.podSpec.?hostNetwork.orValue(false) == false && variables.podSpec.?hostPID.orValue(false) == false && variables.podSpec.?hostIPC.orValue(false) == false',
-          'no-host-namespaces: hostNetwork, hostPID and hostIPC must not be true'),
-        validation('variables.containers.all(c, c.?securityContext.?privileged.orValue(false) == false)', 'not-privileged: containers must not be privileged'),
-        validation(`variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(${podNonRoot}) == true && c.?securityContext.?runAsUser.orValue(variables.podSpec.?securityContext.?runAsUser.orValue(1)) != 0)`,
-          'run-as-non-root: containers must run as non-root (runAsNonRoot true, runAsUser not 0)'),
-        validation('variables.containers.all(c, c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false)', 'no-privilege-escalation: containers must set allowPrivilegeEscalation to false'),
-        validation("variables.containers.all(c, 'ALL' in c.?securityContext.?capabilities.?drop.orValue(['']) && c.?securityContext.?capabilities.?add.orValue(['NET_BIND_SERVICE']).all(a, a == 'NET_BIND_SERVICE'))",
-          'drop-all-capabilities: containers must drop ALL capabilities and may add only NET_BIND_SERVICE'),
-        validation(`variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
-          'seccomp: containers must use the RuntimeDefault or a Localhost seccomp profile'),
-      ],
-    },
-  });
-  const binding = new ApiObject(security, 'Binding', {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: meta(policyName),
-    spec: { policyName, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
-  });
-  for (const obj of [policy, binding]) obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
 }
 
 module.exports = { handwrittenService };

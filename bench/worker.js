@@ -38,13 +38,14 @@ process.stdout.write(JSON.stringify(out));
 
 /** The raw floor's template: every object of library service 0, with its construct path. */
 function writeTemplate(file) {
-  const { ApiObject } = require('cdk8s');
+  const { ApiObject, DependencyGraph } = require('cdk8s');
   const lib = require(path.join(__dirname, '..', 'lib'));
   const { libraryService } = require('./library');
   const app = new App({ outdir: '/dev/null' });
   const chart = new Chart(app, 'bench', { namespace: 'bench' });
   libraryService(lib, chart, 0);
-  const template = chart.node.findAll().filter((c) => c instanceof ApiObject).map((obj) => {
+  // In the order the chart emits them (dependencies first), which is the order raw creates them.
+  const template = new DependencyGraph(chart.node).topology().filter((c) => c instanceof ApiObject).map((obj) => {
     const relative = obj.node.path.split('/').slice(1);
     const json = obj.toJson();
     const pod = json.spec && json.spec.template && json.spec.template.metadata;

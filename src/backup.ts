@@ -17,6 +17,26 @@ export enum BackupVolumeMode {
 }
 
 /**
+ * Which objects of the app namespace a backup takes.
+ */
+export enum BackupObjects {
+  /**
+   * The whole namespace, minus Jobs (a restore must not run migrations again) and, unless
+   * hooks or file-system volume backup need them, Pods (their controllers re-create them). A
+   * restore brings back what the pods reference by name but carries no labels of ours: Secrets
+   * and ConfigMaps made elsewhere (database URL, TLS). Restore one service of a shared namespace
+   * with `velero restore create --selector app.kubernetes.io/instance=<name>`.
+   */
+  WHOLE_NAMESPACE = 'WholeNamespace',
+  /**
+   * Only objects carrying the service's `app.kubernetes.io/name` and `instance` labels: what
+   * the library creates, and Secrets or ConfigMaps made elsewhere only if they are labelled the
+   * same. Without that, a restore lacks them and pods stay in `CreateContainerConfigError`.
+   */
+  SERVICE_LABELS = 'ServiceLabels',
+}
+
+/**
  * What Velero does when a backup hook fails.
  */
 export enum BackupHookErrorMode {
@@ -90,10 +110,24 @@ export interface PythonServiceBackup {
   readonly volumes?: BackupVolumeMode;
 
   /**
-   * Commands to run in the app container before and after each backup.
+   * Commands to run in the app container before and after each backup. Velero runs pod hooks
+   * in every pod it backs up, so they run once per replica; see `hooksOnce`.
    * @default - none
    */
   readonly hooks?: BackupHooks;
+
+  /**
+   * Require the hooks to run exactly once per backup: an error unless the pods that carry them
+   * are a singleton (one replica, no autoscaling).
+   * @default false - hooks run in every replica
+   */
+  readonly hooksOnce?: boolean;
+
+  /**
+   * Which objects of the app namespace are backed up.
+   * @default BackupObjects.WHOLE_NAMESPACE - a restore then also brings back Secrets and ConfigMaps made elsewhere
+   */
+  readonly objects?: BackupObjects;
 }
 
 /**
@@ -112,9 +146,10 @@ export interface BackupScheduleProps extends PythonServiceBackup {
   readonly namespace: string;
 
   /**
-   * Labels that select exactly the objects to back up.
+   * Labels that select exactly the objects to back up, with `BackupObjects.SERVICE_LABELS`.
+   * @default - none; required with BackupObjects.SERVICE_LABELS
    */
-  readonly selector: { [key: string]: string };
+  readonly selector?: { [key: string]: string };
 
   /**
    * Names of the pod volumes to back up with file-system backup (BackupVolumeMode.FILE_SYSTEM).
@@ -143,6 +178,9 @@ export function validateBackupOptions(v: PropValidator, prefix: string, b: Pytho
   if (b.storageLocation !== undefined) v.dnsSubdomain(`${prefix}storageLocation`, b.storageLocation);
   if (b.volumes !== undefined && !Object.values(BackupVolumeMode).includes(b.volumes)) {
     v.fail(`${prefix}volumes`, b.volumes, `must be one of ${Object.values(BackupVolumeMode).join(', ')}`);
+  }
+  if (b.objects !== undefined && !Object.values(BackupObjects).includes(b.objects)) {
+    v.fail(`${prefix}objects`, b.objects, `must be one of ${Object.values(BackupObjects).join(', ')}`);
   }
   const hooks = b.hooks ?? {};
   for (const [key, command] of [['pre', hooks.pre], ['post', hooks.post]] as const) {
@@ -244,6 +282,10 @@ export class BackupSchedule extends Construct {
   public readonly podAnnotations: { [key: string]: string };
   /** The volume mode in effect. */
   public readonly volumeMode: BackupVolumeMode;
+  /** Which objects are backed up. */
+  public readonly objects: BackupObjects;
+  /** Resources left out of every backup. */
+  public readonly excludedResources: string[];
 
   constructor(scope: Construct, id: string, props: BackupScheduleProps) {
     super(scope, id);
@@ -252,7 +294,10 @@ export class BackupSchedule extends Construct {
     v.dnsLabel('namespace', props.namespace);
     if (typeof props.namespace !== 'string') v.fail('namespace', props.namespace, 'must name the app namespace to back up');
     v.labelMap('selector', props.selector);
-    if (Object.keys(props.selector ?? {}).length === 0) v.fail('selector', props.selector, 'must not be empty: it would back up everything in the namespace');
+    this.objects = props.objects ?? BackupObjects.WHOLE_NAMESPACE;
+    if (this.objects === BackupObjects.SERVICE_LABELS && Object.keys(props.selector ?? {}).length === 0) {
+      v.fail('selector', props.selector, 'must not be empty with BackupObjects.SERVICE_LABELS (use BackupObjects.WHOLE_NAMESPACE to back up the whole namespace)');
+    }
     v.labelMap('labels', props.labels);
     this.scheduleName = `${props.namespace}-${props.name}-backup`;
     v.dnsLabel('name', this.scheduleName);
@@ -264,6 +309,10 @@ export class BackupSchedule extends Construct {
       ...(fsVolumes.length > 0 ? { 'backup.velero.io/backup-volumes': fsVolumes.join(',') } : {}),
     };
 
+    // Velero runs pod hooks and file-system backups only for pods it backs up.
+    const podsNeeded = Object.keys(this.podAnnotations).length > 0;
+    this.excludedResources = ['jobs.batch', ...(podsNeeded ? [] : ['pods'])];
+
     const api = veleroApi();
     this.schedule = customResource<velero.ScheduleProps>(this, 'Resource', api.Schedule.GVK, api.toJson_ScheduleProps, {
       metadata: { name: this.scheduleName, namespace: props.veleroNamespace ?? 'velero', labels: props.labels },
@@ -272,7 +321,8 @@ export class BackupSchedule extends Construct {
         useOwnerReferencesInBackup: false,
         template: {
           includedNamespaces: [props.namespace],
-          labelSelector: { matchLabels: { ...props.selector } },
+          excludedResources: [...this.excludedResources],
+          labelSelector: this.objects === BackupObjects.SERVICE_LABELS ? { matchLabels: { ...props.selector } } : undefined,
           // includeClusterResources stays unset: Velero then adds the PersistentVolumes bound to
           // included claims, which a restore of the data needs.
           ttl: goDuration(props.retention ?? Duration.days(30)),

@@ -1,16 +1,21 @@
 export * from './python-service';
 export * from './python-server';
-export { Exposure, IngressExposureOptions, NodePortExposureOptions } from './exposure';
+export { Exposure } from './exposure';
+export type { IngressExposureOptions, NodePortExposureOptions } from './exposure';
 export * from './network-policy';
+export * from './dns-egress';
 export * from './availability';
 export * from './persistence';
 export * from './migrations';
-export { PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoring, ServiceMonitoringProps } from './monitoring';
+export { ServiceMonitoring } from './monitoring';
+export type { PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoringProps } from './monitoring';
 export * from './backup';
 export * from './security-policy';
 export * from './dockerfile';
-export {
-  PythonContainerOptions, PythonPodOptions, PythonPodTemplate, PythonPodTemplateProps, PythonServiceResources, PythonServiceSecurityContext,
+export { PythonPodTemplate } from './python-pod-template';
+export type {
+  PythonContainerOptions, PythonPodOptions, PythonPodTemplateProps, PythonServiceResources, PythonServiceSecurityContext,
 } from './python-pod-template';
-export { ServiceIdentity, ServiceIdentityProps } from './service-identity';
-export { PythonServiceHealthCheck, PythonServiceShutdown } from './web-deployment';
+export { ServiceIdentity } from './service-identity';
+export type { ServiceIdentityProps } from './service-identity';
+export type { PythonServiceHealthCheck, PythonServiceShutdown } from './web-deployment';

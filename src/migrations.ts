@@ -1,10 +1,14 @@
 import { createHash } from 'crypto';
-import { Duration } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { argoCdWaves, MIGRATION_COMPONENT, syncWaveAnnotation, validateMigrations } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
+import { PythonServiceResources } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { PropValidator } from './validation';
+
 
 /**
  * Database migrations for a `PythonService`, run as one Job per release.
@@ -18,49 +22,62 @@ export interface PythonServiceMigrations {
 
   /**
    * How long a finished Job (and its pod's logs) is kept before Kubernetes deletes it.
-   * @default Duration.days(1)
+   * GitOps tools (Argo CD without the hook, Flux) re-create a Job that is deleted while it is
+   * still in the manifests, which runs the migrations again; so the Job is kept by default and
+   * goes away when the next release replaces it (pruning). With `argoCdPreSyncHook` (hooks are
+   * never re-created) it defaults to one day.
+   * @default - kept; Duration.days(1) with argoCdPreSyncHook
    */
   readonly ttlAfterFinished?: Duration;
 
   /**
-   * How long the migration may run before it is stopped and marked failed.
+   * How long the migration may run, retries included, before it is stopped and marked failed.
    * @default Duration.minutes(30)
    */
   readonly activeDeadline?: Duration;
 
   /**
+   * How many times a failed migration pod is retried (with exponential back-off from 10 s),
+   * for failures that pass: the database not reachable yet, a NetworkPolicy still being
+   * programmed. Django and Alembic exit 1 on any uncaught exception, so a retry cannot tell an
+   * unreachable database from a broken migration: retries need migrations that are safe to run
+   * again (each one in a transaction, or idempotent). Evicted or preempted pods never count.
+   * @default 3
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Exit codes of the migration command that mean "do not retry": the Job fails at once
+   * (a `podFailurePolicy` `FailJob` rule). Whole numbers from 1 to 255.
+   * @default - none: every failure is retried up to backoffLimit
+   */
+  readonly fatalExitCodes?: number[];
+
+  /**
+   * CPU, memory and ephemeral storage of the migration pod.
+   * @default - the service's memory and ephemeral storage, and the smaller of its CPU request and 500m (a migration is one process)
+   */
+  readonly resources?: PythonServiceResources;
+
+  /**
    * Annotate the Job as an Argo CD PreSync hook, so Argo CD runs it to completion before it
    * applies the new Deployment (`argocd.argoproj.io/hook: PreSync`,
-   * `hook-delete-policy: BeforeHookCreation`).
+   * `hook-delete-policy: BeforeHookCreation`). The Job's own ServiceAccount becomes a PreSync
+   * hook of an earlier wave too, so it exists before the hook pod on a first install (Argo CD
+   * creates every other object only in the later Sync phase; it creates Namespaces before
+   * PreSync).
    * @default false
    */
   readonly argoCdPreSyncHook?: boolean;
 
   /**
-   * An Argo CD sync wave for the Job (`argocd.argoproj.io/sync-wave`), for ordering without hooks.
+   * An Argo CD sync wave for the Job (`argocd.argoproj.io/sync-wave`), for ordering without hooks:
+   * Argo CD waits for the Job to complete before it applies later waves (the Deployment is in
+   * wave 0). Setting an Argo CD option also gives the Namespace, the admission policies and the
+   * Job's ServiceAccount earlier waves.
    * @default - no sync wave
    */
   readonly argoCdSyncWave?: number;
-}
-
-/** The component label of the migration Job. */
-export const MIGRATION_COMPONENT = 'migration';
-
-/** Checks the migration options and applies their defaults; throws naming the prop. */
-export function validateMigrations(v: PropValidator, m: PythonServiceMigrations): { ttl: Duration; deadline: Duration } {
-  if (!Array.isArray(m.command) || m.command.length === 0) {
-    v.fail('migrations.command', m.command, 'must be a non-empty list of strings, e.g. ["python", "manage.py", "migrate", "--noinput"]');
-  }
-  m.command.forEach((arg, i) => {
-    if (typeof arg !== 'string') v.fail(`migrations.command[${i}]`, arg, 'must be a string');
-  });
-  v.nonEmptyString('migrations.command[0]', m.command[0]);
-  const ttl = m.ttlAfterFinished ?? Duration.days(1);
-  v.positiveDuration('migrations.ttlAfterFinished', ttl, { allowZero: true });
-  const deadline = m.activeDeadline ?? Duration.minutes(30);
-  v.positiveDuration('migrations.activeDeadline', deadline);
-  v.integerInRange('migrations.argoCdSyncWave', m.argoCdSyncWave, -1_000_000, 1_000_000);
-  return { ttl, deadline };
 }
 
 /**
@@ -68,7 +85,7 @@ export function validateMigrations(v: PropValidator, m: PythonServiceMigrations)
  */
 export interface MigrationJobProps extends PythonServiceMigrations {
   /**
-   * The service whose image, environment, ServiceAccount and security settings the Job reuses.
+   * The service whose image, environment and security settings the Job reuses.
    */
   readonly service: PythonService;
 }
@@ -77,52 +94,84 @@ export interface MigrationJobProps extends PythonServiceMigrations {
  * A `batch/v1` Job that runs a service's migrations once per release.
  *
  * Why a Job and not init containers: init containers run in every replica, so N pods race to
- * migrate the same schema. Why the name carries a hash of image + command: a Job's pod template
- * is immutable, so each release needs a new Job; the same release re-applied keeps its name and
- * does not run again. It has `backoffLimit: 0` because a half-applied migration must be looked at,
- * not retried blindly.
+ * migrate the same schema.
+ *
+ * Why the name carries a hash of the rendered Job: a Job's pod template is immutable, so any
+ * change to it (image, command, env, resources, labels, library version) must come as a new Job,
+ * or `kubectl apply`, server-side apply, Argo CD and Flux all fail with `field is immutable`.
+ * The same release applied again renders the same Job, keeps its name and does not run again.
+ *
+ * Failures: up to `backoffLimit` retries for failures that pass (database not reachable yet);
+ * evictions and preemptions (`DisruptionTarget`) are not counted; `fatalExitCodes` fail at once.
  *
  * Ordering: with Argo CD use `argoCdPreSyncHook` (the Job completes before the Deployment
- * changes) or sync waves. With plain `kubectl apply` or Flux, the Job and the rollout start
+ * changes) or `argoCdSyncWave`. With plain `kubectl apply` or Flux, the Job and the rollout start
  * together, so migrations must be backward compatible with the running release
- * (expand/contract), which is good practice for zero-downtime rollouts anyway.
+ * (expand/contract), which is good practice for zero-downtime rollouts anyway. Two releases in
+ * quick succession can run two migration Jobs at once unless the pipeline waits for the first
+ * (`kubectl wait --for=condition=complete job -l app.kubernetes.io/component=migration`).
  */
 export class MigrationJob extends Construct {
   /** The Job. */
   public readonly job: kplus.Job;
-  /** The Job's name: `<service>-migrate-<hash of image and command>`. */
-  public readonly jobName: string;
+  /** The ServiceAccount the migration pod runs as (no API token mounted). */
+  public readonly serviceAccount: kplus.ServiceAccount;
   /** Isolates the migration pod: no ingress; egress as the service's. */
   public readonly networkPolicy: ServiceNetworkPolicy;
+  /** The Argo CD sync wave of the Job, when an Argo CD option is set. */
+  public readonly argoCdSyncWave?: number;
+
+  private readonly baseName: string;
 
   constructor(scope: Construct, id: string, props: MigrationJobProps) {
     super(scope, id);
     const service = props.service;
     const identity = service.identity;
     const v = new PropValidator(`PythonService '${service.node.id}'`);
-    const { ttl, deadline } = validateMigrations(v, props);
+    const m = validateMigrations(v, props);
+    this.argoCdSyncWave = m.argoCdWave;
 
-    const hash = createHash('sha256').update([service.image, ...props.command].join('\0')).digest('hex').slice(0, 8);
-    this.jobName = identity.objectName(`migrate-${hash}`);
+    // The hash is known only once the Job is rendered; reserve its length now so the limit is checked up front.
+    this.baseName = identity.objectName('migrate');
+    identity.objectName(`migrate-${'0'.repeat(HASH_LENGTH)}`);
     const labels = identity.labelsOf(MIGRATION_COMPONENT);
 
-    const annotations: { [key: string]: string } = {};
-    if (props.argoCdPreSyncHook) {
-      annotations['argocd.argoproj.io/hook'] = 'PreSync';
-      annotations['argocd.argoproj.io/hook-delete-policy'] = 'BeforeHookCreation';
-    }
-    if (props.argoCdSyncWave !== undefined) annotations['argocd.argoproj.io/sync-wave'] = String(props.argoCdSyncWave);
+    const hookAnnotations: { [key: string]: string } = props.argoCdPreSyncHook
+      ? { 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' }
+      : {};
+    const annotations = { ...hookAnnotations, ...(props.argoCdSyncWave !== undefined ? syncWaveAnnotation(props.argoCdSyncWave) : {}) };
+    const saAnnotations = m.argoCdWave !== undefined
+      ? { ...hookAnnotations, ...syncWaveAnnotation(argoCdWaves(m.argoCdWave).migrationServiceAccount) }
+      : undefined;
 
+    // Its own ServiceAccount: on an Argo CD first install the hook pod cannot wait for the
+    // service's ServiceAccount, which Argo CD creates only in the Sync phase.
+    this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: this.baseName, labels, annotations: saAnnotations },
+      automountToken: false,
+    });
+    const template = service.podTemplate;
     this.job = new kplus.Job(this, 'Job', {
-      metadata: { name: this.jobName, labels, annotations: Object.keys(annotations).length ? annotations : undefined },
+      metadata: { name: this.baseName, labels, annotations: Object.keys(annotations).length ? annotations : undefined },
       podMetadata: { labels },
-      backoffLimit: 0,
-      ttlAfterFinished: ttl,
-      activeDeadline: deadline,
-      ...service.podTemplate.podProps(),
+      backoffLimit: m.backoffLimit,
+      ttlAfterFinished: m.ttl,
+      activeDeadline: m.deadline,
+      ...template.podProps(),
+      serviceAccount: this.serviceAccount,
       restartPolicy: kplus.RestartPolicy.NEVER,
     });
-    service.podTemplate.addContainer(this.job, { name: 'migrate', command: props.command, derivedEnv: service.serverConfig.env });
+    template.addContainer(this.job, {
+      name: CONTAINER_NAME,
+      command: props.command,
+      resources: props.resources ?? {
+        cpu: kplus.Cpu.millis(Math.min(template.cpuMillis, 500)),
+        memory: template.resources.memory,
+        ephemeralStorage: template.resources.ephemeralStorage,
+      },
+    });
+    ApiObject.of(this.job).addJsonPatch(JsonPatch.add('/spec/podFailurePolicy', podFailurePolicy(m.fatalExitCodes)));
+    this.nameByContent(ApiObject.of(this.job));
 
     this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
       metadata: { name: identity.objectName('migrate-netpol'), labels },
@@ -130,4 +179,42 @@ export class MigrationJob extends Construct {
       errorLabel: `PythonService '${service.node.id}'`,
     });
   }
+
+  /**
+   * The Job's name: `<service>-migrate-<hash of the rendered Job>`. Known once the app is
+   * complete (it is computed from the rendered Job, after every change made to it).
+   */
+  public get jobName(): string {
+    return ApiObject.of(this.job).toJson().metadata.name;
+  }
+
+  private nameByContent(apiObject: ApiObject): void {
+    const render = apiObject.toJson.bind(apiObject);
+    apiObject.toJson = () => {
+      const manifest = render();
+      const { name: _name, ...metadata } = manifest.metadata;
+      const hash = createHash('sha256').update(JSON.stringify({ ...manifest, metadata })).digest('hex').slice(0, HASH_LENGTH);
+      manifest.metadata.name = `${this.baseName}-${hash}`;
+      return manifest;
+    };
+  }
+}
+
+const HASH_LENGTH = 8;
+const CONTAINER_NAME = 'migrate';
+
+/**
+ * Evictions, preemptions and node drains are not the migration's fault: ignore them (they do not
+ * count against backoffLimit). Declared fatal exit codes fail the Job at once.
+ */
+function podFailurePolicy(fatalExitCodes: number[]): k8s.PodFailurePolicy {
+  return {
+    rules: [
+      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      ...(fatalExitCodes.length > 0
+        // An empty onPodConditions: the 1.28 schema marks the field required; the API server only forbids a non-empty one next to onExitCodes.
+        ? [{ action: 'FailJob', onExitCodes: { containerName: CONTAINER_NAME, operator: 'In', values: fatalExitCodes }, onPodConditions: [] }]
+        : []),
+    ],
+  };
 }

@@ -192,16 +192,6 @@ export class ServiceNetworkPolicy extends Construct {
   }
 }
 
-/**
- * Egress to the cluster DNS (kube-dns / CoreDNS pods labelled `k8s-app: kube-dns` in
- * kube-system) on UDP and TCP 53: the one destination every pod needs once egress is restricted.
- */
-export function dnsEgressRule(): NetworkRule {
-  return {
-    peers: [{ namespaceName: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } }],
-    ports: [{ port: 53, protocol: NetworkProtocol.UDP }, { port: 53, protocol: NetworkProtocol.TCP }],
-  };
-}
 
 /** Validates a rule's peers and ports; shared with the security policy's props. */
 export function validateNetworkRule(v: PropValidator, prop: string, rule: NetworkRule): void {

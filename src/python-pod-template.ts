@@ -1,5 +1,6 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { orderEnvironment } from './environment';
 import { PropValidator } from './validation';
 
 /**
@@ -180,14 +181,25 @@ export interface PythonContainerOptions {
    * @default - none
    */
   readonly lifecycle?: kplus.ContainerLifecycle;
+
+  /**
+   * Resources of this container instead of the template's (e.g. a one-process Job).
+   * @default - the template's resources
+   */
+  readonly resources?: PythonServiceResources;
 }
 
-/** The pod options after defaults and validation. */
-export interface ResolvedPythonPod {
+/** Resources after defaults and validation. */
+export interface ResolvedResources {
   readonly cpu: kplus.Cpu;
+  readonly cpuLimit?: kplus.Cpu;
   readonly cpuMillis: number;
   readonly memory: Size;
   readonly ephemeralStorage: Size;
+}
+
+/** The pod options after defaults and validation. */
+export interface ResolvedPythonPod extends ResolvedResources {
   readonly tmpSize: Size;
   readonly identity: Required<PythonServiceSecurityContext>;
 }
@@ -200,20 +212,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * resolve phase (so errors name the service), `PythonPodTemplate` in its constructor.
  */
 export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): ResolvedPythonPod {
-  const resources = options.resources ?? {};
-  const cpu = resources.cpu ?? kplus.Cpu.millis(250);
-  const cpuMillis = cpuToMillis(v, 'resources.cpu', cpu);
-  if (resources.cpuLimit !== undefined) {
-    const limit = cpuToMillis(v, 'resources.cpuLimit', resources.cpuLimit);
-    if (limit < cpuMillis) v.fail('resources.cpuLimit', resources.cpuLimit.amount, `must not be below resources.cpu (${cpu.amount})`);
-  }
-  const memory = resources.memory ?? Size.mebibytes(256);
-  v.wholeSize('resources.memory', memory, 'Mi');
-  const ephemeralStorage = resources.ephemeralStorage ?? Size.gibibytes(1);
-  v.wholeSize('resources.ephemeralStorage', ephemeralStorage, 'Gi');
+  const resources = resolveResources(v, 'resources', options.resources ?? {});
   const tmpSize = options.tmpSize ?? Size.mebibytes(256);
   v.wholeSize('tmpSize', tmpSize, 'Mi');
   validateEnv(v, options.env, options.envValues);
+  orderEnvironment(v, [], userEnvironment(options));
 
   const identity: Required<PythonServiceSecurityContext> = {
     runAsUser: options.securityContext?.runAsUser ?? DEFAULT_ID,
@@ -223,7 +226,22 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
   v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
   v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
-  return { cpu, cpuMillis, memory, ephemeralStorage, tmpSize, identity };
+  return { ...resources, tmpSize, identity };
+}
+
+/** Checks resources (under `prop`) and applies their defaults. Internal. */
+export function resolveResources(v: PropValidator, prop: string, resources: PythonServiceResources): ResolvedResources {
+  const cpu = resources.cpu ?? kplus.Cpu.millis(250);
+  const cpuMillis = cpuToMillis(v, `${prop}.cpu`, cpu);
+  if (resources.cpuLimit !== undefined) {
+    const limit = cpuToMillis(v, `${prop}.cpuLimit`, resources.cpuLimit);
+    if (limit < cpuMillis) v.fail(`${prop}.cpuLimit`, resources.cpuLimit.amount, `must not be below ${prop}.cpu (${cpu.amount})`);
+  }
+  const memory = resources.memory ?? Size.mebibytes(256);
+  v.wholeSize(`${prop}.memory`, memory, 'Mi');
+  const ephemeralStorage = resources.ephemeralStorage ?? Size.gibibytes(1);
+  v.wholeSize(`${prop}.ephemeralStorage`, ephemeralStorage, 'Gi');
+  return { cpu, cpuLimit: resources.cpuLimit, cpuMillis, memory, ephemeralStorage };
 }
 
 /**
@@ -242,7 +260,10 @@ export class PythonPodTemplate {
   public readonly cpuMillis: number;
   /** Numeric user, group and fsGroup. */
   public readonly identity: PythonServiceSecurityContext;
+  /** CPU, memory and ephemeral storage of each container, defaults applied. */
+  public readonly resources: PythonServiceResources;
 
+  private readonly validator: PropValidator;
   private readonly options: PythonPodOptions;
   private readonly resolved: ResolvedPythonPod;
 
@@ -257,6 +278,9 @@ export class PythonPodTemplate {
     this.serviceAccount = props.serviceAccount;
     this.cpuMillis = this.resolved.cpuMillis;
     this.identity = this.resolved.identity;
+    const r = this.resolved;
+    this.resources = { cpu: r.cpu, cpuLimit: r.cpuLimit, memory: r.memory, ephemeralStorage: r.ephemeralStorage };
+    this.validator = v;
   }
 
   /**
@@ -290,8 +314,9 @@ export class PythonPodTemplate {
    * mounted from a size-limited emptyDir.
    */
   public addContainer(workload: kplus.AbstractPod, options: PythonContainerOptions): kplus.Container {
+    const resources = options.resources ? resolveResources(this.validator, `${options.name} container resources`, options.resources) : this.resolved;
     const container = workload.addContainer({
-      ...this.containerProps(options.name, options.derivedEnv ?? {}),
+      ...this.containerProps(options.name, options.derivedEnv ?? {}, resources),
       command: options.command ? [...options.command] : undefined,
       ports: options.ports,
       startup: options.startup,
@@ -303,8 +328,8 @@ export class PythonPodTemplate {
     return container;
   }
 
-  private containerProps(name: string, derivedEnv: { [name: string]: string }): kplus.ContainerProps {
-    const r = this.resolved;
+  private containerProps(name: string, derivedEnv: { [name: string]: string }, r: ResolvedResources): kplus.ContainerProps {
+    const id = this.resolved.identity;
     return {
       name,
       image: this.image,
@@ -312,14 +337,14 @@ export class PythonPodTemplate {
       envVariables: this.environment(derivedEnv),
       envFrom: this.options.envFrom,
       resources: {
-        cpu: { request: r.cpu, limit: this.options.resources?.cpuLimit },
+        cpu: { request: r.cpu, limit: r.cpuLimit },
         memory: { request: r.memory, limit: r.memory },
         ephemeralStorage: { request: r.ephemeralStorage, limit: r.ephemeralStorage },
       },
       securityContext: {
         ensureNonRoot: true,
-        user: r.identity.runAsUser,
-        group: r.identity.runAsGroup,
+        user: id.runAsUser,
+        group: id.runAsGroup,
         privileged: false,
         readOnlyRootFilesystem: true,
         allowPrivilegeEscalation: false,
@@ -330,25 +355,26 @@ export class PythonPodTemplate {
   }
 
   private environment(derivedEnv: { [name: string]: string }): { [name: string]: kplus.EnvValue } {
-    const env: { [name: string]: kplus.EnvValue } = {};
-    const plain: { [name: string]: string } = {
+    const defaults: { [name: string]: string } = {
       PYTHONUNBUFFERED: '1',
       PYTHONDONTWRITEBYTECODE: '1',
       // Python 3.13+ reads this for os.cpu_count(); without it libraries size pools from the node's cores.
       PYTHON_CPU_COUNT: String(Math.max(1, Math.ceil(this.resolved.cpuMillis / 1000))),
       TMPDIR: '/tmp',
       ...derivedEnv,
-      ...(this.options.env ?? {}),
     };
-    for (const key of Object.keys(plain).sort()) {
-      env[key] = kplus.EnvValue.fromValue(plain[key]);
-    }
-    const envValues = this.options.envValues ?? {};
-    for (const key of Object.keys(envValues).sort()) {
-      env[key] = envValues[key];
-    }
-    return env;
+    const ordered = orderEnvironment(this.validator,
+      Object.entries(defaults).map(([name, value]) => [name, kplus.EnvValue.fromValue(value)]),
+      userEnvironment(this.options));
+    return Object.fromEntries(ordered);
   }
+}
+
+/** The user's `env` and `envValues` as one map. */
+function userEnvironment(options: PythonPodOptions): { [name: string]: kplus.EnvValue } {
+  const env: { [name: string]: kplus.EnvValue } = {};
+  for (const [name, value] of Object.entries(options.env ?? {})) env[name] = kplus.EnvValue.fromValue(value);
+  return { ...env, ...(options.envValues ?? {}) };
 }
 
 /** Millicores of a kplus Cpu ("250m", "2", "0.5"). */

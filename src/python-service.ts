@@ -6,14 +6,16 @@ import { BackupSchedule, PythonServiceBackup } from './backup';
 import { addExposure, Exposure } from './exposure';
 import { MigrationJob, PythonServiceMigrations } from './migrations';
 import { exposeMetrics, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
-import { dnsEgressRule, NetworkPeer, NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { PythonServicePersistence } from './persistence';
 import { PythonPodOptions, PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
 import { PythonServer, PythonServerConfig } from './python-server';
+import { emitChartNamespaceBefore } from './release-order';
 import { resolveService } from './resolve';
 import { createAutoscaler } from './scaling';
-import { PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
+import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { NameRegistry, ServiceIdentity } from './service-identity';
+import { ingressPeers, secureService } from './service-security';
 import { PropValidator } from './validation';
 import {
   addWebDeployment, HTTP_PORT_NAME, PythonServiceHealthCheck, PythonServiceShutdown, spreadReplicas, WEB_COMPONENT,
@@ -301,7 +303,8 @@ export class PythonService extends Construct {
       errorLabel: label,
     });
     // Pods are isolated; only the app port is open, to everyone unless a security policy narrows it.
-    this.networkPolicy.addIngressRule({ peers: this.ingressPeers(props.security), ports: [{ port: this.port, protocol: NetworkProtocol.TCP }] });
+    const appPort = [{ port: this.port, protocol: NetworkProtocol.TCP }];
+    this.networkPolicy.addIngressRule({ peers: ingressPeers(props.security, this.exposure), ports: appPort });
 
     if (props.monitoring && r.monitoring) {
       const m = props.monitoring;
@@ -348,15 +351,20 @@ export class PythonService extends Construct {
     }
 
     if (props.security) {
-      this.securityPolicy = this.applySecurity(props.security, r.emittedVolumes);
-      if (props.security.podSecurityAdmission) {
-        namespaces.claim(this.namespace!, this.node.path);
-        this.podSecurityNamespace = new PodSecurityNamespace(this, 'Namespace', {
-          name: this.namespace!,
-          level: props.security.podSecurityLevel,
-        });
-      }
+      const secured = secureService(this, {
+        security: props.security,
+        identity,
+        labels: this.labels,
+        allowedVolumes: props.security.allowedVolumes ?? r.emittedVolumes,
+        networkPolicies: [this.networkPolicy, ...(this.migrationJob ? [this.migrationJob.networkPolicy] : [])],
+        workloads: [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])],
+        argoCdWave: this.migrationJob?.argoCdSyncWave,
+      });
+      this.securityPolicy = secured.policy;
+      this.podSecurityNamespace = secured.namespace;
+      if (secured.namespace) namespaces.claim(this.namespace!, this.node.path);
     }
+    emitChartNamespaceBefore(this);
     names.claim(`${namespace ?? ''}/${this.name}`, this.node.path);
   }
 
@@ -365,36 +373,5 @@ export class PythonService extends Construct {
    */
   public objectName(suffix: string): string {
     return this.identity.objectName(suffix);
-  }
-
-  /** Who may reach the service port. */
-  private ingressPeers(security: PythonServiceSecurity | undefined): NetworkPeer[] | undefined {
-    if (!security) return undefined;
-    if (security.ingressFrom) return [...security.ingressFrom];
-    // Behind a LoadBalancer, NodePort or Ingress the traffic comes from outside the namespace
-    // (the controller or the internet); a cluster-internal service only serves its neighbours.
-    return this.exposure.clusterInternal ? [{ podLabels: {} }] : undefined;
-  }
-
-  private applySecurity(s: PythonServiceSecurity, emittedVolumes: string[]): SecurityPolicy {
-    for (const policy of [this.networkPolicy, ...(this.migrationJob ? [this.migrationJob.networkPolicy] : [])]) {
-      policy.restrictEgress();
-      policy.addEgressRule(dnsEgressRule());
-      for (const rule of s.egressTo ?? []) policy.addEgressRule(rule);
-    }
-    const policy = new SecurityPolicy(this, 'SecurityPolicy', {
-      name: this.name,
-      namespace: this.namespace!,
-      matchLabels: this.identity.instanceLabels,
-      allowedImages: s.allowedImages,
-      allowedVolumes: s.allowedVolumes ?? emittedVolumes,
-      admissionEngine: s.admissionEngine,
-      admissionApiVersion: s.admissionApiVersion,
-      enforcement: s.enforcement,
-      podSecurityLevel: s.podSecurityLevel ?? PodSecurityLevel.RESTRICTED,
-      labels: this.labels,
-    });
-    for (const workload of [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])]) policy.addWorkload(workload);
-    return policy;
   }
 }

@@ -1,9 +1,10 @@
 import * as kplus from 'cdk8s-plus-28';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
+import { DnsEgress } from './dns-egress';
 import { Exposure, validateExposure } from './exposure';
 import { parseImageReference, versionLabelOf } from './image-reference';
 import { LABEL_PART_OF, LABEL_VERSION } from './labels';
-import { validateMigrations } from './migrations';
+import { validateMigrations } from './migration-options';
 import { validateMonitoringOptions } from './monitoring';
 import { validateNetworkRule } from './network-policy';
 import { isSingleAttach, validatePersistence } from './persistence';
@@ -131,6 +132,9 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
     if (backupVolumes === BackupVolumeMode.FILE_SYSTEM && !props.persistence) {
       v.fail('backup.volumes', backupVolumes, 'needs persistence: there is no volume to back up');
     }
+    if (props.backup.hooksOnce && maxReplicas > 1) {
+      v.fail('backup.hooksOnce', true, `needs the pods that carry the hooks to be a singleton, but this service runs up to ${maxReplicas} replicas and Velero runs pod hooks in each (use replicas: 1 without autoscaling)`);
+    }
   }
 
   if (props.migrations) validateMigrations(v, props.migrations);
@@ -197,6 +201,10 @@ function validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: str
   validateVolumeNames(v, 'security.allowedVolumes', s.allowedVolumes);
   (s.ingressFrom ?? []).forEach((peer, i) => validateNetworkRule(v, `security.ingressFrom[${i}]`, { peers: [peer] }));
   (s.egressTo ?? []).forEach((rule, i) => validateNetworkRule(v, `security.egressTo[${i}]`, rule));
+  if (s.dns !== undefined && !(s.dns instanceof DnsEgress)) {
+    v.fail('security.dns', s.dns, 'must come from DnsEgress.kubeDns(), .openShift() or .custom()');
+  }
+  (s.dns?.rules ?? []).forEach((rule, i) => validateNetworkRule(v, `security.dns (${s.dns!.description}) rule ${i}`, rule));
   if (s.ingressFrom !== undefined && s.ingressFrom.length === 0) {
     v.fail('security.ingressFrom', s.ingressFrom, 'is empty, which would make the service unreachable; leave it out for the default');
   }

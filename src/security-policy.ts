@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, PodSecurityLevel } from './admission';
 import { customResource } from './custom-resource';
+import { DnsEgress } from './dns-egress';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { NetworkPeer, NetworkRule } from './network-policy';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
@@ -100,6 +101,12 @@ export interface PythonServiceSecurity {
    * @default false
    */
   readonly podSecurityAdmission?: boolean;
+
+  /**
+   * Where pods may send DNS queries (egress is restricted once `security` is set).
+   * @default DnsEgress.kubeDns() - CoreDNS/kube-dns pods and NodeLocal DNSCache
+   */
+  readonly dns?: DnsEgress;
 }
 
 /**

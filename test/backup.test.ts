@@ -1,6 +1,16 @@
 import { App, Chart, Duration, Size, Testing } from 'cdk8s';
-import { BackupHookErrorMode, BackupSchedule, BackupVolumeMode, PythonService, PythonServiceProps } from '../src';
+import * as kplus from 'cdk8s-plus-28';
+import { BackupHookErrorMode, BackupObjects, BackupSchedule, BackupVolumeMode, PythonService, PythonServiceProps } from '../src';
 import { allOf, expectStrictlyValid, Manifest, only, podTemplateOf, selects, synth } from './support/manifests';
+
+/** What a Velero backup made from a Schedule's template takes of the app namespace's objects. */
+function veleroTakes(template: any, m: Manifest): boolean {
+  if (!template.includedNamespaces.includes(m.metadata.namespace)) return false;
+  const group = (m.apiVersion as string).includes('/') ? (m.apiVersion as string).split('/')[0] : '';
+  const resource = `${m.kind.toLowerCase()}s${group ? `.${group}` : ''}`;
+  if ((template.excludedResources ?? []).includes(resource)) return false;
+  return template.labelSelector === undefined || selects(template.labelSelector.matchLabels, m.metadata.labels);
+}
 
 function build(props: Partial<PythonServiceProps> = {}, extra?: (chart: Chart) => void): Manifest[] {
   const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
@@ -12,6 +22,9 @@ function build(props: Partial<PythonServiceProps> = {}, extra?: (chart: Chart) =
 describe('backup through PythonService', () => {
   const manifests = build({ replicas: 1, persistence: { size: Size.gibibytes(5) }, migrations: { command: ['migrate'] } }, (chart) => {
     new PythonService(chart, 'api-admin', { image: 'ghcr.io/acme/admin:1', replicas: 1 });
+    // Made elsewhere, referenced by name, carrying none of the service's labels.
+    new kplus.Secret(chart, 'DatabaseUrl', { metadata: { name: 'database-url' }, stringData: { url: 'postgres://db/shop' } });
+    new kplus.ConfigMap(chart, 'Settings', { metadata: { name: 'settings' }, data: { 'settings.toml': 'debug = false' } });
   });
   const schedule = only(manifests, 'Schedule');
 
@@ -25,18 +38,33 @@ describe('backup through PythonService', () => {
     expect(schedule.spec.template).toMatchObject({ includedNamespaces: ['shop'], ttl: '720h0m0s' });
   });
 
-  test('the selector picks every object of this service and nothing else in the chart', () => {
-    const selector = schedule.spec.template.labelSelector.matchLabels;
-    const namespaced = manifests.filter((m) => m.metadata.namespace === 'shop');
-    const picked = namespaced.filter((m) => selects(selector, m.metadata.labels)).map((m) => `${m.kind}/${m.metadata.name}`).sort();
-    expect(picked).toEqual([
-      'Deployment/api', expect.stringMatching(/^Job\/api-migrate-/), 'NetworkPolicy/api-migrate-netpol', 'NetworkPolicy/api-netpol',
-      'PersistentVolumeClaim/api-data', 'Service/api', 'ServiceAccount/api',
+  test('a restore brings the app back: the whole namespace, Secrets and ConfigMaps made elsewhere included, but no Job and no Pod', () => {
+    const template = schedule.spec.template;
+    expect(template.labelSelector).toBeUndefined();
+    expect(template.excludedResources).toEqual(['jobs.batch', 'pods']);
+    const restored = manifests.filter((m) => veleroTakes(template, m)).map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    expect(restored).toEqual([
+      'ConfigMap/settings', 'Deployment/api', 'Deployment/api-admin', 'NetworkPolicy/api-admin-netpol', 'NetworkPolicy/api-migrate-netpol', 'NetworkPolicy/api-netpol',
+      'PersistentVolumeClaim/api-data', 'Secret/database-url', 'Service/api', 'Service/api-admin', 'ServiceAccount/api', 'ServiceAccount/api-admin', 'ServiceAccount/api-migrate',
     ]);
-    for (const m of manifests.filter((x) => podTemplateOf(x))) {
+    // The migration Job is in the chart but never in the backup: a restore must not run it again.
+    expect(manifests.some((m) => m.kind === 'Job' && !veleroTakes(template, m))).toBe(true);
+  });
+
+  test('BackupObjects.SERVICE_LABELS picks every object of this service and nothing else in the chart', () => {
+    const scoped = build({ replicas: 1, persistence: { size: Size.gibibytes(5) }, migrations: { command: ['migrate'] }, backup: { schedule: '0 0 * * *', objects: BackupObjects.SERVICE_LABELS } }, (chart) => {
+      new PythonService(chart, 'api-admin', { image: 'ghcr.io/acme/admin:1', replicas: 1 });
+    });
+    const template = only(scoped, 'Schedule').spec.template;
+    const picked = scoped.filter((m) => veleroTakes(template, m)).map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    expect(picked).toEqual([
+      'Deployment/api', 'NetworkPolicy/api-migrate-netpol', 'NetworkPolicy/api-netpol', 'PersistentVolumeClaim/api-data', 'Service/api', 'ServiceAccount/api', 'ServiceAccount/api-migrate',
+    ]);
+    for (const m of scoped.filter((x) => podTemplateOf(x))) {
       const mine = m.metadata.name.startsWith('api-migrate') || m.metadata.name === 'api';
-      expect(selects(selector, podTemplateOf(m)!.metadata.labels)).toBe(mine);
+      expect(selects(template.labelSelector.matchLabels, podTemplateOf(m)!.metadata.labels)).toBe(mine);
     }
+    expectStrictlyValid(scoped);
   });
 
   test('snapshots the persistent volume by default', () => {
@@ -50,9 +78,9 @@ describe('backup through PythonService', () => {
 });
 
 describe('backup volumes and hooks', () => {
-  test('file-system backup opts in exactly the data volume, never the scratch emptyDirs', () => {
+  test('file-system backup opts in exactly the data volume, never the scratch emptyDirs, and keeps the Pods Velero backs it up through', () => {
     const manifests = build({ replicas: 1, persistence: { size: Size.gibibytes(1) }, backup: { schedule: '30 2 * * 1-5', volumes: BackupVolumeMode.FILE_SYSTEM } });
-    expect(only(manifests, 'Schedule').spec.template).toMatchObject({ snapshotVolumes: false, defaultVolumesToFsBackup: false });
+    expect(only(manifests, 'Schedule').spec.template).toMatchObject({ snapshotVolumes: false, defaultVolumesToFsBackup: false, excludedResources: ['jobs.batch'] });
     expect(podTemplateOf(only(manifests, 'Deployment'))!.metadata.annotations).toEqual({ 'backup.velero.io/backup-volumes': 'data' });
   });
 
@@ -72,7 +100,18 @@ describe('backup volumes and hooks', () => {
       'post.hook.backup.velero.io/on-error': 'Continue',
       'post.hook.backup.velero.io/timeout': '120s',
     });
+    // Velero runs pod hooks only in pods it backs up.
+    expect(only(manifests, 'Schedule').spec.template.excludedResources).toEqual(['jobs.batch']);
     expectStrictlyValid(manifests);
+  });
+
+  test('hooks run in every replica; hooksOnce demands a singleton', () => {
+    const hooks = { pre: ['python', 'manage.py', 'freeze'] };
+    expect(() => build({ backup: { schedule: '0 0 * * *', hooks, hooksOnce: true } }))
+      .toThrow("PythonService 'api': backup.hooksOnce true needs the pods that carry the hooks to be a singleton, but this service runs up to 3 replicas and Velero runs pod hooks in each (use replicas: 1 without autoscaling)");
+    expect(() => build({ autoscaling: { minReplicas: 1, maxReplicas: 2 }, backup: { schedule: '0 0 * * *', hooks, hooksOnce: true } })).toThrow(/runs up to 2 replicas/);
+    expect(podTemplateOf(only(build({ replicas: 1, backup: { schedule: '0 0 * * *', hooks, hooksOnce: true } }), 'Deployment'))!.metadata.annotations)
+      .toMatchObject({ 'pre.hook.backup.velero.io/command': '["python","manage.py","freeze"]' });
   });
 
   test('retention, Velero namespace and storage location', () => {
@@ -98,6 +137,7 @@ describe('BackupSchedule alone', () => {
       name: 'legacy',
       namespace: 'old',
       selector: { app: 'legacy' },
+      objects: BackupObjects.SERVICE_LABELS,
       schedule: '15 3 * * SUN',
       volumes: BackupVolumeMode.FILE_SYSTEM,
       fileSystemVolumes: ['state', 'uploads'],

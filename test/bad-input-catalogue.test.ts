@@ -1,7 +1,7 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  BackupSchedule, Exposure, PodSecurityNamespace, PythonServer, PythonService, PythonServiceProps, SecurityPolicy, ServiceDisruptionBudget,
+  BackupObjects, BackupSchedule, DnsEgress, Exposure, PodSecurityNamespace, PythonServer, PythonService, PythonServiceProps, SecurityPolicy, ServiceDisruptionBudget,
   ServiceMonitoring, ServiceNetworkPolicy,
 } from '../src';
 
@@ -74,7 +74,16 @@ const CATALOGUE: Array<[string, () => void, string[]]> = [
   ['retention 0', service({ backup: { schedule: '0 0 * * *', retention: Duration.days(0) } }), ['backup.retention', 'longer than zero']],
   ['empty pre hook', service({ backup: { schedule: '0 0 * * *', hooks: { pre: [] } } }), ['backup.hooks.pre', '[]', 'non-empty command']],
   ['Velero namespace not DNS-1123', service({ backup: { schedule: '0 0 * * *', veleroNamespace: 'velero_ns' } }), ['backup.veleroNamespace', '"velero_ns"', 'DNS-1123 label']],
-  ['BackupSchedule with an empty selector', alone((chart) => new BackupSchedule(chart, 'b', { name: 'x', namespace: 'shop', selector: {}, schedule: '0 0 * * *' })), ["BackupSchedule 'b'", 'selector', 'must not be empty']],
+  ['BackupSchedule by labels with an empty selector', alone((chart) => new BackupSchedule(chart, 'b', { name: 'x', namespace: 'shop', selector: {}, objects: BackupObjects.SERVICE_LABELS, schedule: '0 0 * * *' })), ["BackupSchedule 'b'", 'selector', 'must not be empty with BackupObjects.SERVICE_LABELS']],
+  ['backup objects not from the enum', service({ backup: { schedule: '0 0 * * *', objects: 'everything' as any } }), ['backup.objects', '"everything"', 'must be one of WholeNamespace, ServiceLabels']],
+  ['backup hooks once on a replicated service', service({ backup: { schedule: '0 0 * * *', hooks: { pre: ['x'] }, hooksOnce: true } }), ['backup.hooksOnce', 'singleton']],
+  ['migration backoff limit below zero', service({ migrations: { command: ['m'], backoffLimit: -1 } }), ['migrations.backoffLimit', '-1', 'whole number from 0 to 100']],
+  ['migration fatal exit code 0', service({ migrations: { command: ['m'], fatalExitCodes: [0] } }), ['migrations.fatalExitCodes[0]', '0', 'from 1 to 255']],
+  ['migration fatal exit code twice', service({ migrations: { command: ['m'], fatalExitCodes: [3, 3] } }), ['migrations.fatalExitCodes', '[3,3]', 'twice']],
+  ['migration resources in fractions of a MiB', service({ migrations: { command: ['m'], resources: { memory: Size.kibibytes(1500) } } }), ['migrations.resources.memory', 'whole number of mebibytes']],
+  ['env references that form a cycle', service({ env: { A: '$(B)/x', B: '$(A)/y' } }), ['env', '"A -> B -> A"', 'cycle of $(NAME) references']],
+  ['security.dns not from DnsEgress', service({ security: { allowedImages: ['registry.example.com/'], dns: { rules: [] } as any } }), ['security.dns', 'must come from DnsEgress.kubeDns()']],
+  ['a DNS service IP that is no address', service({ security: { allowedImages: ['registry.example.com/'], dns: DnsEgress.kubeDns({ serviceIp: 'kube-dns' }) } }), ['security.dns (DnsEgress.kubeDns()) rule 0', 'cidr']],
   // security
   ['no allowed images', service({ security: { allowedImages: [] } }), ['security.allowedImages', '[]', 'at least one image prefix']],
   ['allowed image prefix with whitespace', service({ security: { allowedImages: [' registry.example.com/'] } }), ['security.allowedImages[0]', 'whitespace']],

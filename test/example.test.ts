@@ -34,7 +34,7 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
       'Deployment/python-app', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
       expect.stringMatching(/^Job\/python-app-migrate-[0-9a-f]{8}$/),
       'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol', 'PodDisruptionBudget/python-app-pdb',
-      'PrometheusRule/python-app-alerts', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceMonitor/python-app',
+      'PrometheusRule/python-app-alerts', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceAccount/python-app-migrate', 'ServiceMonitor/python-app',
       'ValidatingAdmissionPolicy/shop-python-app-policy', 'ValidatingAdmissionPolicyBinding/shop-python-app-policy',
     ]);
     const deployment = manifests.find((m) => m.kind === 'Deployment')!;

@@ -1,4 +1,5 @@
-import { Chart, Duration, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
 import { PythonServer, PythonService, PythonServiceProps } from '../src';
 import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth } from './support/manifests';
 
@@ -29,21 +30,44 @@ describe('migrations', () => {
     expect(service.migrationJob!.jobName).toBe(job.metadata.name);
   });
 
-  test('runs the command once: backoffLimit 0, never restarted, cleaned up after a day', () => {
+  test('runs the command once per release, retrying failures that pass but never evictions', () => {
     expect(container.command).toEqual(MIGRATE);
-    expect(job.spec).toMatchObject({ backoffLimit: 0, ttlSecondsAfterFinished: 86400, activeDeadlineSeconds: 1800 });
+    expect(job.spec).toMatchObject({ backoffLimit: 3, activeDeadlineSeconds: 1800 });
     expect(pod.spec.restartPolicy).toBe('Never');
+    expect(job.spec.podFailurePolicy).toEqual({ rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] });
   });
 
-  test('uses the same image, env, ServiceAccount and restricted security context as the app', () => {
+  test('is kept after it finishes: a GitOps tool would re-create a deleted Job and run the migrations again', () => {
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
+    const hook = only(build({ migrations: { command: MIGRATE, argoCdPreSyncHook: true } }).manifests, 'Job');
+    expect(hook.spec.ttlSecondsAfterFinished).toBe(86400);
+  });
+
+  test('declared fatal exit codes fail the Job at once instead of retrying', () => {
+    const fatal = only(build({ migrations: { command: MIGRATE, fatalExitCodes: [3, 2], backoffLimit: 1 } }).manifests, 'Job');
+    expect(fatal.spec.backoffLimit).toBe(1);
+    expect(fatal.spec.podFailurePolicy.rules[1]).toEqual({ action: 'FailJob', onExitCodes: { containerName: 'migrate', operator: 'In', values: [2, 3] }, onPodConditions: [] });
+    expectStrictlyValid(build({ migrations: { command: MIGRATE, fatalExitCodes: [3] } }).manifests);
+  });
+
+  test('uses the same image, env and restricted security context as the app, its own ServiceAccount, and one process\'s CPU', () => {
     expect(container.image).toBe(app.image);
-    expect(envOf(container)).toEqual(envOf(app));
+    const { WEB_CONCURRENCY: _workers, ...appEnv } = envOf(app);
+    expect(envOf(container)).toEqual(appEnv);
     expect(container.securityContext).toEqual(app.securityContext);
-    expect(container.resources).toEqual(app.resources);
-    expect(pod.spec.serviceAccountName).toBe('api');
+    expect(container.resources).toEqual({ ...app.resources, requests: { ...app.resources.requests, cpu: '250m' } });
+    expect(pod.spec.serviceAccountName).toBe('api-migrate');
+    expect(only(manifests, 'ServiceAccount', 'api-migrate').automountServiceAccountToken).toBe(false);
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     expect(pod.spec.securityContext).toEqual(podTemplateOf(only(manifests, 'Deployment'))!.spec.securityContext);
     expect(container.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+  });
+
+  test('sizing: at most 500m CPU by default, or its own resources', () => {
+    const big = build({ resources: { cpu: kplus.Cpu.units(2), memory: Size.mebibytes(1024) } }).manifests;
+    expect(appContainer(only(big, 'Job')).resources.requests).toMatchObject({ cpu: '500m', memory: '1024Mi' });
+    const own = build({ migrations: { command: MIGRATE, resources: { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(128) } } }).manifests;
+    expect(appContainer(only(own, 'Job')).resources).toMatchObject({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '128Mi' } });
   });
 
   test('is labelled as the migration component, so the Service, PDB and app NetworkPolicy never select it', () => {
@@ -56,21 +80,63 @@ describe('migrations', () => {
     expectStrictlyValid(manifests);
   });
 
-  test('the name is <name>-migrate-<hash>: stable for a release, new for a new image or command', () => {
+  test('the name is <name>-migrate-<hash of the rendered Job>: unchanged release, same Job; any change, a new Job', () => {
     expect(job.metadata.name).toMatch(/^api-migrate-[0-9a-f]{8}$/);
-    expect(only(build().manifests, 'Job').metadata.name).toBe(job.metadata.name);
-    expect(only(build({ image: 'ghcr.io/acme/api:1.4.3' }).manifests, 'Job').metadata.name).not.toBe(job.metadata.name);
-    expect(only(build({ migrations: { command: ['alembic', 'upgrade', 'head'] } }).manifests, 'Job').metadata.name).not.toBe(job.metadata.name);
+    expect(service.migrationJob!.jobName).toBe(job.metadata.name);
+    const nameWith = (props: Partial<PythonServiceProps>) => only(build(props).manifests, 'Job').metadata.name;
+    expect(nameWith({})).toBe(job.metadata.name);
+    // Each of these changes the Job's (immutable) pod template, so each needs a new Job.
+    const changes: Array<Partial<PythonServiceProps>> = [
+      { image: 'ghcr.io/acme/api:1.4.3' },
+      { migrations: { command: ['alembic', 'upgrade', 'head'] } },
+      { env: { DJANGO_SETTINGS_MODULE: 'shop.settings.prod' } },
+      { resources: { memory: Size.mebibytes(512) } },
+      { labels: { team: 'payments' } },
+      { securityContext: { runAsUser: 20001 } },
+    ];
+    const names = changes.map(nameWith);
+    expect(new Set([job.metadata.name, ...names]).size).toBe(changes.length + 1);
   });
 
-  test('Argo CD hook and sync wave annotations are opt-in', () => {
+  test('the name follows changes made through the public handles after construction', () => {
+    const changed = build();
+    changed.service.migrationJob!.job.containers[0].env.addVariable('FEATURE', kplus.EnvValue.fromValue('on'));
+    const rendered = only(synth(Chart.of(changed.service) as Chart), 'Job');
+    expect(rendered.metadata.name).not.toBe(job.metadata.name);
+    expect(changed.service.migrationJob!.jobName).toBe(rendered.metadata.name);
+  });
+
+  test('Argo CD: the PreSync hook\'s ServiceAccount is a hook of an earlier wave, so it exists before the hook pod on a first install', () => {
     expect(job.metadata.annotations).toBeUndefined();
-    const argo = only(build({ migrations: { command: MIGRATE, argoCdPreSyncHook: true, argoCdSyncWave: -1 } }).manifests, 'Job');
-    expect(argo.metadata.annotations).toEqual({
+    expect(only(manifests, 'ServiceAccount', 'api-migrate').metadata.annotations).toBeUndefined();
+    const argo = build({ migrations: { command: MIGRATE, argoCdPreSyncHook: true } }).manifests;
+    expect(only(argo, 'Job').metadata.annotations).toEqual({
+      'argocd.argoproj.io/hook': 'PreSync',
+      'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+    });
+    expect(only(argo, 'ServiceAccount', 'api-migrate').metadata.annotations).toEqual({
       'argocd.argoproj.io/hook': 'PreSync',
       'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
       'argocd.argoproj.io/sync-wave': '-1',
     });
+    // The hook pod references nothing else the library creates: not the service's ServiceAccount.
+    expect(podTemplateOf(only(argo, 'Job'))!.spec.serviceAccountName).toBe('api-migrate');
+  });
+
+  test('Argo CD sync waves: Namespace, then policies, then the migration ServiceAccount, then the Job, then the rest (wave 0)', () => {
+    const argo = build({
+      migrations: { command: MIGRATE, argoCdSyncWave: -1 },
+      security: { allowedImages: ['ghcr.io/acme/'], podSecurityAdmission: true },
+    }).manifests;
+    const wave = (m: Manifest) => Number(m.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
+    expect(wave(only(argo, 'Namespace'))).toBe(-4);
+    expect(wave(only(argo, 'ValidatingAdmissionPolicy'))).toBe(-3);
+    expect(wave(only(argo, 'ValidatingAdmissionPolicyBinding'))).toBe(-3);
+    expect(wave(only(argo, 'ServiceAccount', 'api-migrate'))).toBe(-2);
+    expect(wave(only(argo, 'Job'))).toBe(-1);
+    for (const m of argo.filter((x) => !['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Job'].includes(x.kind) && x.metadata.name !== 'api-migrate')) {
+      expect([m.kind, wave(m)]).toEqual([m.kind, 0]);
+    }
   });
 
   test('ttl and deadline are configurable', () => {
@@ -86,7 +152,7 @@ describe('migrations', () => {
     ['an empty command', { migrations: { command: [] } }, /PythonService 'api': migrations.command \[\] must be a non-empty list of strings/],
     ['an empty program', { migrations: { command: [''] } }, /migrations.command\[0\] "" must be a non-empty string/],
     ['a zero deadline', { migrations: { command: MIGRATE, activeDeadline: Duration.seconds(0) } }, /migrations.activeDeadline \(0 seconds\) must be longer than zero/],
-    ['a name too long for the Job', { name: 'a'.repeat(50), replicas: 1 }, /derived object name "a{50}-migrate-[0-9a-f]{8}" has 67 characters/],
+    ['a name too long for the Job', { name: 'a'.repeat(50), replicas: 1 }, /derived object name "a{50}-migrate-0{8}" has 67 characters/],
   ];
   test.each(bad)('rejects %s', (_title, props, message) => {
     expect(() => build(props)).toThrow(message);

@@ -38,15 +38,18 @@ describe('PythonPodTemplate', () => {
 
   test('the Python environment: defaults, then derived values, then the user\'s, which win', () => {
     expect(envOf(container)).toMatchObject({
-      PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', TMPDIR: '/tmp',
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      TMPDIR: '/tmp',
       PYTHON_CPU_COUNT: '2', // ceil(1.5 CPU)
-      WEB_CONCURRENCY: '4', DJANGO_SETTINGS_MODULE: 'shop.settings',
+      WEB_CONCURRENCY: '4',
+      DJANGO_SETTINGS_MODULE: 'shop.settings',
     });
     expect(container.resources).toMatchObject({ requests: { cpu: '1500m', memory: '384Mi' }, limits: { memory: '384Mi' } });
   });
 
   test.each([
-    [{ image: '' }, "PythonPodTemplate: image \"\" must be a non-empty container image reference"],
+    [{ image: '' }, 'PythonPodTemplate: image "" must be a non-empty container image reference'],
     [{ image: 'a:1', securityContext: { runAsUser: 0 } }, 'securityContext.runAsUser 0 must be a whole number from 1 to 2147483647'],
     [{ image: 'a:1', env: { '1X': 'y' } }, 'env name "1X" must be a valid variable name'],
     [{ image: 'a:1', resources: { memory: Size.kibibytes(100) } }, 'resources.memory "100Ki" must be a whole number of mebibytes'],

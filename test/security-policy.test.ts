@@ -1,15 +1,49 @@
 import { ApiObject, App, Chart, JsonPatch, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  AdmissionEngine, AdmissionPolicyApiVersion, Exposure, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PythonServer,
-  PythonService, PythonServiceProps, SecurityPolicy,
+  AdmissionEngine, AdmissionPolicyApiVersion, DnsEgress, Exposure, NetworkProtocol, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PythonServer,
+  PythonService, PythonServiceProps, PythonServiceSecurity, SecurityPolicy,
 } from '../src';
 import { admissionRules } from '../src/admission';
 import { evaluatePolicy, staticTypeOf } from './support/cel';
-import { allOf, crossObjectProblems, expectStrictlyValid, Manifest, only, podTemplateOf, releasesServing, synth } from './support/manifests';
+import { allOf, crossObjectProblems, expectStrictlyValid, Manifest, only, podTemplateOf, releasesServing, selects, synth } from './support/manifests';
 
 const IMAGE = 'registry.example.com/shop/api:1.4.2';
 const SECURITY = { allowedImages: ['registry.example.com/shop/'] };
+
+/** A destination of egress traffic, as a NetworkPolicy implementation sees it. */
+interface Destination {
+  namespace?: string;
+  podLabels?: { [key: string]: string };
+  /** hostNetwork pods are matched by IP only, never by pod or namespace selectors. */
+  hostNetwork?: boolean;
+  ip: string;
+  port: number;
+  protocol: string;
+}
+
+function ipv4InCidr(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const toNumber = (a: string) => a.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const block = 2 ** (32 - Number(bits));
+  return Math.floor(toNumber(ip) / block) === Math.floor(toNumber(base) / block);
+}
+
+/** Whether the policy admits egress to `d` (the semantics of networking.k8s.io/v1 for matchLabels selectors). */
+function egressAdmits(np: Manifest, d: Destination): boolean {
+  return (np.spec.egress as any[]).some((rule) => {
+    const portOk = !rule.ports || rule.ports.some((p: any) => p.port === d.port && (p.protocol ?? 'TCP') === d.protocol);
+    const peerOk = !rule.to || rule.to.some((peer: any) => {
+      if (peer.ipBlock) return ipv4InCidr(d.ip, peer.ipBlock.cidr);
+      if (d.hostNetwork) return false;
+      const nsOk = peer.namespaceSelector
+        ? selects(peer.namespaceSelector.matchLabels ?? {}, { 'kubernetes.io/metadata.name': d.namespace! })
+        : d.namespace === np.metadata.namespace;
+      return nsOk && (!peer.podSelector || selects(peer.podSelector.matchLabels ?? {}, d.podLabels ?? {}));
+    });
+    return portOk && peerOk;
+  });
+}
 
 function build(props: Partial<PythonServiceProps> = {}): { service: PythonService; manifests: Manifest[] } {
   const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
@@ -179,14 +213,58 @@ describe('network policies with security', () => {
       { from: [{ podSelector: {} }], ports: [{ port: 8080, protocol: 'TCP' }] },
       { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 8080, protocol: 'TCP' }] },
     ]);
+    const kubeSystem = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } };
     expect(np.spec.egress).toEqual([
       {
-        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        to: [
+          { ...kubeSystem, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+          { ...kubeSystem, podSelector: { matchLabels: { 'k8s-app': 'node-local-dns' } } },
+          { ...kubeSystem, podSelector: { matchLabels: { 'k8s-app': 'nodelocaldns' } } },
+          { ipBlock: { cidr: '169.254.20.10/32' } },
+          { ipBlock: { cidr: '169.254.25.10/32' } },
+        ],
         ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
       },
       { to: [{ ipBlock: { cidr: '10.20.0.0/16' } }], ports: [{ port: 5432, protocol: 'TCP' }] },
     ]);
     expectStrictlyValid(manifests);
+  });
+
+  describe('DNS on the clusters people run', () => {
+    const egressOf = (security: Partial<PythonServiceSecurity>) => only(build({ security: { ...SECURITY, ...security } }).manifests, 'NetworkPolicy', 'api-netpol');
+    const byDefault = egressOf({});
+    const query = (port = 53) => [{ port, protocol: 'UDP' }, { port, protocol: 'TCP' }];
+
+    test('CoreDNS/kube-dns pods answer', () => {
+      for (const q of query()) expect(egressAdmits(byDefault, { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' }, ip: '10.244.1.5', ...q })).toBe(true);
+    });
+
+    test('NodeLocal DNSCache (hostNetwork: only its link-local address can match), upstream and kubespray addresses', () => {
+      for (const ip of ['169.254.20.10', '169.254.25.10']) {
+        for (const q of query()) expect(egressAdmits(byDefault, { hostNetwork: true, ip, ...q })).toBe(true);
+      }
+      expect(egressAdmits(byDefault, { namespace: 'kube-system', podLabels: { 'k8s-app': 'node-local-dns' }, ip: '10.0.0.4', port: 53, protocol: 'UDP' })).toBe(true);
+    });
+
+    test('iptables mode with NodeLocal DNSCache answers on the kube-dns Service IP: admitted once given', () => {
+      const answer = { hostNetwork: true, ip: '10.96.0.10', port: 53, protocol: 'UDP' };
+      expect(egressAdmits(byDefault, answer)).toBe(false);
+      expect(egressAdmits(egressOf({ dns: DnsEgress.kubeDns({ serviceIp: '10.96.0.10' }) }), answer)).toBe(true);
+    });
+
+    test('OpenShift DNS listens on 5353 in openshift-dns', () => {
+      const pod = { namespace: 'openshift-dns', podLabels: { 'dns.operator.openshift.io/daemonset-dns': 'default' }, ip: '10.128.0.10' };
+      expect(egressAdmits(byDefault, { ...pod, port: 5353, protocol: 'UDP' })).toBe(false);
+      const openShift = egressOf({ dns: DnsEgress.openShift() });
+      for (const q of query(5353)) expect(egressAdmits(openShift, { ...pod, ...q })).toBe(true);
+    });
+
+    test('custom peers replace the default', () => {
+      const custom = egressOf({ dns: DnsEgress.custom([{ peers: [{ cidr: '10.0.0.53/32' }], ports: [{ port: 53, protocol: NetworkProtocol.UDP }] }]) });
+      expect(egressAdmits(custom, { ip: '10.0.0.53', port: 53, protocol: 'UDP' })).toBe(true);
+      expect(egressAdmits(custom, { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' }, ip: '10.244.1.5', port: 53, protocol: 'UDP' })).toBe(false);
+      expectStrictlyValid([custom]);
+    });
   });
 
   test('ingressFrom narrows who reaches the port', () => {

@@ -1,0 +1,62 @@
+import * as kplus from 'cdk8s-plus-28';
+import { PropValidator } from './validation';
+
+// Kubernetes expands `$(NAME)` in a variable's value only from variables defined earlier in the
+// same container (and leaves it literal otherwise); `$$` is an escaped `$`. Internal.
+
+const REFERENCE = /\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
+
+/** The names a value refers to with `$(NAME)`, ignoring `$$(NAME)` escapes. */
+export function referencesOf(value: string | undefined): string[] {
+  if (typeof value !== 'string') return [];
+  const names: string[] = [];
+  for (const match of value.matchAll(REFERENCE)) {
+    if (match[1] !== undefined) names.push(match[1]);
+  }
+  return names;
+}
+
+/**
+ * Orders a container's variables so every `$(NAME)` reference to another of them resolves:
+ * `defaults` (the library's, in the order given) first, then the user's variables by name, each
+ * moved only as far as a reference needs. A variable in both stays one entry, with the user's
+ * value. A reference cycle is an error naming the variables.
+ */
+export function orderEnvironment(
+  v: PropValidator,
+  defaults: Array<[string, kplus.EnvValue]>,
+  user: { [name: string]: kplus.EnvValue },
+): Array<[string, kplus.EnvValue]> {
+  const values = new Map<string, kplus.EnvValue>(defaults);
+  const userNames = Object.keys(user).sort();
+  for (const name of userNames) values.set(name, user[name]);
+  const priority = [...new Set([...defaults.map(([name]) => name), ...userNames])];
+
+  const dependsOn = new Map(priority.map((name) => [
+    name,
+    referencesOf(values.get(name)!.value).filter((ref) => ref !== name && values.has(ref)),
+  ]));
+  const ordered: Array<[string, kplus.EnvValue]> = [];
+  const placed = new Set<string>();
+  while (placed.size < priority.length) {
+    const next = priority.find((name) => !placed.has(name) && dependsOn.get(name)!.every((ref) => placed.has(ref)));
+    if (next === undefined) {
+      const cycle = findCycle(priority.filter((name) => !placed.has(name)), dependsOn);
+      v.fail('env', cycle.join(' -> '), 'is a cycle of $(NAME) references: Kubernetes expands a reference only to a variable defined earlier, so one of them would stay literal');
+    }
+    placed.add(next);
+    ordered.push([next, values.get(next)!]);
+  }
+  return ordered;
+}
+
+function findCycle(remaining: string[], dependsOn: Map<string, string[]>): string[] {
+  const left = new Set(remaining);
+  let current = remaining[0];
+  const trail: string[] = [];
+  while (!trail.includes(current)) {
+    trail.push(current);
+    current = dependsOn.get(current)!.find((ref) => left.has(ref))!;
+  }
+  return [...trail.slice(trail.indexOf(current)), current];
+}

@@ -1,0 +1,61 @@
+import { Duration } from 'cdk8s';
+import type { PythonServiceMigrations } from './migrations';
+import { resolveResources } from './python-pod-template';
+import { PropValidator } from './validation';
+
+// Defaults and checks of the migration options, shared by PythonService's resolve phase and
+// MigrationJob. Internal.
+
+/** The component label of the migration Job. */
+export const MIGRATION_COMPONENT = 'migration';
+
+/** The migration options after defaults and validation. */
+export interface ResolvedMigrations {
+  readonly ttl?: Duration;
+  readonly deadline: Duration;
+  readonly backoffLimit: number;
+  readonly fatalExitCodes: number[];
+  /** The Argo CD sync wave of the Job; undefined when no Argo CD option is set. */
+  readonly argoCdWave?: number;
+}
+
+/** Checks the migration options and applies their defaults; throws naming the prop. */
+export function validateMigrations(v: PropValidator, m: PythonServiceMigrations): ResolvedMigrations {
+  if (!Array.isArray(m.command) || m.command.length === 0) {
+    v.fail('migrations.command', m.command, 'must be a non-empty list of strings, e.g. ["python", "manage.py", "migrate", "--noinput"]');
+  }
+  m.command.forEach((arg, i) => {
+    if (typeof arg !== 'string') v.fail(`migrations.command[${i}]`, arg, 'must be a string');
+  });
+  v.nonEmptyString('migrations.command[0]', m.command[0]);
+  const ttl = m.ttlAfterFinished ?? (m.argoCdPreSyncHook ? Duration.days(1) : undefined);
+  v.positiveDuration('migrations.ttlAfterFinished', ttl, { allowZero: true });
+  const deadline = m.activeDeadline ?? Duration.minutes(30);
+  v.positiveDuration('migrations.activeDeadline', deadline);
+  const backoffLimit = m.backoffLimit ?? 3;
+  v.integerInRange('migrations.backoffLimit', backoffLimit, 0, 100);
+  const fatalExitCodes = m.fatalExitCodes ?? [];
+  if (!Array.isArray(fatalExitCodes)) v.fail('migrations.fatalExitCodes', fatalExitCodes, 'must be a list of exit codes');
+  fatalExitCodes.forEach((code, i) => v.integerInRange(`migrations.fatalExitCodes[${i}]`, code, 1, 255));
+  if (new Set(fatalExitCodes).size !== fatalExitCodes.length) v.fail('migrations.fatalExitCodes', fatalExitCodes, 'must not list an exit code twice');
+  v.integerInRange('migrations.argoCdSyncWave', m.argoCdSyncWave, -1_000_000, 1_000_000);
+  if (m.resources !== undefined) resolveResources(v, 'migrations.resources', m.resources);
+  const argoCd = m.argoCdPreSyncHook === true || m.argoCdSyncWave !== undefined;
+  const sortedCodes = [...fatalExitCodes].sort((a, b) => a - b);
+  return { ttl, deadline, backoffLimit, fatalExitCodes: sortedCodes, argoCdWave: argoCd ? m.argoCdSyncWave ?? 0 : undefined };
+}
+
+/**
+ * The Argo CD sync waves that put what a release needs before what needs it: the Namespace,
+ * then the admission policies, then the migration's ServiceAccount, then the migration Job (its
+ * own wave, default 0), then everything else (wave 0). Internal.
+ */
+export function argoCdWaves(jobWave: number): { namespace: number; policies: number; migrationServiceAccount: number } {
+  const first = Math.min(jobWave, 0);
+  return { namespace: first - 3, policies: first - 2, migrationServiceAccount: jobWave - 1 };
+}
+
+export function syncWaveAnnotation(wave: number): { [key: string]: string } {
+  return { 'argocd.argoproj.io/sync-wave': String(wave) };
+}
+
