@@ -8,6 +8,7 @@ const { Construct } = require('constructs');
 
 const ALLOWED_IMAGES = ['registry.example.com/shop/'];
 const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
+const GUNICORN_CONFIG = require('../lib/gunicorn-config').renderGunicornConfig({});
 
 function handwrittenService(chart, i) {
   const ns = chart.namespace;
@@ -23,7 +24,7 @@ function handwrittenService(chart, i) {
   const security = new Construct(scope, 'SecurityPolicy');
   const policyName = `${ns}-${name}-policy`;
   const images = `['${ALLOWED_IMAGES.join("', '")}']`;
-  const volumes = ['prometheus-multiproc', 'tmp', 'worker-tmp'];
+  const volumes = ['gunicorn-config', 'prometheus-multiproc', 'tmp', 'worker-tmp'];
   const volumeList = `['${volumes.join("', '")}']`;
   const podNonRoot = 'variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)';
   const podSeccomp = "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')";
@@ -107,15 +108,26 @@ function handwrittenService(chart, i) {
   deployment.select(kplus.LabelSelector.of({ labels: selector }));
   const app = deployment.addContainer({
     ...container('app'),
-    envVariables: env({ WEB_CONCURRENCY: kplus.EnvValue.fromValue('3') }),
+    envVariables: env({ WEB_CONCURRENCY: kplus.EnvValue.fromValue('3'), XDG_RUNTIME_DIR: kplus.EnvValue.fromValue('/run/gunicorn') }),
     command: ['gunicorn', 'app.wsgi:application', '--bind', '0.0.0.0:8080', '--worker-class', 'sync', '--worker-tmp-dir', '/run/gunicorn',
-      '--graceful-timeout', '30', '--timeout', '30', '--keep-alive', '5', '--access-logfile', '-', '--error-logfile', '-'],
+      '--graceful-timeout', '30', '--timeout', '30', '--access-logfile', '-', '--error-logfile', '-', '--config', '/etc/gunicorn/gunicorn.conf.py'],
     ports: [{ number: 8080, name: 'http', protocol: kplus.Protocol.TCP }],
     startup: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(2), timeoutSeconds: Duration.seconds(2), failureThreshold: 60 }),
-    readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3, successThreshold: 1 }),
-    liveness: kplus.Probe.fromTcpSocket({ port: 8080, periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(2), failureThreshold: 3 }),
-    lifecycle: { preStop: kplus.Handler.fromCommand(['python', '-c', 'import time; time.sleep(5)']) },
+    readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
+    liveness: kplus.Probe.fromTcpSocket({ port: 8080, periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
   });
+  const deploymentObject = ApiObject.of(deployment);
+  // Django's ALLOWED_HOSTS: the probes send the public host name.
+  for (const probe of ['startupProbe', 'readinessProbe']) {
+    deploymentObject.addJsonPatch(JsonPatch.add(`/spec/template/spec/containers/0/${probe}/httpGet/httpHeaders`, [{ name: 'Host', value: `${name}.example.com` }]));
+  }
+  // The kubelet's preStop sleep action: cdk8s-plus-28 has no API for it and its types drop a JSON patch of it.
+  const renderDeployment = deploymentObject.toJson.bind(deploymentObject);
+  deploymentObject.toJson = () => {
+    const manifest = renderDeployment();
+    manifest.spec.template.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: 5 } } };
+    return manifest;
+  };
   app.mount('/tmp', kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }));
   app.mount('/run/gunicorn', kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(16) }));
 
@@ -180,6 +192,10 @@ function handwrittenService(chart, i) {
 
   app.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue('/run/prometheus'));
   app.mount('/run/prometheus', kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(64) }));
+  // prometheus_client's multiprocess hooks for gunicorn, in a config file the pods mount. The
+  // Python text is the library's: a user would write the same file by hand.
+  const gunicornConfig = new kplus.ConfigMap(scope, 'GunicornConfig', { metadata: meta(`${name}-gunicorn`), data: { 'gunicorn.conf.py': GUNICORN_CONFIG } });
+  app.mount('/etc/gunicorn', kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', gunicornConfig, { name: 'gunicorn-config' }), { readOnly: true });
   const monitoring = new Construct(scope, 'Monitoring');
   new ApiObject(monitoring, 'ServiceMonitor', {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: meta(name),
@@ -193,22 +209,24 @@ function handwrittenService(chart, i) {
   const target = `namespace="${ns}",service="${name}"`;
   const hpa = `namespace="${ns}",horizontalpodautoscaler="${name}-hpa"`;
   const prefix = `Svc${i}`;
-  const rule = (alert, expr, forDuration, summary, description) => ({ alert: `${prefix}${alert}`, annotations: { description, summary }, expr, for: forDuration, labels: { severity: 'warning' } });
+  const rule = (alert, expr, forDuration, summary, description) => ({ alert: `${prefix}${alert}`, annotations: { description, summary }, expr, for: forDuration, labels: { severity: 'warning', namespace: ns, service: name } });
+  const by = 'by (namespace, service)';
+  const byHpa = 'by (namespace, horizontalpodautoscaler)';
   new ApiObject(monitoring, 'PrometheusRule', {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta(`${name}-alerts`),
     spec: {
       groups: [{
         name: `${ns}.${name}`,
         rules: [
-          rule('TargetDown', `count(up{${target}} == 0) > 0 or absent(up{${target}} == 1)`, '5m', `Prometheus cannot scrape pods of ${who}`,
+          rule('TargetDown', `count ${by} (up{${target}} == 0) > 0 or absent(up{${target}})`, '5m', `Prometheus cannot scrape pods of ${who}`,
             `Metrics targets of ${who} are down or missing; the pods may be crashing, the metrics endpoint failing, or the ServiceMonitor not selected by Prometheus.`),
-          rule('CrashLooping', `max(increase(kube_pod_container_status_restarts_total{namespace="${ns}",pod=~"${name}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
-            `Pods of ${who} keep restarting`, `A pod of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
-          rule('HighErrorRatio', `sum(rate(http_requests_total{${target},status=~"5.."}[5m])) / sum(rate(http_requests_total{${target}}[5m])) > 0.05`, '10m',
+          rule('CrashLooping', `max by (namespace, pod) (increase(kube_pod_container_status_restarts_total{namespace="${ns}",pod=~"${name}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
+            `Pods of ${who} keep restarting`, `Pod {{ $labels.pod }} of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
+          rule('HighErrorRatio', `sum ${by} (rate(http_requests_total{${target},status=~"5.."}[5m])) / sum ${by} (rate(http_requests_total{${target}}[5m])) > 0.05`, '10m',
             `${who} answers too many 5xx`, `{{ $value | humanizePercentage }} of ${who} requests fail with 5xx (threshold 5%).`),
-          rule('HighLatency', `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{${target}}[5m]))) > 0.5`, '10m',
+          rule('HighLatency', `histogram_quantile(0.95, sum by (namespace, service, le) (rate(http_request_duration_seconds_bucket{${target}}[5m]))) > 0.5`, '10m',
             `${who} is slow`, `95th percentile latency of ${who} is {{ $value | humanizeDuration }} (threshold 0.5s).`),
-          rule('AtMaxReplicas', `kube_horizontalpodautoscaler_status_current_replicas{${hpa}} >= kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, '15m',
+          rule('AtMaxReplicas', `max ${byHpa} (kube_horizontalpodautoscaler_status_current_replicas{${hpa}}) >= max ${byHpa} (kube_horizontalpodautoscaler_spec_max_replicas{${hpa}})`, '15m',
             `${who} runs at its maximum replicas`, `The autoscaler ${name}-hpa has been at its maximum for 15 minutes; raise maxReplicas or find the load (needs kube-state-metrics).`),
         ],
       }],

@@ -38,4 +38,6 @@ app.synth();
 
 // The article's first step: the image, built by a Dockerfile that agrees with the Deployment
 // (numeric user, port, server command, read-only root), written next to the YAML.
-fs.writeFileSync(path.join(app.outdir, 'Dockerfile'), PythonDockerfile.forService(service).render());
+const dockerfile = PythonDockerfile.forService(service);
+fs.writeFileSync(path.join(app.outdir, 'Dockerfile'), dockerfile.render());
+fs.writeFileSync(path.join(app.outdir, '.dockerignore'), dockerfile.renderIgnore());

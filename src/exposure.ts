@@ -95,6 +95,11 @@ export class Exposure {
     /** The Ingress to create, if any. */
     public readonly ingressOptions?: IngressExposureOptions,
   ) {}
+
+  /** The host names the service is reached under from outside, in order (wildcards included). */
+  public get publicHosts(): string[] {
+    return this.ingressOptions?.host !== undefined ? [this.ingressOptions.host] : [];
+  }
 }
 
 /** What `addExposure` builds from. Internal. */

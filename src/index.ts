@@ -18,4 +18,7 @@ export type {
 } from './python-pod-template';
 export { ServiceIdentity } from './service-identity';
 export type { ServiceIdentityProps } from './service-identity';
+export { PreStopMethod } from './web-deployment';
 export type { PythonServiceHealthCheck, PythonServiceShutdown } from './web-deployment';
+export { HealthProbe, HealthProbeKind } from './health-probe';
+export type { HealthProbeTiming, HttpHealthProbeOptions, TcpHealthProbeOptions } from './health-probe';

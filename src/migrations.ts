@@ -3,6 +3,7 @@ import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { afterRender } from './after-render';
 import { argoCdWaves, MIGRATION_COMPONENT, syncWaveAnnotation, validateMigrations } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { PythonServiceResources } from './python-pod-template';
@@ -189,14 +190,11 @@ export class MigrationJob extends Construct {
   }
 
   private nameByContent(apiObject: ApiObject): void {
-    const render = apiObject.toJson.bind(apiObject);
-    apiObject.toJson = () => {
-      const manifest = render();
+    afterRender(apiObject, (manifest) => {
       const { name: _name, ...metadata } = manifest.metadata;
       const hash = createHash('sha256').update(JSON.stringify({ ...manifest, metadata })).digest('hex').slice(0, HASH_LENGTH);
       manifest.metadata.name = `${this.baseName}-${hash}`;
-      return manifest;
-    };
+    });
   }
 }
 

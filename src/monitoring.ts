@@ -2,6 +2,7 @@ import { ApiObject, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
+import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE, renderGunicornConfig } from './gunicorn-config';
 import type * as monitoring from './imports/monitoring.coreos.com';
 import { isDnsLabel, PropValidator } from './validation';
 
@@ -344,35 +345,41 @@ function alertRules(api: typeof monitoring, ctx: AlertContext): monitoring.Prome
   const p95 = (o.latencyP95 ?? Duration.millis(500)).toMilliseconds() / 1000;
   const prefix = pascalCase(ctx.service);
   type Rule = monitoring.PrometheusRuleSpecGroupsRules;
+  // Static labels let Alertmanager route by namespace and service whatever an expression keeps.
+  const staticLabels = { severity, service: ctx.service, ...(ctx.namespace ? { namespace: ctx.namespace } : {}) };
   const rule = (alert: string, expr: string, forDuration: string, summary: string, description: string): Rule => ({
     alert: `${prefix}${alert}`,
     expr: api.PrometheusRuleSpecGroupsRulesExpr.fromString(expr),
     for: forDuration,
-    labels: { severity },
+    labels: { ...staticLabels },
     annotations: { summary, description },
   });
+  // Series scraped through the ServiceMonitor carry namespace and service; kube-state-metrics
+  // series carry namespace and pod (their own service label is kube-state-metrics).
+  const byService = 'by (namespace, service)';
   const rules = [
-    // absent(... == 1) also fires when every target is down or the ServiceMonitor matches nothing.
-    rule('TargetDown', `count(up{${target}} == 0) > 0 or absent(up{${target}} == 1)`, '5m',
+    // absent() on a plain selector keeps the selector's labels; it fires when the ServiceMonitor matches nothing.
+    rule('TargetDown', `count ${byService} (up{${target}} == 0) > 0 or absent(up{${target}})`, '5m',
       `Prometheus cannot scrape pods of ${who}`,
       `Metrics targets of ${who} are down or missing; the pods may be crashing, the metrics endpoint failing, or the ServiceMonitor not selected by Prometheus.`),
     rule('CrashLooping',
-      `max(increase(kube_pod_container_status_restarts_total{${ns}pod=~"${ctx.deployment}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
+      `max by (namespace, pod) (increase(kube_pod_container_status_restarts_total{${ns}pod=~"${ctx.deployment}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
       `Pods of ${who} keep restarting`,
-      `A pod of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
+      `Pod {{ $labels.pod }} of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
     rule('HighErrorRatio',
-      `sum(rate(${requests}{${target},${status}=~"5.."}[5m])) / sum(rate(${requests}{${target}}[5m])) > ${ratio}`, '10m',
+      `sum ${byService} (rate(${requests}{${target},${status}=~"5.."}[5m])) / sum ${byService} (rate(${requests}{${target}}[5m])) > ${ratio}`, '10m',
       `${who} answers too many 5xx`,
       `{{ $value | humanizePercentage }} of ${who} requests fail with 5xx (threshold ${ratio * 100}%).`),
     rule('HighLatency',
-      `histogram_quantile(0.95, sum by (le) (rate(${histogram}_bucket{${target}}[5m]))) > ${p95}`, '10m',
+      `histogram_quantile(0.95, sum by (namespace, service, le) (rate(${histogram}_bucket{${target}}[5m]))) > ${p95}`, '10m',
       `${who} is slow`,
       `95th percentile latency of ${who} is {{ $value | humanizeDuration }} (threshold ${p95}s).`),
   ];
   if (ctx.autoscaler) {
     const hpa = `${ns}horizontalpodautoscaler="${ctx.autoscaler}"`;
+    const byHpa = 'by (namespace, horizontalpodautoscaler)';
     rules.push(rule('AtMaxReplicas',
-      `kube_horizontalpodautoscaler_status_current_replicas{${hpa}} >= kube_horizontalpodautoscaler_spec_max_replicas{${hpa}}`, '15m',
+      `max ${byHpa} (kube_horizontalpodautoscaler_status_current_replicas{${hpa}}) >= max ${byHpa} (kube_horizontalpodautoscaler_spec_max_replicas{${hpa}})`, '15m',
       `${who} runs at its maximum replicas`,
       `The autoscaler ${ctx.autoscaler} has been at its maximum for 15 minutes; raise maxReplicas or find the load (needs kube-state-metrics).`));
   }
@@ -383,6 +390,9 @@ function pascalCase(name: string): string {
   return name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
 }
 
+/** prometheus_client's multiprocess directory (a memory-backed emptyDir), in MiB. */
+export const MULTIPROCESS_DIR_MEBIBYTES = 64;
+
 /** Where and how a service serves metrics. Internal. */
 export interface MetricsEndpoint {
   readonly metricsPort: number;
@@ -390,6 +400,8 @@ export interface MetricsEndpoint {
   readonly multiprocessDir: string;
   readonly appPort: number;
   readonly appPortName: string;
+  /** The ConfigMap for the library's gunicorn configuration, when gunicorn runs the hooks. */
+  readonly gunicornConfig?: { readonly name: string; readonly labels: { [key: string]: string } };
 }
 
 /**
@@ -409,8 +421,15 @@ export function exposeMetrics(scope: Construct, container: kplus.Container, serv
     container.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue(e.multiprocessDir));
     container.mount(e.multiprocessDir, kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', {
       medium: kplus.EmptyDirMedium.MEMORY,
-      sizeLimit: Size.mebibytes(64),
+      sizeLimit: Size.mebibytes(MULTIPROCESS_DIR_MEBIBYTES),
     }));
+  }
+  if (e.gunicornConfig) {
+    const configMap = new kplus.ConfigMap(scope, 'GunicornConfig', {
+      metadata: { name: e.gunicornConfig.name, labels: { ...e.gunicornConfig.labels } },
+      data: { [GUNICORN_CONFIG_FILE]: renderGunicornConfig({ metricsPort: e.metricsPort !== e.appPort ? e.metricsPort : undefined }) },
+    });
+    container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: 'gunicorn-config' }), { readOnly: true });
   }
   return portName;
 }

@@ -56,10 +56,25 @@ export interface GunicornOptions {
   readonly timeout?: Duration;
 
   /**
-   * Keep-alive for idle connections (`--keep-alive`); keep it above the load balancer's idle timeout.
-   * @default Duration.seconds(5) - above the common 2-4 s of in-cluster proxies, unlike gunicorn's 2 s default
+   * Keep-alive for idle connections (`--keep-alive`). The `sync` worker class ignores it (it
+   * closes every connection after the response). For gthread and async workers it must outlast
+   * the idle timeout of whatever proxy reuses connections to the pods, or the proxy sends a
+   * request on a connection the server is closing and answers 502: 60 s for AWS load balancers,
+   * ingress-nginx and most cloud load balancers (use the default), 600 s for Google Cloud's (use
+   * 620 s), Envoy's 1 h upstream idle timeout (lower Envoy's instead).
+   * @default Duration.seconds(65) - above the common 60 s proxy idle timeout; not passed to sync workers
    */
   readonly keepAlive?: Duration;
+
+  /**
+   * Addresses whose `X-Forwarded-Proto`/`X-Forwarded-For` scheme headers gunicorn trusts
+   * (`--forwarded-allow-ips`). It decides only whether `wsgi.url_scheme` follows the proxy's
+   * `X-Forwarded-Proto`; the client address stays the socket peer (use your framework's proxy
+   * middleware, e.g. werkzeug's `ProxyFix` or Django's `SECURE_PROXY_SSL_HEADER`, for the rest).
+   * `*` is accepted only when the NetworkPolicy admits nothing but the proxy (`security.ingressFrom`).
+   * @default - gunicorn's default: 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+   */
+  readonly forwardedAllowIps?: string;
 
   /**
    * Restart a worker after this many requests (`--max-requests`), a cure for slow memory leaks.
@@ -102,13 +117,16 @@ export interface UvicornOptions {
   readonly gracefulTimeout?: Duration;
 
   /**
-   * Keep-alive for idle connections (`--timeout-keep-alive`).
-   * @default Duration.seconds(5) - uvicorn's default
+   * Keep-alive for idle connections (`--timeout-keep-alive`). It must outlast the idle timeout of
+   * whatever proxy reuses connections to the pods, or the proxy answers sporadic 502s (see
+   * `GunicornOptions.keepAlive` for common proxies).
+   * @default Duration.seconds(65) - above the common 60 s proxy idle timeout (uvicorn's own default is 5 s)
    */
   readonly keepAlive?: Duration;
 
   /**
-   * Trust `X-Forwarded-*` headers from these addresses (`--forwarded-allow-ips`).
+   * Trust `X-Forwarded-*` headers from these addresses (`--forwarded-allow-ips`). `*` is
+   * accepted only when the NetworkPolicy admits nothing but the proxy (`security.ingressFrom`).
    * @default - uvicorn's default (127.0.0.1 or $FORWARDED_ALLOW_IPS)
    */
   readonly forwardedAllowIps?: string;
@@ -156,6 +174,36 @@ export interface PythonServerBindOptions {
   readonly workerTmpDir: string;
   /** Who is asking, for error messages (e.g. `PythonService 'api'`). */
   readonly constructLabel: string;
+  /**
+   * The container's memory limit in MiB; with `memoryPerProcess`, caps the worker count.
+   * @default - the worker count is not capped by memory
+   */
+  readonly memoryLimitMebibytes?: number;
+  /**
+   * Memory one worker process needs, in MiB.
+   * @default 128
+   */
+  readonly memoryPerProcessMebibytes?: number;
+  /**
+   * Memory-backed volumes the pod has whatever the worker count, in MiB (they count against the limit).
+   * @default 0
+   */
+  readonly reservedMebibytes?: number;
+  /**
+   * A memory-backed volume needed only with more than one worker (prometheus_client's multiprocess directory), in MiB.
+   * @default 0
+   */
+  readonly multiprocessMebibytes?: number;
+  /**
+   * A gunicorn configuration file to pass with `--config` (the library's multiprocess hooks).
+   * @default - none: gunicorn reads ./gunicorn.conf.py if the image has one
+   */
+  readonly configFile?: string;
+  /**
+   * The worker count the user set through the environment (`WEB_CONCURRENCY`).
+   * @default - none
+   */
+  readonly workersFromEnv?: number;
 }
 
 /**
@@ -177,6 +225,50 @@ export interface PythonServerConfig {
   readonly gracefulTimeout: Duration;
   /** Whether the server needs `workerTmpDir` mounted as a memory-backed volume. */
   readonly needsWorkerTmpDir: boolean;
+  /**
+   * The addresses whose forwarded headers the server trusts, as configured.
+   * @default - the server's default
+   */
+  readonly forwardedAllowIps?: string;
+}
+
+/** gunicorn's arbiter (master process) and headroom, in MiB. */
+const ARBITER_MEBIBYTES = 32;
+/** The memory-backed heartbeat directory of gunicorn workers, in MiB. */
+export const WORKER_TMP_MEBIBYTES = 16;
+const DEFAULT_MEMORY_PER_PROCESS = 128;
+const DEFAULT_KEEP_ALIVE = Duration.seconds(65);
+
+/**
+ * The worker count: the user's (`server.workers` or `WEB_CONCURRENCY`), else the CPU rule, capped
+ * by how many processes fit in the memory limit next to the memory-backed volumes and the master.
+ */
+function sizeWorkers(
+  v: PropValidator, ctx: PythonServerBindOptions, explicit: number | undefined, cpuDefault: number, masterMebibytes: number,
+): number {
+  if (explicit !== undefined && ctx.workersFromEnv !== undefined) {
+    v.fail('server.workers', explicit, `is also set by env.WEB_CONCURRENCY (${ctx.workersFromEnv}); set the worker count once`);
+  }
+  const chosen = explicit ?? ctx.workersFromEnv;
+  if (ctx.memoryLimitMebibytes === undefined) return chosen ?? cpuDefault;
+  const perProcess = ctx.memoryPerProcessMebibytes ?? DEFAULT_MEMORY_PER_PROCESS;
+  const available = ctx.memoryLimitMebibytes - (ctx.reservedMebibytes ?? 0) - masterMebibytes;
+  const fits = (n: number) => n * perProcess + (n > 1 ? ctx.multiprocessMebibytes ?? 0 : 0) <= available;
+  const fixed = (ctx.reservedMebibytes ?? 0) + masterMebibytes;
+  const breakdown = `${perProcess}Mi per process (memoryPerProcess), ${fixed}Mi for memory-backed volumes and the master process`;
+  if (chosen !== undefined) {
+    if (!fits(chosen)) {
+      v.fail(explicit !== undefined ? 'server.workers' : 'env.WEB_CONCURRENCY', chosen,
+        `does not fit in resources.memory (${ctx.memoryLimitMebibytes}Mi): ${breakdown}${chosen > 1 && ctx.multiprocessMebibytes ? `, ${ctx.multiprocessMebibytes}Mi for the metrics directory` : ''}; raise resources.memory or lower memoryPerProcess`);
+    }
+    return chosen;
+  }
+  if (!fits(1)) {
+    v.fail('resources.memory', `${ctx.memoryLimitMebibytes}Mi`, `leaves no room for one worker process: ${breakdown}; raise resources.memory or lower memoryPerProcess`);
+  }
+  let workers = 1;
+  while (workers < cpuDefault && fits(workers + 1)) workers++;
+  return workers;
 }
 
 const DEFAULT_GRACEFUL_TIMEOUT = Duration.seconds(30);
@@ -251,20 +343,28 @@ class GunicornServer extends PythonServer {
     v.positiveDuration('server.keepAlive', o.keepAlive);
     validateArgs(v, 'server.extraArgs', o.extraArgs);
     if (o.workerClass !== undefined) v.nonEmptyString('server.workerClass', o.workerClass);
+    if (o.forwardedAllowIps !== undefined) v.nonEmptyString('server.forwardedAllowIps', o.forwardedAllowIps);
+    const workerClass = o.workerClass ?? 'sync';
+    if (workerClass === 'sync' && o.keepAlive !== undefined) {
+      v.fail('server.keepAlive', o.keepAlive, 'has no effect with the sync worker class, which closes every connection after the response; use gthread or an async worker class for keep-alive');
+    }
 
     const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
-    const workers = o.workers ?? 2 * Math.ceil(ctx.cpuMillis / 1000) + 1;
+    const workers = sizeWorkers(v, { ...ctx, reservedMebibytes: (ctx.reservedMebibytes ?? 0) + WORKER_TMP_MEBIBYTES }, o.workers,
+      2 * Math.ceil(ctx.cpuMillis / 1000) + 1, ARBITER_MEBIBYTES);
     const command = [
       'gunicorn', o.app,
       '--bind', `0.0.0.0:${ctx.port}`,
-      '--worker-class', o.workerClass ?? 'sync',
+      '--worker-class', workerClass,
       '--worker-tmp-dir', ctx.workerTmpDir,
       '--graceful-timeout', String(graceful.toSeconds()),
       '--timeout', String((o.timeout ?? Duration.seconds(30)).toSeconds()),
-      '--keep-alive', String((o.keepAlive ?? Duration.seconds(5)).toSeconds()),
+      ...(workerClass === 'sync' ? [] : ['--keep-alive', String((o.keepAlive ?? DEFAULT_KEEP_ALIVE).toSeconds())]),
       '--access-logfile', '-',
       '--error-logfile', '-',
     ];
+    if (o.forwardedAllowIps !== undefined) command.push('--forwarded-allow-ips', o.forwardedAllowIps);
+    if (ctx.configFile !== undefined) command.push('--config', ctx.configFile);
     if (o.threads !== undefined) command.push('--threads', String(o.threads));
     if (o.maxRequests !== undefined) {
       command.push('--max-requests', String(o.maxRequests));
@@ -274,10 +374,14 @@ class GunicornServer extends PythonServer {
     return {
       kind: this.kind,
       command,
-      env: { WEB_CONCURRENCY: String(workers) },
+      // gunicorn 25.2+ opens its control socket in $XDG_RUNTIME_DIR when it exists (else in
+      // $HOME or, in 25.1, the working directory: read-only here). `--no-control-socket` would
+      // make gunicorn before 25.1 exit on an unknown flag.
+      env: { WEB_CONCURRENCY: String(workers), XDG_RUNTIME_DIR: ctx.workerTmpDir },
       workers,
       gracefulTimeout: graceful,
       needsWorkerTmpDir: true,
+      forwardedAllowIps: o.forwardedAllowIps,
     };
   }
 }
@@ -300,16 +404,18 @@ class UvicornServer extends PythonServer {
     validateArgs(v, 'server.extraArgs', o.extraArgs);
 
     const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
-    const workers = o.workers ?? 1;
+    // More than one uvicorn process adds a supervisor process.
+    const workers = sizeWorkers(v, ctx, o.workers, 1, (o.workers ?? ctx.workersFromEnv ?? 1) > 1 ? ARBITER_MEBIBYTES : 0);
     const command = [
       'uvicorn', o.app,
       '--host', '0.0.0.0',
       '--port', String(ctx.port),
       '--timeout-graceful-shutdown', String(graceful.toSeconds()),
-      '--timeout-keep-alive', String((o.keepAlive ?? Duration.seconds(5)).toSeconds()),
+      '--timeout-keep-alive', String((o.keepAlive ?? DEFAULT_KEEP_ALIVE).toSeconds()),
       '--no-use-colors',
     ];
     if (o.forwardedAllowIps !== undefined) command.push('--forwarded-allow-ips', o.forwardedAllowIps);
+    if (ctx.configFile !== undefined) command.push('--config', ctx.configFile);
     if (o.limitMaxRequests !== undefined) command.push('--limit-max-requests', String(o.limitMaxRequests));
     command.push(...(o.extraArgs ?? []));
     return {
@@ -319,6 +425,7 @@ class UvicornServer extends PythonServer {
       workers,
       gracefulTimeout: graceful,
       needsWorkerTmpDir: false,
+      forwardedAllowIps: o.forwardedAllowIps,
     };
   }
 }
@@ -341,7 +448,7 @@ class CommandServer extends PythonServer {
     }
     v.integerInRange('server.workers', this.options.workers, 1, 1024);
     v.positiveDuration('server.gracefulTimeout', this.options.gracefulTimeout);
-    const workers = this.options.workers ?? 1;
+    const workers = sizeWorkers(v, ctx, this.options.workers, 1, 0);
     return {
       kind: this.kind,
       command: this.command ? [...this.command] : undefined,

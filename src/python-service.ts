@@ -1,4 +1,4 @@
-import { Chart, Duration } from 'cdk8s';
+import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudget } from './availability';
@@ -36,6 +36,15 @@ export interface PythonServiceProps extends PythonPodOptions {
    * @default - the image's own ENTRYPOINT/CMD, with a 30 s graceful timeout assumed
    */
   readonly server?: PythonServer;
+
+  /**
+   * Memory one server or worker process needs. The worker count derived from the CPU request is
+   * capped by how many processes fit in `resources.memory` next to the memory-backed volumes
+   * (they count against the same limit) and the master process; a count set by `server.workers`
+   * or `env.WEB_CONCURRENCY` must fit too.
+   * @default Size.mebibytes(128) - a Django or Flask worker after imports and warm-up commonly takes 60-120 MiB
+   */
+  readonly memoryPerProcess?: Size;
 
   /**
    * Container port the server listens on (named `http`).
@@ -309,7 +318,12 @@ export class PythonService extends Construct {
     if (props.monitoring && r.monitoring) {
       const m = props.monitoring;
       this.metricsPort = r.monitoring.metricsPort;
-      const portName = exposeMetrics(this, this.container, this.service, { ...r.monitoring, appPort: this.port, appPortName: HTTP_PORT_NAME });
+      const portName = exposeMetrics(this, this.container, this.service, {
+        ...r.monitoring,
+        appPort: this.port,
+        appPortName: HTTP_PORT_NAME,
+        gunicornConfig: r.monitoring.gunicornHooks ? { name: this.objectName('gunicorn'), labels: this.labels } : undefined,
+      });
       this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
         service: this.service,
         serviceSelector: this.selectorLabels,

@@ -1,19 +1,22 @@
+import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
 import { Exposure, validateExposure } from './exposure';
+import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE } from './gunicorn-config';
 import { parseImageReference, versionLabelOf } from './image-reference';
 import { LABEL_PART_OF, LABEL_VERSION } from './labels';
 import { validateMigrations } from './migration-options';
-import { validateMonitoringOptions } from './monitoring';
+import { MULTIPROCESS_DIR_MEBIBYTES, validateMonitoringOptions } from './monitoring';
 import { validateNetworkRule } from './network-policy';
 import { isSingleAttach, validatePersistence } from './persistence';
 import { resolvePythonPod, ResolvedPythonPod } from './python-pod-template';
-import { PythonServer, PythonServerConfig } from './python-server';
+import { PythonServer, PythonServerConfig, PythonServerKind } from './python-server';
 import type { PythonServiceProps } from './python-service';
 import { resolveAutoscaling, ResolvedAutoscaling } from './scaling';
 import { PythonServiceSecurity, validateAllowedImages, validateVolumeNames } from './security-policy';
 import { PropValidator } from './validation';
+import { warnOnce } from './warnings';
 import {
   resolveHealthCheck, ResolvedHealthCheck, ResolvedShutdown, resolveShutdown, WORKER_TMP_DIR,
 } from './web-deployment';
@@ -30,8 +33,10 @@ export interface ResolvedMonitoring {
   readonly metricsPort: number;
   readonly scraperNamespace: string;
   readonly multiprocessDir: string;
-  /** Whether prometheus_client needs multiprocess mode (more than one worker process). */
+  /** Whether prometheus_client needs multiprocess mode (more than one worker process, or gunicorn's hooks). */
   readonly multiprocess: boolean;
+  /** Whether the library's gunicorn configuration (multiprocess hooks, metrics server) is mounted. */
+  readonly gunicornHooks: boolean;
 }
 
 /** Every prop of a PythonService after defaults and validation. */
@@ -94,7 +99,6 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
     && isSingleAttach(props.persistence.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE);
 
   const pod = resolvePythonPod(v, props);
-  const health = resolveHealthCheck(v, props.healthCheck ?? {});
 
   const exposure = props.expose ?? Exposure.clusterIp();
   if (!(exposure instanceof Exposure)) {
@@ -107,13 +111,33 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
   v.labelMap('partOf', { [LABEL_PART_OF]: props.partOf ?? name });
   v.labelMap('labels', props.labels);
 
+  const memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
+  v.wholeSize('memoryPerProcess', memoryPerProcess, 'Mi');
+  const envWorkers = props.env?.WEB_CONCURRENCY;
+  if (envWorkers !== undefined && !/^[1-9][0-9]{0,3}$/.test(envWorkers)) {
+    v.fail('env.WEB_CONCURRENCY', envWorkers, 'must be a whole number of worker processes from 1 to 9999');
+  }
+  // gunicorn with monitoring always runs prometheus_client in multiprocess mode, with the
+  // library's hooks, so metrics need no app change and may be served on their own port.
+  const gunicornHooks = props.monitoring !== undefined && props.server?.kind === PythonServerKind.GUNICORN;
   const server = (props.server ?? PythonServer.imageDefault()).bind({
     port,
     cpuMillis: pod.cpuMillis,
     workerTmpDir: WORKER_TMP_DIR,
     constructLabel: `PythonService '${id}'`,
+    memoryLimitMebibytes: pod.memory.toMebibytes(),
+    memoryPerProcessMebibytes: memoryPerProcess.toMebibytes(),
+    reservedMebibytes: gunicornHooks ? MULTIPROCESS_DIR_MEBIBYTES : 0,
+    multiprocessMebibytes: props.monitoring && !gunicornHooks ? MULTIPROCESS_DIR_MEBIBYTES : 0,
+    configFile: gunicornHooks ? `${GUNICORN_CONFIG_DIR}/${GUNICORN_CONFIG_FILE}` : undefined,
+    workersFromEnv: envWorkers !== undefined ? Number(envWorkers) : undefined,
   });
+  if (server.forwardedAllowIps?.split(',').map((ip) => ip.trim()).includes('*') && props.security?.ingressFrom === undefined) {
+    v.fail('server.forwardedAllowIps', server.forwardedAllowIps,
+      'trusts forwarded headers from every address, but the NetworkPolicy admits more than the proxy: any client could claim to be https; name the proxy\'s peers in security.ingressFrom (or list the proxy addresses)');
+  }
   const shutdown = resolveShutdown(v, props.shutdown ?? {}, server.gracefulTimeout);
+  const health = resolveHealthCheck(v, props.healthCheck ?? {}, { port, server: server.kind, exposedHost: exposure.publicHosts.find((h) => !h.startsWith('*.')) });
 
   if (maxReplicas <= 1 && props.disruptionBudget !== undefined) {
     v.fail('disruptionBudget', props.disruptionBudget, 'needs more than one replica: a budget for a single pod either blocks node drains or protects nothing');
@@ -144,6 +168,7 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
     ...(server.needsWorkerTmpDir ? ['worker-tmp'] : []),
     ...(props.persistence ? ['data'] : []),
     ...(monitoring?.multiprocess ? ['prometheus-multiproc'] : []),
+    ...(monitoring?.gunicornHooks ? ['gunicorn-config'] : []),
   ].sort();
   if (props.security?.allowedVolumes) {
     for (const volume of emittedVolumes) {
@@ -183,6 +208,9 @@ function resolveMonitoring(
   if (m.port !== undefined && m.port !== port && m.port === servicePort && servicePort !== port) {
     v.fail('monitoring.port', m.port, `collides with servicePort (${servicePort})`);
   }
+  if (Object.keys(m.labels ?? {}).length === 0) {
+    warnOnce('monitoring.labels', `${v.label}: monitoring.labels is empty. kube-prometheus-stack's Prometheus selects ServiceMonitors and PrometheusRules by its release label and ignores these until monitoring.labels has it, e.g. { release: 'kube-prometheus-stack' } (check: kubectl get prometheus -A -o jsonpath='{..serviceMonitorSelector}')`);
+  }
   const scraperNamespace = m.scraperNamespace ?? 'monitoring';
   v.dnsLabel('monitoring.scraperNamespace', scraperNamespace);
   const multiprocessDir = m.multiprocessDir ?? '/run/prometheus';
@@ -190,7 +218,8 @@ function resolveMonitoring(
   if (mountPaths.includes(multiprocessDir)) {
     v.fail('monitoring.multiprocessDir', multiprocessDir, 'is already used by another volume of this service');
   }
-  return { metricsPort: m.port ?? port, scraperNamespace, multiprocessDir, multiprocess: server.workers > 1 };
+  const gunicornHooks = server.kind === PythonServerKind.GUNICORN;
+  return { metricsPort: m.port ?? port, scraperNamespace, multiprocessDir, multiprocess: gunicornHooks || server.workers > 1, gunicornHooks };
 }
 
 function validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: string, namespace: string | undefined): void {

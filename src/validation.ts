@@ -9,6 +9,11 @@ import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 export class PropValidator {
   constructor(private readonly constructLabel: string) {}
 
+  /** Who is asking, e.g. `PythonService 'api'`. */
+  public get label(): string {
+    return this.constructLabel;
+  }
+
   /** Throws `<Construct> '<id>': <prop> <value> <rule>`. */
   public fail(prop: string, value: unknown, rule: string): never {
     throw new Error(`${this.constructLabel}: ${prop} ${describeValue(value)} ${rule}`);

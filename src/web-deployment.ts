@@ -1,14 +1,16 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { afterRender } from './after-render';
+import { HealthProbe, HealthProbeKind, ResolvedProbe, resolveProbe, toKplusProbe, validateHostHeader } from './health-probe';
 import { PythonPodTemplate } from './python-pod-template';
-import { PythonServerConfig } from './python-server';
+import { PythonServerConfig, PythonServerKind } from './python-server';
 import { topologySpreadConstraints } from './scaling';
 import { ServiceIdentity } from './service-identity';
 import { PropValidator } from './validation';
 
 /**
- * HTTP health checks for a `PythonService`.
+ * Health checks for a `PythonService`.
  */
 export interface PythonServiceHealthCheck {
   /**
@@ -18,17 +20,53 @@ export interface PythonServiceHealthCheck {
   readonly path?: string;
 
   /**
-   * Path for the liveness probe. It must differ from `path` so that a slow dependency checked
+   * Path for an HTTP liveness probe. It must differ from `path` so that a slow dependency checked
    * by readiness does not get healthy pods restarted.
-   * @default - a TCP check on the service port: it fails only when the server stops accepting connections
+   * @default - see `liveness`
    */
   readonly livenessPath?: string;
+
+  /**
+   * The `Host` header of the HTTP probes. Django with `DEBUG=False` answers a request whose host
+   * is not in `ALLOWED_HOSTS` with 400, and the kubelet sends `Host: <pod IP>:<port>`, so every
+   * probe would fail. Sent as an `httpHeaders` entry (`httpGet.host` is the address to connect to).
+   * @default - the first host name the service is exposed under that is not a wildcard; none without one
+   */
+  readonly host?: string;
 
   /**
    * How long the app may take to start before the startup probe gives up and restarts it.
    * @default Duration.minutes(2)
    */
   readonly startupTimeout?: Duration;
+
+  /**
+   * The startup probe, instead of the default.
+   * @default - HTTP GET on `path` every 2 s (2 s timeout) for up to `startupTimeout`
+   */
+  readonly startup?: HealthProbe;
+
+  /**
+   * The readiness probe, instead of the default.
+   * @default - HTTP GET on `path` every 10 s with a 5 s timeout, NotReady after 3 failures in a row (30 s), so a few slow requests on busy sync workers do not take every pod out of the Service at once
+   */
+  readonly readiness?: HealthProbe;
+
+  /**
+   * The liveness probe, instead of the default.
+   * @default - uvicorn: HTTP GET on `path` every 30 s, restart after 5 failures (a wedged event loop still accepts TCP connections); others: TCP on the port every 20 s, restart after 3 failures; HTTP GET on `livenessPath` when set
+   */
+  readonly liveness?: HealthProbe;
+}
+
+/**
+ * How the pod pauses before the server gets SIGTERM.
+ */
+export enum PreStopMethod {
+  /** The kubelet's own `preStop.sleep` action (on by default since Kubernetes 1.30, GA in 1.34): no process in the container. */
+  SLEEP_ACTION = 'sleep-action',
+  /** `python -c "import time; time.sleep(N)"` in the container, for clusters before 1.30 (`sleep` is missing from distroless images, the interpreter never is). */
+  PYTHON_EXEC = 'python-exec',
 }
 
 /**
@@ -41,6 +79,12 @@ export interface PythonServiceShutdown {
    * @default Duration.seconds(5)
    */
   readonly preStopPause?: Duration;
+
+  /**
+   * How the pause is made.
+   * @default PreStopMethod.SLEEP_ACTION - needs Kubernetes 1.30 or later
+   */
+  readonly preStopMethod?: PreStopMethod;
 
   /**
    * Extra time on top of the pause and the server's graceful timeout before the kubelet sends SIGKILL.
@@ -65,27 +109,50 @@ export const WEB_COMPONENT = 'server';
 
 /** Health checks after defaults and validation. */
 export interface ResolvedHealthCheck {
-  readonly path: string;
-  readonly livenessPath?: string;
   readonly startupTimeout: Duration;
+  readonly startup?: ResolvedProbe;
+  readonly readiness?: ResolvedProbe;
+  readonly liveness?: ResolvedProbe;
 }
 
-/** Shutdown timing after defaults and validation. */
-export interface ResolvedShutdown {
-  readonly preStopPause: Duration;
-  readonly terminationGracePeriod: Duration;
-}
-
-export function resolveHealthCheck(v: PropValidator, health: PythonServiceHealthCheck): ResolvedHealthCheck {
+export function resolveHealthCheck(
+  v: PropValidator, health: PythonServiceHealthCheck, context: { port: number; server: PythonServerKind; exposedHost?: string },
+): ResolvedHealthCheck {
   const path = health.path ?? '/healthz';
   v.httpPath('healthCheck.path', path);
   v.httpPath('healthCheck.livenessPath', health.livenessPath);
   if (health.livenessPath !== undefined && health.livenessPath === path) {
     v.fail('healthCheck.livenessPath', health.livenessPath, 'must differ from healthCheck.path: a readiness check that fails on a slow dependency must not restart the pod');
   }
+  if (health.livenessPath !== undefined && health.liveness !== undefined) {
+    v.fail('healthCheck.livenessPath', health.livenessPath, 'cannot be combined with healthCheck.liveness; put the path into HealthProbe.http({ path })');
+  }
   const startupTimeout = health.startupTimeout ?? Duration.minutes(2);
   v.positiveDuration('healthCheck.startupTimeout', startupTimeout);
-  return { path, livenessPath: health.livenessPath, startupTimeout };
+  const host = health.host ?? context.exposedHost;
+  if (health.host !== undefined) validateHostHeader(v, 'healthCheck.host', health.host);
+
+  const seconds = (s: number) => Duration.seconds(s);
+  const startup = resolveProbe(v, 'healthCheck.startup', health.startup ?? HealthProbe.http({ path }), {
+    port: context.port, host, period: seconds(2), timeout: seconds(2), failureThreshold: Math.max(1, Math.ceil(startupTimeout.toSeconds() / 2)),
+  });
+  const readiness = resolveProbe(v, 'healthCheck.readiness', health.readiness ?? HealthProbe.http({ path }), {
+    port: context.port, host, period: seconds(10), timeout: seconds(5), failureThreshold: 3,
+  }, { readiness: true });
+  const defaultLiveness = health.livenessPath !== undefined ? HealthProbe.http({ path: health.livenessPath })
+    : context.server === PythonServerKind.UVICORN ? HealthProbe.http({ path, period: seconds(30), failureThreshold: 5 })
+      : HealthProbe.tcp();
+  const liveness = resolveProbe(v, 'healthCheck.liveness', health.liveness ?? defaultLiveness, {
+    port: context.port, host, period: seconds(20), timeout: seconds(5), failureThreshold: 3,
+  });
+  return { startupTimeout, startup, readiness, liveness };
+}
+
+/** Shutdown timing after defaults and validation. */
+export interface ResolvedShutdown {
+  readonly preStopPause: Duration;
+  readonly preStopMethod: PreStopMethod;
+  readonly terminationGracePeriod: Duration;
 }
 
 /** The grace period adds up: preStop pause + the server's graceful timeout + margin. */
@@ -103,7 +170,9 @@ export function resolveShutdown(v: PropValidator, shutdown: PythonServiceShutdow
         `must be at least the preStop pause (${preStopPause.toSeconds()}s) plus the server's graceful timeout (${gracefulTimeout.toSeconds()}s) = ${needed}s, or SIGKILL cuts off in-flight requests`);
     }
   }
-  return { preStopPause, terminationGracePeriod: explicitGrace ?? Duration.seconds(needed + margin.toSeconds()) };
+  const preStopMethod = shutdown.preStopMethod ?? PreStopMethod.SLEEP_ACTION;
+  if (!Object.values(PreStopMethod).includes(preStopMethod)) v.fail('shutdown.preStopMethod', preStopMethod, `must be one of ${Object.values(PreStopMethod).join(', ')}`);
+  return { preStopPause, preStopMethod, terminationGracePeriod: explicitGrace ?? Duration.seconds(needed + margin.toSeconds()) };
 }
 
 /** What the web Deployment is built from. */
@@ -146,48 +215,28 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
   });
   deployment.select(kplus.LabelSelector.of({ labels: selector }));
 
-  const probeTimeout = Duration.seconds(2);
   const pause = o.shutdown.preStopPause.toSeconds();
+  const probes = o.health;
   const container = o.template.addContainer(deployment, {
     name: 'app',
     command: o.server.command,
     derivedEnv: o.server.env,
     ports: [{ number: o.port, name: HTTP_PORT_NAME, protocol: kplus.Protocol.TCP }],
-    startup: kplus.Probe.fromHttpGet(o.health.path, {
-      port: o.port,
-      periodSeconds: Duration.seconds(2),
-      timeoutSeconds: probeTimeout,
-      failureThreshold: Math.max(1, Math.ceil(o.health.startupTimeout.toSeconds() / 2)),
-    }),
-    readiness: kplus.Probe.fromHttpGet(o.health.path, {
-      port: o.port,
-      periodSeconds: Duration.seconds(10),
-      timeoutSeconds: probeTimeout,
-      failureThreshold: 3,
-      successThreshold: 1,
-    }),
-    liveness: o.health.livenessPath !== undefined
-      ? kplus.Probe.fromHttpGet(o.health.livenessPath, {
-        port: o.port,
-        periodSeconds: Duration.seconds(20),
-        timeoutSeconds: probeTimeout,
-        failureThreshold: 3,
-      })
-      : kplus.Probe.fromTcpSocket({
-        port: o.port,
-        periodSeconds: Duration.seconds(20),
-        timeoutSeconds: probeTimeout,
-        failureThreshold: 3,
-      }),
-    lifecycle: pause > 0
-      ? {
-        // `sleep` is missing from distroless Python images and the native sleep action needs
-        // Kubernetes 1.29+, but the interpreter is always there.
-        preStop: kplus.Handler.fromCommand(['python', '-c', `import time; time.sleep(${pause})`]),
-      }
+    startup: probes.startup && toKplusProbe(probes.startup),
+    readiness: probes.readiness && toKplusProbe(probes.readiness),
+    liveness: probes.liveness && toKplusProbe(probes.liveness),
+    lifecycle: pause > 0 && o.shutdown.preStopMethod === PreStopMethod.PYTHON_EXEC
+      ? { preStop: kplus.Handler.fromCommand(['python', '-c', `import time; time.sleep(${pause})`]) }
       : undefined,
   });
+  if (pause > 0 && o.shutdown.preStopMethod === PreStopMethod.SLEEP_ACTION) {
+    // cdk8s-plus-28's Handler has no sleep action, and its types drop the field from a JSON patch.
+    afterRender(ApiObject.of(deployment), (manifest) => {
+      manifest.spec.template.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: pause } } };
+    });
+  }
 
+  addHostHeaders(ApiObject.of(deployment), '/spec/template/spec/containers/0', probes);
   if (o.server.needsWorkerTmpDir) {
     container.mount(WORKER_TMP_DIR, kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', {
       medium: kplus.EmptyDirMedium.MEMORY,
@@ -195,6 +244,19 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
     }));
   }
   return { deployment, container };
+}
+
+/**
+ * Adds the `Host` header to the HTTP probes of the container at `containerPath` (cdk8s-plus-28's
+ * probes have no headers).
+ */
+function addHostHeaders(apiObject: ApiObject, containerPath: string, probes: ResolvedHealthCheck): void {
+  const kinds: Array<[string, ResolvedProbe | undefined]> = [['startupProbe', probes.startup], ['readinessProbe', probes.readiness], ['livenessProbe', probes.liveness]];
+  for (const [field, probe] of kinds) {
+    if (probe?.kind === HealthProbeKind.HTTP && probe.host !== undefined) {
+      apiObject.addJsonPatch(JsonPatch.add(`${containerPath}/${field}/httpGet/httpHeaders`, [{ name: 'Host', value: probe.host }]));
+    }
+  }
 }
 
 /**

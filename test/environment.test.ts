@@ -37,7 +37,7 @@ describe('environment variable order', () => {
 
   test('library defaults come first, then the user\'s variables by name', () => {
     const names = envList({ env: { ZED: '1', ALPHA: '2' } }).map((e) => e.name);
-    expect(names).toEqual(['PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'PYTHON_CPU_COUNT', 'TMPDIR', 'WEB_CONCURRENCY', 'ALPHA', 'ZED']);
+    expect(names).toEqual(['PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'PYTHON_CPU_COUNT', 'TMPDIR', 'WEB_CONCURRENCY', 'XDG_RUNTIME_DIR', 'ALPHA', 'ZED']);
   });
 
   test('overriding a library default keeps one entry, moved after what it refers to', () => {

@@ -17,7 +17,7 @@ function synthExample(): { yaml: string; dockerfile: string; manifests: Manifest
       stdio: 'pipe',
       env: { ...process.env, FORCE_COLOR: '0' },
     });
-    expect(fs.readdirSync(out).sort()).toEqual(['Dockerfile', 'shop.k8s.yaml']);
+    expect(fs.readdirSync(out).sort()).toEqual(['.dockerignore', 'Dockerfile', 'shop.k8s.yaml']);
     const yaml = fs.readFileSync(path.join(out, 'shop.k8s.yaml'), 'utf8');
     const dockerfile = fs.readFileSync(path.join(out, 'Dockerfile'), 'utf8');
     return { yaml, dockerfile, manifests: parseAllDocuments(yaml).map((d) => d.toJS()) };
@@ -31,7 +31,7 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
 
   test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring, backup, security', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
-      'Deployment/python-app', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
+      'ConfigMap/python-app-gunicorn', 'Deployment/python-app', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
       expect.stringMatching(/^Job\/python-app-migrate-[0-9a-f]{8}$/),
       'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol', 'PodDisruptionBudget/python-app-pdb',
       'PrometheusRule/python-app-alerts', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceAccount/python-app-migrate', 'ServiceMonitor/python-app',

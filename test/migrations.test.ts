@@ -52,7 +52,7 @@ describe('migrations', () => {
 
   test('uses the same image, env and restricted security context as the app, its own ServiceAccount, and one process\'s CPU', () => {
     expect(container.image).toBe(app.image);
-    const { WEB_CONCURRENCY: _workers, ...appEnv } = envOf(app);
+    const { WEB_CONCURRENCY: _workers, XDG_RUNTIME_DIR: _runtime, ...appEnv } = envOf(app);
     expect(envOf(container)).toEqual(appEnv);
     expect(container.securityContext).toEqual(app.securityContext);
     expect(container.resources).toEqual({ ...app.resources, requests: { ...app.resources.requests, cpu: '250m' } });

@@ -1,4 +1,4 @@
-import { Chart, Duration, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { PythonServer, PythonService, PythonServiceProps, ServiceMonitoring } from '../src';
 import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth } from './support/manifests';
@@ -82,7 +82,7 @@ describe('a separate metrics port', () => {
 
 describe('prometheus_client multiprocess mode', () => {
   test('multi-worker gunicorn gets PROMETHEUS_MULTIPROC_DIR on a memory emptyDir', () => {
-    const manifests = build({ server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }) });
+    const manifests = build({ server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }), resources: { memory: Size.mebibytes(512) } });
     const deployment = only(manifests, 'Deployment');
     const container = appContainer(deployment);
     expect(envOf(container).PROMETHEUS_MULTIPROC_DIR).toBe('/run/prometheus');
@@ -91,8 +91,9 @@ describe('prometheus_client multiprocess mode', () => {
     expectStrictlyValid(manifests);
   });
 
-  test('single-process servers do not get it', () => {
-    for (const server of [PythonServer.uvicorn({ app: 'a:b' }), PythonServer.gunicorn({ app: 'a:b', workers: 1 }), undefined]) {
+  test('single-process servers do not get it (gunicorn always does: its hooks serve the metrics, one worker or many)', () => {
+    expect(envOf(appContainer(only(build({ server: PythonServer.gunicorn({ app: 'a:b', workers: 1 }) }), 'Deployment'))).PROMETHEUS_MULTIPROC_DIR).toBe('/run/prometheus');
+    for (const server of [PythonServer.uvicorn({ app: 'a:b' }), undefined]) {
       const container = appContainer(only(build({ server }), 'Deployment'));
       expect(envOf(container).PROMETHEUS_MULTIPROC_DIR).toBeUndefined();
     }
@@ -117,7 +118,7 @@ describe('alerts', () => {
   });
 
   test('target down covers missing targets too', () => {
-    expect(byName('ApiTargetDown').expr).toBe('count(up{namespace="shop",service="api"} == 0) > 0 or absent(up{namespace="shop",service="api"} == 1)');
+    expect(byName('ApiTargetDown').expr).toBe('count by (namespace, service) (up{namespace="shop",service="api"} == 0) > 0 or absent(up{namespace="shop",service="api"})');
   });
 
   test('crash looping matches only this Deployment\'s pods', () => {
@@ -125,8 +126,8 @@ describe('alerts', () => {
   });
 
   test('5xx ratio and latency use the default metric names', () => {
-    expect(byName('ApiHighErrorRatio').expr).toBe('sum(rate(http_requests_total{namespace="shop",service="api",status=~"5.."}[5m])) / sum(rate(http_requests_total{namespace="shop",service="api"}[5m])) > 0.05');
-    expect(byName('ApiHighLatency').expr).toBe('histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="shop",service="api"}[5m]))) > 0.5');
+    expect(byName('ApiHighErrorRatio').expr).toBe('sum by (namespace, service) (rate(http_requests_total{namespace="shop",service="api",status=~"5.."}[5m])) / sum by (namespace, service) (rate(http_requests_total{namespace="shop",service="api"}[5m])) > 0.05');
+    expect(byName('ApiHighLatency').expr).toBe('histogram_quantile(0.95, sum by (namespace, service, le) (rate(http_request_duration_seconds_bucket{namespace="shop",service="api"}[5m]))) > 0.5');
   });
 
   test('HPA at max replicas names the autoscaler', () => {

@@ -1,9 +1,10 @@
 import { App, Chart } from 'cdk8s';
 import * as fc from 'fast-check';
-import { PythonService, PythonServiceProps } from '../src';
+import { AdmissionPolicyApiVersion, PythonService, PythonServiceProps } from '../src';
 import { corruption, validProps } from './support/arbitraries';
 import { evaluatePolicy } from './support/cel';
 import { allOf, crossObjectProblems, Manifest, podTemplateOf, strictProblems } from './support/manifests';
+import { KubernetesVersion } from './support/schema-validator';
 
 /** Cases per property; PROPERTY_RUNS=20000 for a longer hunt. */
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
@@ -48,7 +49,9 @@ describe('properties', () => {
   test(`any valid props synthesize objects a cluster accepts (${RUNS} cases)`, () => {
     fc.assert(fc.property(validProps, (props) => {
       const manifests = synthesize(props);
-      const problems = [...strictProblems(manifests), ...crossObjectProblems(manifests), ...monitoringProblems(manifests), ...admissionProblems(manifests)];
+      // Output for 1.28/1.29 (VAP v1beta1) must fit 1.28 as well as 1.35.
+      const releases: KubernetesVersion[] = props.security?.admissionApiVersion === AdmissionPolicyApiVersion.V1BETA1 ? ['1.28', '1.35'] : ['1.35'];
+      const problems = [...strictProblems(manifests, releases), ...crossObjectProblems(manifests), ...monitoringProblems(manifests), ...admissionProblems(manifests)];
       if (problems.length > 0) throw new Error(problems.join('\n'));
     }), { numRuns: RUNS });
   });

@@ -47,6 +47,61 @@ describe('PythonServer.gunicorn', () => {
   });
 });
 
+describe('workers sized by memory too', () => {
+  const sized = (memory: number, extra: Partial<PythonServerBindOptions> = {}) => ({ ...pod(2000), memoryLimitMebibytes: memory, ...extra });
+
+  test.each([
+    // memory, multiprocess dir, workers: min(2 × 2 + 1, floor((memory − 16 heartbeat − 32 arbiter [− 64 metrics]) / 128))
+    [256, 0, 1], [512, 0, 3], [512, 64, 3], [1024, 0, 5], [384, 64, 2], [300, 64, 1],
+  ])('%i Mi (metrics dir %i Mi) gives %i gunicorn workers', (memory, multiprocess, workers) => {
+    expect(PythonServer.gunicorn({ app: 'a:b' }).bind(sized(memory, { multiprocessMebibytes: multiprocess })).workers).toBe(workers);
+  });
+
+  test('memoryPerProcess changes the count', () => {
+    expect(PythonServer.gunicorn({ app: 'a:b' }).bind(sized(256, { memoryPerProcessMebibytes: 64 })).workers).toBe(3);
+  });
+
+  test('not even one worker fits: a clear error', () => {
+    expect(() => PythonServer.gunicorn({ app: 'a:b' }).bind(sized(128)))
+      .toThrow("PythonService 'api': resources.memory \"128Mi\" leaves no room for one worker process: 128Mi per process (memoryPerProcess), 48Mi for memory-backed volumes and the master process; raise resources.memory or lower memoryPerProcess");
+  });
+
+  test('an explicit count must fit as well, and WEB_CONCURRENCY counts as explicit', () => {
+    expect(() => PythonServer.gunicorn({ app: 'a:b', workers: 4 }).bind(sized(256))).toThrow(/server.workers 4 does not fit in resources.memory \(256Mi\)/);
+    expect(PythonServer.gunicorn({ app: 'a:b' }).bind(sized(1024, { workersFromEnv: 2 })).workers).toBe(2);
+    expect(() => PythonServer.gunicorn({ app: 'a:b' }).bind(sized(256, { workersFromEnv: 3 }))).toThrow(/env.WEB_CONCURRENCY 3 does not fit/);
+    expect(() => PythonServer.gunicorn({ app: 'a:b', workers: 2 }).bind(sized(1024, { workersFromEnv: 2 })))
+      .toThrow('server.workers 2 is also set by env.WEB_CONCURRENCY (2); set the worker count once');
+  });
+
+  test('uvicorn and commands run one process, which must fit', () => {
+    expect(PythonServer.uvicorn({ app: 'a:b' }).bind(sized(128)).workers).toBe(1);
+    expect(() => PythonServer.command(['python', '-m', 'x']).bind(sized(64))).toThrow(/resources.memory "64Mi" leaves no room for one worker process/);
+  });
+});
+
+describe('gunicorn behind proxies', () => {
+  test('sync workers get no --keep-alive (they ignore it); other classes outlast a 60 s proxy idle timeout', () => {
+    expect(PythonServer.gunicorn({ app: 'a:b' }).bind(pod(500)).command).not.toContain('--keep-alive');
+    const gthread = PythonServer.gunicorn({ app: 'a:b', workerClass: 'gthread' }).bind(pod(500)).command!;
+    expect(gthread[gthread.indexOf('--keep-alive') + 1]).toBe('65');
+    expect(() => PythonServer.gunicorn({ app: 'a:b', keepAlive: Duration.seconds(620) }).bind(pod(500))).toThrow(/server.keepAlive \(10 minutes 20 seconds\) has no effect with the sync worker class/);
+  });
+
+  test('forwardedAllowIps is passed on', () => {
+    const config = PythonServer.gunicorn({ app: 'a:b', forwardedAllowIps: '10.0.0.0/8' }).bind(pod(500));
+    expect(config.command!.join(' ')).toContain('--forwarded-allow-ips 10.0.0.0/8');
+    expect(config.forwardedAllowIps).toBe('10.0.0.0/8');
+  });
+
+  test('the control socket goes to a writable memory-backed XDG_RUNTIME_DIR, never a --no-control-socket flag older gunicorn rejects', () => {
+    const config = PythonServer.gunicorn({ app: 'a:b' }).bind(pod(500));
+    expect(config.env.XDG_RUNTIME_DIR).toBe('/run/gunicorn');
+    expect(config.needsWorkerTmpDir).toBe(true);
+    expect(config.command).not.toContain('--no-control-socket');
+  });
+});
+
 describe('PythonServer.uvicorn', () => {
   test('one worker per pod by default, whatever the CPU', () => {
     const config = PythonServer.uvicorn({ app: 'shop.main:app' }).bind(pod(4000));
@@ -54,7 +109,7 @@ describe('PythonServer.uvicorn', () => {
     expect(config.needsWorkerTmpDir).toBe(false);
     expect(config.command).toEqual([
       'uvicorn', 'shop.main:app', '--host', '0.0.0.0', '--port', '8080', '--timeout-graceful-shutdown', '30',
-      '--timeout-keep-alive', '5', '--no-use-colors',
+      '--timeout-keep-alive', '65', '--no-use-colors',
     ]);
   });
 

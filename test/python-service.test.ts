@@ -1,6 +1,6 @@
 import { App, Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Exposure, PythonServer, PythonService, PythonServiceProps } from '../src';
+import { Exposure, PreStopMethod, PythonServer, PythonService, PythonServiceProps } from '../src';
 import {
   allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth,
 } from './support/manifests';
@@ -26,7 +26,7 @@ describe('PythonService defaults', () => {
     expect(manifests.every((m) => m.metadata.namespace === 'shop')).toBe(true);
   });
 
-  test('every object is valid for Kubernetes 1.28 and 1.35 and every pod is "restricted"', () => {
+  test('every object is valid for Kubernetes 1.35 (the defaults target 1.30 and later) and every pod is "restricted"', () => {
     expectStrictlyValid(manifests);
     expect(crossObjectProblems(manifests)).toEqual([]);
   });
@@ -90,8 +90,15 @@ describe('PythonService defaults', () => {
     expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBe(120);
   });
 
-  test('pauses in preStop with the interpreter, and the grace period adds up', () => {
-    expect(container.lifecycle.preStop.exec.command).toEqual(['python', '-c', 'import time; time.sleep(5)']);
+  test('readiness tolerates a few slow requests: 5 s timeout, NotReady only after 3 failures in a row', () => {
+    expect(container.readinessProbe).toMatchObject({ periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+    expect(container.livenessProbe).toMatchObject({ periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
+    // No Host header without a host name to send.
+    expect(container.readinessProbe.httpGet.httpHeaders).toBeUndefined();
+  });
+
+  test('pauses in preStop with the kubelet\'s sleep action, and the grace period adds up', () => {
+    expect(container.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
     // 5 s pause + 30 s server graceful timeout + 5 s margin
     expect(pod.spec.terminationGracePeriodSeconds).toBe(40);
     expect(service.terminationGracePeriod.toSeconds()).toBe(40);
@@ -175,7 +182,11 @@ describe('PythonService servers', () => {
     });
     const deployment = only(manifests, 'Deployment');
     const container = appContainer(deployment);
-    expect(envOf(container)).toMatchObject({ WEB_CONCURRENCY: '5', PYTHON_CPU_COUNT: '2' });
+    expect(envOf(container)).toMatchObject({ WEB_CONCURRENCY: '1', PYTHON_CPU_COUNT: '2' });
+    expect(envOf(appContainer(only(build({
+      server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }),
+      resources: { cpu: kplus.Cpu.millis(1500), memory: Size.mebibytes(1024) },
+    }).manifests, 'Deployment')))).toMatchObject({ WEB_CONCURRENCY: '5', PYTHON_CPU_COUNT: '2' });
     expect(container.command.slice(0, 4)).toEqual(['gunicorn', 'shop.wsgi:application', '--bind', '0.0.0.0:8080']);
     expect(container.command.join(' ')).toContain('--access-logfile - --error-logfile -');
     expect(container.command.join(' ')).toContain('--worker-tmp-dir /run/gunicorn');
@@ -187,7 +198,7 @@ describe('PythonService servers', () => {
   test('uvicorn runs one process per pod and its graceful timeout sets the grace period', () => {
     const { manifests } = build({
       server: PythonServer.uvicorn({ app: 'shop.main:app', gracefulTimeout: Duration.seconds(20) }),
-      shutdown: { preStopPause: Duration.seconds(10), margin: Duration.seconds(3) },
+      shutdown: { preStopPause: Duration.seconds(10), margin: Duration.seconds(3), preStopMethod: PreStopMethod.PYTHON_EXEC },
     });
     const deployment = only(manifests, 'Deployment');
     const container = appContainer(deployment);

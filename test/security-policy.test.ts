@@ -1,7 +1,7 @@
 import { ApiObject, App, Chart, JsonPatch, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  AdmissionEngine, AdmissionPolicyApiVersion, DnsEgress, Exposure, NetworkProtocol, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PythonServer,
+  AdmissionEngine, AdmissionPolicyApiVersion, DnsEgress, Exposure, NetworkProtocol, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PreStopMethod, PythonServer,
   PythonService, PythonServiceProps, PythonServiceSecurity, SecurityPolicy,
 } from '../src';
 import { admissionRules } from '../src/admission';
@@ -170,12 +170,12 @@ describe('ValidatingAdmissionPolicy objects', () => {
     });
   });
 
-  test('v1beta1 for Kubernetes 1.28/1.29, valid on 1.28', () => {
-    const beta = build({ security: { ...SECURITY, admissionApiVersion: AdmissionPolicyApiVersion.V1BETA1 } }).manifests;
+  test('v1beta1 for Kubernetes 1.28/1.29: with the interpreter preStop pause, the whole output is valid on 1.28', () => {
+    const beta = build({ security: { ...SECURITY, admissionApiVersion: AdmissionPolicyApiVersion.V1BETA1 }, shutdown: { preStopMethod: PreStopMethod.PYTHON_EXEC } }).manifests;
     const p = only(beta, 'ValidatingAdmissionPolicy');
     expect(p.apiVersion).toBe('admissionregistration.k8s.io/v1beta1');
     expect(releasesServing(p)).toEqual(['1.28']);
-    expectStrictlyValid(beta);
+    expectStrictlyValid(beta, ['1.28', '1.35']);
   });
 
   test('audit enforcement audits and warns instead of denying', () => {

@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as fc from 'fast-check';
 import {
-  AdmissionEngine, AdmissionPolicyApiVersion, BackupVolumeMode, Exposure, PolicyEnforcement, PythonServer, PythonServiceProps,
+  AdmissionEngine, AdmissionPolicyApiVersion, BackupVolumeMode, Exposure, PolicyEnforcement, PreStopMethod, PythonServer, PythonServiceProps,
 } from '../../src';
 
 const REGISTRIES = ['registry.example.com/shop/', 'ghcr.io/acme/', 'localhost:5000/'];
@@ -28,13 +28,14 @@ export const imageAndRegistry = fc.record({
 const appRef = fc.tuple(lower, lower).map(([m, v]) => `${m}.wsgi:${v}`);
 const seconds = (min: number, max: number) => fc.integer({ min, max }).map((s) => Duration.seconds(s));
 
-export const server = fc.oneof(
-  fc.constant(undefined),
+/** A server, with the fixed worker count it asks for (an explicit count must fit in memory). */
+export const server: fc.Arbitrary<{ server?: PythonServer; workers?: number }> = fc.oneof(
+  fc.constant({}),
   fc.record({ app: appRef, workers: fc.option(fc.integer({ min: 1, max: 16 }), { nil: undefined }), gracefulTimeout: fc.option(seconds(1, 120), { nil: undefined }), maxRequests: fc.option(fc.integer({ min: 1, max: 10000 }), { nil: undefined }) })
-    .map((o) => PythonServer.gunicorn(o)),
+    .map((o) => ({ server: PythonServer.gunicorn(o), workers: o.workers })),
   fc.record({ app: appRef, workers: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), gracefulTimeout: fc.option(seconds(1, 120), { nil: undefined }) })
-    .map((o) => PythonServer.uvicorn(o)),
-  fc.array(lower, { minLength: 1, maxLength: 4 }).map((cmd) => PythonServer.command(cmd)),
+    .map((o) => ({ server: PythonServer.uvicorn(o), workers: o.workers })),
+  fc.array(lower, { minLength: 1, maxLength: 4 }).map((cmd) => ({ server: PythonServer.command(cmd) })),
 );
 
 const envName = fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,15}$/);
@@ -72,7 +73,9 @@ export const validProps: fc.Arbitrary<PythonServiceProps> = fc.record({
       .map((a) => ({ autoscaling: { minReplicas: a.min, maxReplicas: a.min + a.extra, targetCpuUtilization: a.cpu, targetMemoryUtilization: a.mem } })),
   ),
   cpu: fc.integer({ min: 1, max: 4000 }),
-  memory: fc.integer({ min: 32, max: 4096 }),
+  // At least what one gunicorn worker needs next to its memory-backed volumes (smaller is a clear error, tested elsewhere).
+  memory: fc.integer({ min: 256, max: 4096 }),
+  memoryPerProcess: fc.option(fc.constantFrom(64, 128, 200), { nil: undefined }),
   env: fc.dictionary(envName, fc.string({ maxLength: 20 }), { maxKeys: 4 }),
   healthPath: fc.option(lower.map((p) => `/${p}`), { nil: undefined }),
   expose: exposure,
@@ -93,11 +96,13 @@ export const validProps: fc.Arbitrary<PythonServiceProps> = fc.record({
   const props: PythonServiceProps = {
     image: r.img.image,
     name: r.name,
-    server: r.server,
+    server: r.server.server,
     port: r.port,
     servicePort: r.servicePort,
     ...scaling,
-    resources: { cpu: kplus.Cpu.millis(r.cpu), memory: Size.mebibytes(r.memory) },
+    // Room for an explicit worker count: each process, the memory-backed volumes and the master.
+    resources: { cpu: kplus.Cpu.millis(r.cpu), memory: Size.mebibytes(Math.max(r.memory, (r.server.workers ?? 1) * (r.memoryPerProcess ?? 128) + 16 + 32 + 64)) },
+    memoryPerProcess: r.memoryPerProcess !== undefined ? Size.mebibytes(r.memoryPerProcess) : undefined,
     env: r.env,
     healthCheck: r.healthPath ? { path: r.healthPath } : undefined,
     expose: r.expose,
@@ -119,6 +124,8 @@ export const validProps: fc.Arbitrary<PythonServiceProps> = fc.record({
       }
       : undefined,
     migrations: r.migrations ? { command: r.migrations } : undefined,
+    // Output for 1.28/1.29 clusters (VAP v1beta1) pauses with the interpreter: no preStop sleep action there.
+    shutdown: r.security?.version === AdmissionPolicyApiVersion.V1BETA1 ? { preStopMethod: PreStopMethod.PYTHON_EXEC } : undefined,
   };
   return props;
 });

@@ -1,0 +1,82 @@
+import { Chart, Duration, Testing } from 'cdk8s';
+import { Exposure, HealthProbe, PythonServer, PythonService, PythonServiceProps } from '../src';
+import { appContainer, expectStrictlyValid, Manifest, only, synth } from './support/manifests';
+
+function container(props: Partial<PythonServiceProps>): any {
+  return appContainer(only(manifests(props), 'Deployment'));
+}
+function manifests(props: Partial<PythonServiceProps>): Manifest[] {
+  const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1', ...props });
+  return synth(chart);
+}
+
+describe('probes that Django with a strict ALLOWED_HOSTS answers', () => {
+  const django: Partial<PythonServiceProps> = { server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }), expose: Exposure.ingress({ host: 'shop.example.com' }) };
+
+  test('the HTTP probes send the public host name as the Host header, not the pod IP', () => {
+    const c = container(django);
+    for (const probe of [c.startupProbe, c.readinessProbe]) {
+      expect(probe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'shop.example.com' }]);
+      // httpGet.host is the address to connect to: it must stay the pod IP.
+      expect(probe.httpGet.host).toBeUndefined();
+    }
+    expect(c.livenessProbe.tcpSocket).toBeDefined();
+    expectStrictlyValid(manifests(django));
+  });
+
+  test('healthCheck.host wins; a wildcard host is never sent; without exposure no header', () => {
+    expect(container({ ...django, healthCheck: { host: 'internal.shop.example.com' } }).readinessProbe.httpGet.httpHeaders)
+      .toEqual([{ name: 'Host', value: 'internal.shop.example.com' }]);
+    expect(container({ expose: Exposure.ingress({ host: '*.shop.example.com' }) }).readinessProbe.httpGet.httpHeaders).toBeUndefined();
+    expect(container({}).readinessProbe.httpGet.httpHeaders).toBeUndefined();
+  });
+
+  test('an HTTP liveness path gets the header too', () => {
+    expect(container({ ...django, healthCheck: { livenessPath: '/livez' } }).livenessProbe.httpGet).toEqual({
+      path: '/livez', port: 8080, scheme: 'HTTP', httpHeaders: [{ name: 'Host', value: 'shop.example.com' }],
+    });
+  });
+});
+
+describe('uvicorn liveness', () => {
+  test('HTTP on the health path, less often and more patient than readiness: a wedged event loop still accepts TCP', () => {
+    const c = container({ server: PythonServer.uvicorn({ app: 'shop.main:app' }), healthCheck: { path: '/health' } });
+    expect(c.livenessProbe.httpGet.path).toBe('/health');
+    expect(c.livenessProbe.tcpSocket).toBeUndefined();
+    expect(c.livenessProbe.periodSeconds).toBeGreaterThan(c.readinessProbe.periodSeconds);
+    expect(c.livenessProbe.failureThreshold).toBeGreaterThan(c.readinessProbe.failureThreshold);
+    expect(c.livenessProbe).toMatchObject({ periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 5 });
+  });
+});
+
+describe('HealthProbe', () => {
+  test('each probe kind can be replaced: HTTP, TCP, exec or none, with its own timing', () => {
+    const c = container({
+      healthCheck: {
+        startup: HealthProbe.tcp({ period: Duration.seconds(5), failureThreshold: 60 }),
+        readiness: HealthProbe.http({ path: '/ready', host: 'api.internal', timeout: Duration.seconds(3), successThreshold: 2 }),
+        liveness: HealthProbe.exec(['python', '-c', 'import sys; sys.exit(0)'], { period: Duration.seconds(60) }),
+      },
+    });
+    expect(c.startupProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 5, failureThreshold: 60 });
+    expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/ready', httpHeaders: [{ name: 'Host', value: 'api.internal' }] }, timeoutSeconds: 3, successThreshold: 2 });
+    expect(c.livenessProbe).toMatchObject({ exec: { command: ['python', '-c', 'import sys; sys.exit(0)'] }, periodSeconds: 60 });
+    const none = container({ healthCheck: { liveness: HealthProbe.none(), startup: HealthProbe.none() } });
+    expect(none.livenessProbe).toBeUndefined();
+    expect(none.startupProbe).toBeUndefined();
+    expect(none.readinessProbe).toBeDefined();
+  });
+
+  test.each([
+    [{ healthCheck: { readiness: { kind: 'http' } as any } }, 'healthCheck.readiness {"kind":"http"} must come from HealthProbe.http(), .tcp(), .exec() or .none()'],
+    [{ healthCheck: { liveness: HealthProbe.exec([]) } }, 'healthCheck.liveness.command [] must be a non-empty command'],
+    [{ healthCheck: { liveness: HealthProbe.tcp({ successThreshold: 2 }) } }, 'healthCheck.liveness.successThreshold 2 must be a whole number from 1 to 1'],
+    [{ healthCheck: { readiness: HealthProbe.http({ path: 'ready' }) } }, 'healthCheck.readiness.path "ready" must be an HTTP path'],
+    [{ healthCheck: { readiness: HealthProbe.http({ path: '/r', timeout: Duration.seconds(30) }) } }, 'healthCheck.readiness.timeout (30 seconds) must not exceed the period (10s)'],
+    [{ healthCheck: { host: 'https://shop.example.com' } }, 'healthCheck.host "https://shop.example.com" must be a lower-case host name'],
+    [{ healthCheck: { livenessPath: '/livez', liveness: HealthProbe.tcp() } }, 'healthCheck.livenessPath "/livez" cannot be combined with healthCheck.liveness'],
+  ])('rejects %j', (props, message) => {
+    expect(() => manifests(props as Partial<PythonServiceProps>)).toThrow(`PythonService 'api': ${message}`);
+  });
+});
