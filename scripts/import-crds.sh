@@ -23,3 +23,4 @@ import_group() {
 import_group monitoring.coreos.com servicemonitors podmonitors prometheusrules
 import_group velero.io schedules backups
 import_group policies.kyverno.io namespacedvalidatingpolicies
+import_group gateway.networking.k8s.io httproutes

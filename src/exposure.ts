@@ -1,5 +1,8 @@
+import { ApiObject, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { customResource } from './custom-resource';
+import type * as gateway from './imports/gateway.networking.k8s.io';
 import { isQualifiedName, PropValidator } from './validation';
 
 /**
@@ -45,6 +48,92 @@ export interface IngressExposureOptions {
    * @default - none
    */
   readonly annotations?: { [key: string]: string };
+
+  /**
+   * The namespace the ingress controller's pods run in (e.g. `ingress-nginx`, `traefik`). The
+   * NetworkPolicy then admits the app port from that namespace only, instead of from everywhere.
+   * Only for controllers that proxy from pods: with a cloud load balancer that sends traffic
+   * straight to pod IPs, the sources have no namespace (use `security.ingressFrom` with CIDRs).
+   * @default - the app port is open to every source
+   */
+  readonly proxyNamespace?: string;
+}
+
+/**
+ * How an HTTPRoute matches the request path.
+ */
+export enum GatewayPathType {
+  /** The path and everything below it (`/api` matches `/api` and `/api/orders`, not `/apix`). */
+  PATH_PREFIX = 'PathPrefix',
+  /** Exactly the path. */
+  EXACT = 'Exact',
+}
+
+/**
+ * Options for `Exposure.gateway()`.
+ */
+export interface GatewayExposureOptions {
+  /**
+   * The Gateway to attach to (it must exist, and its listener must admit routes from the app
+   * namespace: `allowedRoutes.namespaces`).
+   */
+  readonly gatewayName: string;
+
+  /**
+   * The Gateway's namespace.
+   * @default - the app namespace
+   */
+  readonly gatewayNamespace?: string;
+
+  /**
+   * The Gateway listener to attach to (`parentRefs[].sectionName`), e.g. `https`. Without it the
+   * route attaches to every listener of the Gateway whose `allowedRoutes` admit it, plain HTTP
+   * included.
+   * @default - every listener that admits the route
+   */
+  readonly sectionName?: string;
+
+  /**
+   * Host names the route matches (RFC 1123; a leading `*.` wildcard is allowed).
+   * @default - every host the listener accepts
+   */
+  readonly hostnames?: string[];
+
+  /**
+   * The path routed to the service.
+   * @default "/"
+   */
+  readonly path?: string;
+
+  /**
+   * How the path matches.
+   * @default GatewayPathType.PATH_PREFIX
+   */
+  readonly pathType?: GatewayPathType;
+
+  /**
+   * The route's request timeout (`rules[].timeouts.request`).
+   * @default - for gunicorn sync workers, the server's `timeout` + 5 s (gunicorn kills a request after its timeout, so the proxy should wait at least that long); otherwise unset
+   */
+  readonly requestTimeout?: Duration;
+
+  /**
+   * Emit `timeouts` at all. It is an Extended-support field: implementations that lack it
+   * reject or ignore the route; set false for them.
+   * @default true
+   */
+  readonly timeouts?: boolean;
+
+  /**
+   * The namespace the Gateway's data plane (proxy pods) runs in, e.g. `envoy-gateway-system`
+   * for Envoy Gateway, the Gateway's own namespace for Istio or Cilium's per-Gateway proxies
+   * (`istio-ingress`, ...), `nginx-gateway` for NGINX Gateway Fabric. The NetworkPolicy then
+   * admits the app port from that namespace only. Cloud implementations that send traffic
+   * straight to pod IPs (GKE, AWS Load Balancer Controller in IP mode) have no namespace: use
+   * `security.ingressFrom` with their source ranges.
+   * @default - the app port is open to every source
+   */
+  readonly proxyNamespace?: string;
 }
 
 /**
@@ -80,10 +169,19 @@ export class Exposure {
   }
 
   /**
+   * A ClusterIP Service behind a Gateway API `HTTPRoute` (`gateway.networking.k8s.io/v1`)
+   * attached to an existing Gateway.
+   */
+  public static gateway(options: GatewayExposureOptions): Exposure {
+    return new Exposure(kplus.ServiceType.CLUSTER_IP, false, undefined, undefined, options);
+  }
+
+  /**
    * @param serviceType the Service type
    * @param clusterInternal whether only in-cluster clients reach it
    * @param nodePort the requested node port, for NodePort services
    * @param ingressOptions the Ingress to create, if any
+   * @param gatewayOptions the HTTPRoute to create, if any
    */
   private constructor(
     /** The Service type. */
@@ -94,11 +192,22 @@ export class Exposure {
     public readonly requestedNodePort?: number,
     /** The Ingress to create, if any. */
     public readonly ingressOptions?: IngressExposureOptions,
+    /** The HTTPRoute to create, if any. */
+    public readonly gatewayOptions?: GatewayExposureOptions,
   ) {}
 
   /** The host names the service is reached under from outside, in order (wildcards included). */
   public get publicHosts(): string[] {
-    return this.ingressOptions?.host !== undefined ? [this.ingressOptions.host] : [];
+    if (this.ingressOptions?.host !== undefined) return [this.ingressOptions.host];
+    return [...(this.gatewayOptions?.hostnames ?? [])];
+  }
+
+  /**
+   * The namespace the proxy in front runs in, when the exposure names one.
+   * @default - none
+   */
+  public get proxyNamespace(): string | undefined {
+    return this.ingressOptions?.proxyNamespace ?? this.gatewayOptions?.proxyNamespace;
   }
 }
 
@@ -111,10 +220,12 @@ export interface ExposureTarget {
   readonly port: number;
   readonly servicePort: number;
   readonly portName: string;
+  /** The route's request timeout, resolved (undefined: none). */
+  readonly requestTimeout?: Duration;
 }
 
 /** The Service (`<scope>/Service`) and, for ingress exposure, the Ingress (`<scope>/Ingress`). Internal. */
-export function addExposure(scope: Construct, t: ExposureTarget): { service: kplus.Service; ingress?: kplus.Ingress } {
+export function addExposure(scope: Construct, t: ExposureTarget): { service: kplus.Service; ingress?: kplus.Ingress; route?: ApiObject } {
   const service = new kplus.Service(scope, 'Service', {
     metadata: { name: t.name, labels: { ...t.labels } },
     type: t.exposure.serviceType,
@@ -128,6 +239,7 @@ export function addExposure(scope: Construct, t: ExposureTarget): { service: kpl
   });
   for (const [key, value] of Object.entries(t.selector)) service.selectLabel(key, value);
 
+  if (t.exposure.gatewayOptions) return { service, route: addHttpRoute(scope, t, t.exposure.gatewayOptions) };
   const options = t.exposure.ingressOptions;
   if (!options) return { service };
   const ingress = new kplus.Ingress(scope, 'Ingress', {
@@ -146,9 +258,34 @@ export function addExposure(scope: Construct, t: ExposureTarget): { service: kpl
   return { service, ingress };
 }
 
+function gatewayApi(): typeof gateway {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./imports/gateway.networking.k8s.io');
+}
+
+/** The HTTPRoute `<name>` in the app namespace, sending matching requests to the Service's port. */
+function addHttpRoute(scope: Construct, t: ExposureTarget, o: GatewayExposureOptions): ApiObject {
+  const api = gatewayApi();
+  return customResource<gateway.HttpRouteProps>(scope, 'HttpRoute', api.HttpRoute.GVK, api.toJson_HttpRouteProps, {
+    metadata: { name: t.name, labels: { ...t.labels } },
+    spec: {
+      parentRefs: [{ name: o.gatewayName, namespace: o.gatewayNamespace, sectionName: o.sectionName }],
+      hostnames: o.hostnames ? [...o.hostnames] : undefined,
+      rules: [{
+        matches: [{ path: { type: (o.pathType ?? GatewayPathType.PATH_PREFIX) as unknown as gateway.HttpRouteSpecRulesMatchesPathType, value: o.path ?? '/' } }],
+        backendRefs: [{ name: t.name, port: t.servicePort }],
+        timeouts: t.requestTimeout ? { request: `${t.requestTimeout.toSeconds()}s` } : undefined,
+      }],
+    },
+  });
+}
+
 /** Checks an exposure's options; throws naming the prop. Internal. */
 export function validateExposure(v: PropValidator, exposure: Exposure): void {
   v.integerInRange('expose.nodePort', exposure.requestedNodePort, 1, 65535);
+  const proxyNamespace = exposure.proxyNamespace;
+  if (proxyNamespace !== undefined) v.dnsLabel('expose.proxyNamespace', proxyNamespace);
+  if (exposure.gatewayOptions) validateGateway(v, exposure.gatewayOptions);
   const ingress = exposure.ingressOptions;
   if (!ingress) return;
   const host = ingress.host;
@@ -163,3 +300,33 @@ export function validateExposure(v: PropValidator, exposure: Exposure): void {
     if (typeof value !== 'string') v.fail(`expose.annotations["${key}"]`, value, 'must be a string');
   }
 }
+
+const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function validateGateway(v: PropValidator, o: GatewayExposureOptions): void {
+  v.dnsSubdomain('expose.gatewayName', o.gatewayName);
+  if (typeof o.gatewayName !== 'string') v.fail('expose.gatewayName', o.gatewayName, 'must name the Gateway to attach to');
+  v.dnsLabel('expose.gatewayNamespace', o.gatewayNamespace);
+  v.dnsSubdomain('expose.sectionName', o.sectionName);
+  if (o.hostnames !== undefined) {
+    if (!Array.isArray(o.hostnames) || o.hostnames.length === 0 || o.hostnames.length > 16) {
+      v.fail('expose.hostnames', o.hostnames, 'must list 1 to 16 host names, or be left out to match every host the listener accepts');
+    }
+    o.hostnames.forEach((host, i) => {
+      if (typeof host !== 'string' || !HOSTNAME.test(host) || host.length > 253) {
+        v.fail(`expose.hostnames[${i}]`, host, 'must be a lower-case RFC 1123 host name, optionally starting with "*." (no scheme, port or path)');
+      }
+      if (/^[0-9.]+$/.test(host)) v.fail(`expose.hostnames[${i}]`, host, 'must be a host name: Gateway API does not route by IP address');
+    });
+  }
+  v.httpPath('expose.path', o.path);
+  if (o.path !== undefined && o.path.length > 1024) v.fail('expose.path', o.path, 'must be at most 1024 characters');
+  if (o.pathType !== undefined && !Object.values(GatewayPathType).includes(o.pathType)) {
+    v.fail('expose.pathType', o.pathType, `must be one of ${Object.values(GatewayPathType).join(', ')}`);
+  }
+  v.positiveDuration('expose.requestTimeout', o.requestTimeout);
+  if (o.requestTimeout !== undefined && o.timeouts === false) {
+    v.fail('expose.requestTimeout', o.requestTimeout, 'cannot be combined with timeouts: false');
+  }
+}
+

@@ -1,7 +1,7 @@
 export * from './python-service';
 export * from './python-server';
-export { Exposure } from './exposure';
-export type { IngressExposureOptions, NodePortExposureOptions } from './exposure';
+export { Exposure, GatewayPathType } from './exposure';
+export type { GatewayExposureOptions, IngressExposureOptions, NodePortExposureOptions } from './exposure';
 export * from './network-policy';
 export * from './dns-egress';
 export * from './availability';

@@ -230,6 +230,12 @@ export interface PythonServerConfig {
    * @default - the server's default
    */
   readonly forwardedAllowIps?: string;
+  /**
+   * How long the server lets a request run before it kills it (gunicorn's sync workers), which a
+   * proxy in front should wait for at least.
+   * @default - the server never kills a request for time
+   */
+  readonly requestTimeout?: Duration;
 }
 
 /** gunicorn's arbiter (master process) and headroom, in MiB. */
@@ -382,6 +388,8 @@ class GunicornServer extends PythonServer {
       gracefulTimeout: graceful,
       needsWorkerTmpDir: true,
       forwardedAllowIps: o.forwardedAllowIps,
+      // Only sync workers are killed when a request outlasts --timeout; for others it is a heartbeat.
+      requestTimeout: workerClass === 'sync' ? o.timeout ?? Duration.seconds(30) : undefined,
     };
   }
 }

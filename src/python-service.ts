@@ -1,4 +1,4 @@
-import { Chart, Duration, Size } from 'cdk8s';
+import { ApiObject, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudget } from './availability';
@@ -190,6 +190,8 @@ export class PythonService extends Construct {
   public readonly service: kplus.Service;
   /** The Ingress, when exposed through one. */
   public readonly ingress?: kplus.Ingress;
+  /** The Gateway API HTTPRoute, with `Exposure.gateway()`. */
+  public readonly httpRoute?: ApiObject;
   /** The NetworkPolicy isolating the pods: ingress to the service port only; egress open until restricted. */
   public readonly networkPolicy: ServiceNetworkPolicy;
   /** The exposure in effect. */
@@ -276,9 +278,11 @@ export class PythonService extends Construct {
       port: this.port,
       servicePort: this.servicePort,
       portName: HTTP_PORT_NAME,
+      requestTimeout: r.routeTimeout,
     });
     this.service = exposed.service;
     this.ingress = exposed.ingress;
+    this.httpRoute = exposed.route;
 
     if (props.persistence) {
       this.persistentVolumeClaim = new kplus.PersistentVolumeClaim(this, 'Data', {

@@ -1,4 +1,4 @@
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
@@ -27,6 +27,7 @@ import {
 const DEFAULT_PORT = 8080;
 const DEFAULT_SERVICE_PORT = 80;
 const DEFAULT_REPLICAS = 3;
+const ROUTE_TIMEOUT_MARGIN_SECONDS = 5;
 
 /** Prometheus settings after defaults and validation. */
 export interface ResolvedMonitoring {
@@ -60,6 +61,8 @@ export interface ResolvedService {
   readonly backupVolumes?: BackupVolumeMode;
   /** Volumes every pod of the service mounts, sorted: the admission policy's default allowlist. */
   readonly emittedVolumes: string[];
+  /** The HTTPRoute's request timeout, with Gateway exposure. */
+  readonly routeTimeout?: Duration;
 }
 
 /**
@@ -102,7 +105,7 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
 
   const exposure = props.expose ?? Exposure.clusterIp();
   if (!(exposure instanceof Exposure)) {
-    v.fail('expose', props.expose, 'must come from Exposure.clusterIp(), .loadBalancer(), .nodePort() or .ingress()');
+    v.fail('expose', props.expose, 'must come from Exposure.clusterIp(), .loadBalancer(), .nodePort(), .ingress() or .gateway()');
   }
   validateExposure(v, exposure);
 
@@ -132,11 +135,15 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
     configFile: gunicornHooks ? `${GUNICORN_CONFIG_DIR}/${GUNICORN_CONFIG_FILE}` : undefined,
     workersFromEnv: envWorkers !== undefined ? Number(envWorkers) : undefined,
   });
-  if (server.forwardedAllowIps?.split(',').map((ip) => ip.trim()).includes('*') && props.security?.ingressFrom === undefined) {
+  if (server.forwardedAllowIps?.split(',').map((ip) => ip.trim()).includes('*') && props.security?.ingressFrom === undefined && exposure.proxyNamespace === undefined) {
     v.fail('server.forwardedAllowIps', server.forwardedAllowIps,
-      'trusts forwarded headers from every address, but the NetworkPolicy admits more than the proxy: any client could claim to be https; name the proxy\'s peers in security.ingressFrom (or list the proxy addresses)');
+      'trusts forwarded headers from every address, but the NetworkPolicy admits more than the proxy: any client could claim to be https; name the proxy in expose proxyNamespace or security.ingressFrom (or list the proxy addresses)');
   }
   const shutdown = resolveShutdown(v, props.shutdown ?? {}, server.gracefulTimeout);
+  const gateway = exposure.gatewayOptions;
+  // The proxy should wait at least as long as gunicorn lets a sync worker run a request.
+  const serverTimeout = server.requestTimeout ? Duration.seconds(server.requestTimeout.toSeconds() + ROUTE_TIMEOUT_MARGIN_SECONDS) : undefined;
+  const routeTimeout = gateway === undefined || gateway.timeouts === false ? undefined : gateway.requestTimeout ?? serverTimeout;
   const health = resolveHealthCheck(v, props.healthCheck ?? {}, { port, server: server.kind, exposedHost: exposure.publicHosts.find((h) => !h.startsWith('*.')) });
 
   if (maxReplicas <= 1 && props.disruptionBudget !== undefined) {
@@ -196,6 +203,7 @@ export function resolveService(v: PropValidator, id: string, props: PythonServic
     monitoring,
     backupVolumes,
     emittedVolumes,
+    routeTimeout,
   };
 }
 

@@ -69,8 +69,10 @@ export function secureService(scope: Construct, t: ServiceSecurityTarget): { pol
 
 /** Who may reach the service port. */
 export function ingressPeers(security: PythonServiceSecurity | undefined, exposure: Exposure): NetworkPeer[] | undefined {
+  if (security?.ingressFrom) return [...security.ingressFrom];
+  // The proxy in front (ingress controller, Gateway data plane) runs there, and nothing else needs the port.
+  if (exposure.proxyNamespace !== undefined) return [{ namespaceName: exposure.proxyNamespace }];
   if (!security) return undefined;
-  if (security.ingressFrom) return [...security.ingressFrom];
   // Behind a LoadBalancer, NodePort or Ingress the traffic comes from outside the namespace
   // (the controller or the internet); a cluster-internal service only serves its neighbours.
   return exposure.clusterInternal ? [{ podLabels: {} }] : undefined;

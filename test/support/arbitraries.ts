@@ -47,6 +47,9 @@ const exposure = fc.oneof(
   fc.constant(Exposure.loadBalancer()),
   fc.integer({ min: 30000, max: 32767 }).map((nodePort) => Exposure.nodePort({ nodePort })),
   fc.tuple(lower, fc.boolean()).map(([host, tls]) => Exposure.ingress({ host: `${host}.example.com`, tlsSecretName: tls ? `${host}-tls` : undefined })),
+  fc.tuple(lower, fc.boolean(), fc.option(lower, { nil: undefined })).map(([host, https, proxyNamespace]) => Exposure.gateway({
+    gatewayName: 'public', gatewayNamespace: 'gateway-system', sectionName: https ? 'https' : undefined, hostnames: [`${host}.example.com`], proxyNamespace,
+  })),
 );
 
 const cidr = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 8, max: 32 })).map(([a, b, bits]) => `${a}.${b}.0.0/${bits}`);
