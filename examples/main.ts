@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Exposure, PythonDockerfile, PythonServer, PythonService } from '../src';
+import { Exposure, PythonDockerfile, PythonServer, PythonService, QueueScaling, WorkerProcess } from '../src';
 
 const app = new App();
 const chart = new Chart(app, 'shop', { namespace: 'shop' });
@@ -29,9 +29,24 @@ const service = new PythonService(chart, 'python-app', {
   // Pod Security "restricted"), checked against this very chart at synth time.
   security: {
     allowedImages: ['registry.example.com/shop/'],
-    egressTo: [{ peers: [{ cidr: '10.20.0.0/16' }], ports: [{ port: 5432 }] }],
+    egressTo: [{ peers: [{ cidr: '10.20.0.0/16' }], ports: [{ port: 5432 }] }, { peers: [{ namespaceName: 'redis' }], ports: [{ port: 6379 }] }],
   },
   partOf: 'shop',
+});
+
+// Beyond the article: real Python apps also run background workers and scheduled jobs, from the
+// same image and pod template. A Celery worker scaled on its Redis queue by KEDA, beat (always one
+// replica), and a nightly Django management command.
+service.addWorker('worker', {
+  process: WorkerProcess.celery({ app: 'app', queues: ['default'] }),
+  queueScaling: QueueScaling.redisList({ address: 'redis-master.redis:6379', listName: 'default', targetLength: 20, minReplicas: 1, maxReplicas: 10 }),
+  shutdown: { taskTimeLimit: Duration.minutes(5) },
+});
+service.addWorker('beat', { process: WorkerProcess.celeryBeat({ app: 'app' }) });
+service.addCronJob('clear-sessions', {
+  schedule: '0 3 * * *',
+  timeZone: 'Europe/Berlin',
+  command: ['python', 'manage.py', 'clearsessions'],
 });
 
 app.synth();

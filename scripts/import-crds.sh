@@ -24,3 +24,4 @@ import_group monitoring.coreos.com servicemonitors podmonitors prometheusrules
 import_group velero.io schedules backups
 import_group policies.kyverno.io namespacedvalidatingpolicies
 import_group gateway.networking.k8s.io httproutes
+import_group keda.sh scaledobjects triggerauthentications

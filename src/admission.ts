@@ -38,7 +38,10 @@ export interface AdmissionRule {
 
 /** Variables both engines define before the validations. */
 export const ADMISSION_VARIABLES: Array<{ name: string; expression: string }> = [
-  { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : object.spec.template.spec" },
+  {
+    name: 'podSpec',
+    expression: "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
+  },
   {
     name: 'containers',
     expression: 'variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])',

@@ -1,4 +1,5 @@
 import { ApiObject, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
 import type * as velero from './imports/velero.io';
@@ -335,4 +336,34 @@ export class BackupSchedule extends Construct {
       },
     });
   }
+}
+
+/** What `backUpService` backs up. Internal. */
+export interface BackedUpService {
+  readonly settings: PythonServiceBackup;
+  readonly volumes?: BackupVolumeMode;
+  readonly name: string;
+  readonly namespace: string;
+  /** Every object of the service (all components), and nothing of any other service. */
+  readonly selector: { [key: string]: string };
+  readonly fileSystemVolumes: string[];
+  readonly labels: { [key: string]: string };
+  /** The pods that carry the hook and file-system backup annotations. */
+  readonly hookPods: kplus.AbstractPod;
+}
+
+/** A service's Velero Schedule, with the hooks and volume opt-ins on its pods. Internal. */
+export function backUpService(scope: Construct, t: BackedUpService): BackupSchedule {
+  const backup = new BackupSchedule(scope, 'Backup', {
+    ...t.settings,
+    volumes: t.volumes,
+    name: t.name,
+    namespace: t.namespace,
+    selector: t.selector,
+    fileSystemVolumes: t.fileSystemVolumes,
+    hookContainer: 'app',
+    labels: t.labels,
+  });
+  for (const [key, value] of Object.entries(backup.podAnnotations)) t.hookPods.podMetadata.addAnnotation(key, value);
+  return backup;
 }

@@ -14,7 +14,7 @@ export * from './security-policy';
 export * from './dockerfile';
 export { PythonPodTemplate } from './python-pod-template';
 export type {
-  PythonContainerOptions, PythonPodOptions, PythonPodTemplateProps, PythonServiceResources, PythonServiceSecurityContext,
+  PythonContainerOptions, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps, PythonServiceResources, PythonServiceSecurityContext,
 } from './python-pod-template';
 export { ServiceIdentity } from './service-identity';
 export type { ServiceIdentityProps } from './service-identity';
@@ -22,3 +22,11 @@ export { PreStopMethod } from './web-deployment';
 export type { PythonServiceHealthCheck, PythonServiceShutdown } from './web-deployment';
 export { HealthProbe, HealthProbeKind } from './health-probe';
 export type { HealthProbeTiming, HttpHealthProbeOptions, TcpHealthProbeOptions } from './health-probe';
+export * from './worker-process';
+export { PythonWorker } from './python-worker';
+export type { PythonWorkerOptions, PythonWorkerProps, PythonWorkerShutdown } from './python-worker';
+export { PythonCronJob } from './python-cron-job';
+export type { PythonCronJobOptions, PythonCronJobProps } from './python-cron-job';
+export type { StandalonePythonOptions } from './python-component';
+export { QueueScaling } from './queue-scaling';
+export type { CustomQueueScalingOptions, QueueScalingLimits, RabbitMqScalingOptions, RedisListScalingOptions, SecretKeySelector, TriggerSecret } from './queue-scaling';

@@ -1,4 +1,5 @@
 import { Duration } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
 import type { PythonServiceMigrations } from './migrations';
 import { resolveResources } from './python-pod-template';
 import { PropValidator } from './validation';
@@ -59,3 +60,19 @@ export function syncWaveAnnotation(wave: number): { [key: string]: string } {
   return { 'argocd.argoproj.io/sync-wave': String(wave) };
 }
 
+
+/**
+ * Evictions, preemptions and node drains are not the job's fault: ignore them (they do not count
+ * against backoffLimit). Exit codes in `fatalExitCodes` fail the Job at once.
+ */
+export function disruptionTolerantFailurePolicy(containerName: string, fatalExitCodes: number[]): k8s.PodFailurePolicy {
+  return {
+    rules: [
+      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      ...(fatalExitCodes.length > 0
+        // An empty onPodConditions: the 1.28 schema marks the field required; the API server only forbids a non-empty one next to onExitCodes.
+        ? [{ action: 'FailJob', onExitCodes: { containerName, operator: 'In', values: fatalExitCodes }, onPodConditions: [] }]
+        : []),
+    ],
+  };
+}

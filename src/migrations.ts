@@ -1,10 +1,9 @@
 import { createHash } from 'crypto';
 import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { afterRender } from './after-render';
-import { argoCdWaves, MIGRATION_COMPONENT, syncWaveAnnotation, validateMigrations } from './migration-options';
+import { argoCdWaves, disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, syncWaveAnnotation, validateMigrations } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { PythonServiceResources } from './python-pod-template';
 import type { PythonService } from './python-service';
@@ -171,7 +170,7 @@ export class MigrationJob extends Construct {
         ephemeralStorage: template.resources.ephemeralStorage,
       },
     });
-    ApiObject.of(this.job).addJsonPatch(JsonPatch.add('/spec/podFailurePolicy', podFailurePolicy(m.fatalExitCodes)));
+    ApiObject.of(this.job).addJsonPatch(JsonPatch.add('/spec/podFailurePolicy', disruptionTolerantFailurePolicy(CONTAINER_NAME, m.fatalExitCodes)));
     this.nameByContent(ApiObject.of(this.job));
 
     this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
@@ -200,19 +199,3 @@ export class MigrationJob extends Construct {
 
 const HASH_LENGTH = 8;
 const CONTAINER_NAME = 'migrate';
-
-/**
- * Evictions, preemptions and node drains are not the migration's fault: ignore them (they do not
- * count against backoffLimit). Declared fatal exit codes fail the Job at once.
- */
-function podFailurePolicy(fatalExitCodes: number[]): k8s.PodFailurePolicy {
-  return {
-    rules: [
-      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
-      ...(fatalExitCodes.length > 0
-        // An empty onPodConditions: the 1.28 schema marks the field required; the API server only forbids a non-empty one next to onExitCodes.
-        ? [{ action: 'FailJob', onExitCodes: { containerName: CONTAINER_NAME, operator: 'In', values: fatalExitCodes }, onPodConditions: [] }]
-        : []),
-    ],
-  };
-}

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
 import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE, renderGunicornConfig } from './gunicorn-config';
 import type * as monitoring from './imports/monitoring.coreos.com';
+import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { isDnsLabel, PropValidator } from './validation';
 
 /**
@@ -432,4 +433,84 @@ export function exposeMetrics(scope: Construct, container: kplus.Container, serv
     container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: 'gunicorn-config' }), { readOnly: true });
   }
   return portName;
+}
+
+/** What `addPodMonitor` scrapes. Internal. */
+export interface PodMonitorTarget {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly labels: { [key: string]: string };
+  readonly selector: { [key: string]: string };
+  readonly portName: string;
+  readonly path?: string;
+  readonly interval?: Duration;
+}
+
+/** A PodMonitor `<name>` for pods that have no Service (background workers). Internal. */
+export function addPodMonitor(scope: Construct, t: PodMonitorTarget): ApiObject {
+  const api = monitoringApi();
+  const interval = t.interval ?? DEFAULT_INTERVAL;
+  return customResource<monitoring.PodMonitorProps>(scope, 'PodMonitor', api.PodMonitor.GVK, api.toJson_PodMonitorProps, {
+    metadata: { name: t.name, labels: { ...t.labels } },
+    spec: {
+      selector: { matchLabels: { ...t.selector } },
+      namespaceSelector: t.namespace ? { matchNames: [t.namespace] } : undefined,
+      podMetricsEndpoints: [{
+        port: t.portName,
+        path: t.path ?? '/metrics',
+        interval: `${interval.toSeconds()}s`,
+        scrapeTimeout: `${defaultScrapeTimeout(interval).toSeconds()}s`,
+      }],
+    },
+  });
+}
+
+/** What `monitorService` monitors. Internal. */
+export interface MonitoredService {
+  readonly settings: PythonServiceMonitoring;
+  readonly resolved: {
+    readonly metricsPort: number; readonly multiprocess: boolean; readonly multiprocessDir: string; readonly scraperNamespace: string;
+  };
+  readonly container: kplus.Container;
+  readonly service: kplus.Service;
+  readonly networkPolicy: ServiceNetworkPolicy;
+  readonly appPort: number;
+  readonly name: string;
+  readonly namespace?: string;
+  readonly labels: { [key: string]: string };
+  readonly selector: { [key: string]: string };
+  readonly autoscalerName?: string;
+  readonly gunicornConfigName?: string;
+}
+
+/**
+ * A service's metrics endpoint (port, multiprocess directory, gunicorn hooks), its ServiceMonitor
+ * and alerts, and the NetworkPolicy rule that admits the scraper. Internal.
+ */
+export function monitorService(scope: Construct, t: MonitoredService): ServiceMonitoring {
+  const m = t.settings;
+  const portName = exposeMetrics(scope, t.container, t.service, {
+    ...t.resolved,
+    appPort: t.appPort,
+    appPortName: 'http',
+    gunicornConfig: t.gunicornConfigName ? { name: t.gunicornConfigName, labels: t.labels } : undefined,
+  });
+  const monitoring = new ServiceMonitoring(scope, 'Monitoring', {
+    path: m.path,
+    interval: m.interval,
+    scrapeTimeout: m.scrapeTimeout,
+    alerts: m.alerts,
+    alertOptions: m.alertOptions,
+    service: t.service,
+    serviceSelector: t.selector,
+    portName,
+    name: t.name,
+    namespace: t.namespace,
+    labels: { ...t.labels, ...(m.labels ?? {}) },
+    deploymentName: t.name,
+    autoscalerName: t.autoscalerName,
+  });
+  const scraper = { namespaceName: t.resolved.scraperNamespace };
+  t.networkPolicy.addIngressRule({ peers: [scraper], ports: [{ port: t.resolved.metricsPort, protocol: NetworkProtocol.TCP }] });
+  return monitoring;
 }

@@ -131,6 +131,42 @@ export interface PythonPodTemplateProps extends PythonPodOptions {
 }
 
 /**
+ * What a component of an application changes in the application's pod template.
+ */
+export interface PythonPodOverrides {
+  /**
+   * Plain environment variables, merged over the template's (a name set here replaces the
+   * template's, from `env` or `envValues`).
+   * @default - the template's
+   */
+  readonly env?: { [name: string]: string };
+
+  /**
+   * Environment variables from Secrets, ConfigMaps or the downward API, merged over the template's.
+   * @default - the template's
+   */
+  readonly envValues?: { [name: string]: kplus.EnvValue };
+
+  /**
+   * Whole Secrets or ConfigMaps loaded after the template's.
+   * @default - the template's
+   */
+  readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Resources instead of the template's.
+   * @default - the template's
+   */
+  readonly resources?: PythonServiceResources;
+
+  /**
+   * Who is asking, for error messages.
+   * @default - the template's
+   */
+  readonly errorLabel?: string;
+}
+
+/**
  * A Python container and what surrounds it, for one workload.
  */
 export interface PythonContainerOptions {
@@ -264,6 +300,7 @@ export class PythonPodTemplate {
   public readonly resources: PythonServiceResources;
 
   private readonly validator: PropValidator;
+  private readonly errorLabel?: string;
   private readonly options: PythonPodOptions;
   private readonly resolved: ResolvedPythonPod;
 
@@ -281,6 +318,28 @@ export class PythonPodTemplate {
     const r = this.resolved;
     this.resources = { cpu: r.cpu, cpuLimit: r.cpuLimit, memory: r.memory, ephemeralStorage: r.ephemeralStorage };
     this.validator = v;
+    this.errorLabel = props.errorLabel;
+  }
+
+  /**
+   * The same template with a component's changes: its environment merged over this one's, its
+   * resources instead of these. The ServiceAccount, image and identity stay.
+   */
+  public derive(overrides: PythonPodOverrides): PythonPodTemplate {
+    const o = this.options;
+    const env = { ...(o.env ?? {}), ...(overrides.env ?? {}) };
+    const envValues = { ...(o.envValues ?? {}), ...(overrides.envValues ?? {}) };
+    for (const name of Object.keys(overrides.env ?? {})) delete envValues[name];
+    for (const name of Object.keys(overrides.envValues ?? {})) delete env[name];
+    return new PythonPodTemplate({
+      ...o,
+      env,
+      envValues,
+      envFrom: [...(o.envFrom ?? []), ...(overrides.envFrom ?? [])],
+      resources: overrides.resources ?? o.resources,
+      serviceAccount: this.serviceAccount,
+      errorLabel: overrides.errorLabel ?? this.errorLabel,
+    });
   }
 
   /**

@@ -2,14 +2,16 @@ import { ApiObject, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudget } from './availability';
-import { BackupSchedule, PythonServiceBackup } from './backup';
+import { backUpService, BackupSchedule, PythonServiceBackup } from './backup';
 import { addExposure, Exposure } from './exposure';
 import { MigrationJob, PythonServiceMigrations } from './migrations';
-import { exposeMetrics, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
+import { monitorService, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { PythonServicePersistence } from './persistence';
+import { PythonCronJob, PythonCronJobOptions } from './python-cron-job';
 import { PythonPodOptions, PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
 import { PythonServer, PythonServerConfig } from './python-server';
+import { PythonWorker, PythonWorkerOptions } from './python-worker';
 import { emitChartNamespaceBefore } from './release-order';
 import { resolveService } from './resolve';
 import { createAutoscaler } from './scaling';
@@ -218,24 +220,20 @@ export class PythonService extends Construct {
   public readonly image: string;
   /** The Pod and container security settings every pod of this service uses. */
   public readonly podIdentity: PythonServiceSecurityContext;
+  /** The `security` settings its workers and scheduled jobs share, if any. */
+  public readonly security?: PythonServiceSecurity;
+  /** The `monitoring` settings its workers' PodMonitors share, if any. */
+  public readonly monitoringSettings?: PythonServiceMonitoring;
+  /** Memory one process needs (workers are sized by it too). */
+  public readonly memoryPerProcess: Size;
 
   constructor(scope: Construct, id: string, props: PythonServiceProps) {
     super(scope, id);
     const label = `PythonService '${id}'`;
     const v = new PropValidator(label);
     const namespace = Chart.of(this).namespace;
-    // Resolve phase: every prop is checked before any child exists.
-    const r = resolveService(v, id, props, namespace);
-    // Claimed only once the service is fully built, so a failed construction keeps no name.
-    const names = NameRegistry.of(this, 'service');
-    const owner = names.ownerOf(`${namespace ?? ''}/${r.name}`);
-    if (owner !== undefined) {
-      v.fail('name', r.name, `is already used by the PythonService at "${owner}" in namespace "${namespace ?? '(default)'}"; objects would overwrite each other`);
-    }
-    const namespaces = NameRegistry.of(this, 'pod-security-namespace');
-    if (props.security?.podSecurityAdmission && namespaces.ownerOf(namespace!) !== undefined) {
-      v.fail('security.podSecurityAdmission', true, `would emit Namespace "${namespace}" a second time (the PythonService at "${namespaces.ownerOf(namespace!)}" already does); set it on one service only`);
-    }
+    // Resolve phase: every prop (and the names it claims) is checked before any child exists.
+    const r = resolveService(v, id, props, namespace, this);
 
     this.name = r.name;
     this.namespace = namespace;
@@ -246,6 +244,9 @@ export class PythonService extends Construct {
     this.serverConfig = r.server;
     this.terminationGracePeriod = r.shutdown.terminationGracePeriod;
     this.podIdentity = r.pod.identity;
+    this.security = props.security;
+    this.monitoringSettings = props.monitoring;
+    this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
     const identity = this.identity = new ServiceIdentity({
       name: r.name, namespace, version: r.version, partOf: props.partOf, labels: props.labels, errorLabel: label,
     });
@@ -320,48 +321,34 @@ export class PythonService extends Construct {
     this.networkPolicy.addIngressRule({ peers: ingressPeers(props.security, this.exposure), ports: appPort });
 
     if (props.monitoring && r.monitoring) {
-      const m = props.monitoring;
       this.metricsPort = r.monitoring.metricsPort;
-      const portName = exposeMetrics(this, this.container, this.service, {
-        ...r.monitoring,
-        appPort: this.port,
-        appPortName: HTTP_PORT_NAME,
-        gunicornConfig: r.monitoring.gunicornHooks ? { name: this.objectName('gunicorn'), labels: this.labels } : undefined,
-      });
-      this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
+      this.monitoring = monitorService(this, {
+        settings: props.monitoring,
+        resolved: r.monitoring,
+        container: this.container,
         service: this.service,
-        serviceSelector: this.selectorLabels,
-        portName,
+        networkPolicy: this.networkPolicy,
+        appPort: this.port,
         name: this.name,
         namespace: this.namespace,
-        path: m.path,
-        interval: m.interval,
-        scrapeTimeout: m.scrapeTimeout,
-        labels: { ...this.labels, ...(m.labels ?? {}) },
-        alerts: m.alerts,
-        alertOptions: m.alertOptions,
-        deploymentName: this.name,
+        labels: this.labels,
+        selector: this.selectorLabels,
         autoscalerName: this.autoscaler ? this.objectName('hpa') : undefined,
-      });
-      this.networkPolicy.addIngressRule({
-        peers: [{ namespaceName: r.monitoring.scraperNamespace }],
-        ports: [{ port: this.metricsPort, protocol: NetworkProtocol.TCP }],
+        gunicornConfigName: r.monitoring.gunicornHooks ? this.objectName('gunicorn') : undefined,
       });
     }
 
     if (props.backup) {
-      this.backup = new BackupSchedule(this, 'Backup', {
-        ...props.backup,
+      this.backup = backUpService(this, {
+        settings: props.backup,
         volumes: r.backupVolumes,
         name: this.name,
         namespace: this.namespace!,
-        // Every object of this service (all components), and nothing of any other service.
         selector: identity.instanceLabels,
         fileSystemVolumes: props.persistence ? ['data'] : [],
-        hookContainer: 'app',
         labels: this.labels,
+        hookPods: this.deployment,
       });
-      for (const [key, value] of Object.entries(this.backup.podAnnotations)) this.deployment.podMetadata.addAnnotation(key, value);
     }
 
     if (props.migrations) {
@@ -380,10 +367,11 @@ export class PythonService extends Construct {
       });
       this.securityPolicy = secured.policy;
       this.podSecurityNamespace = secured.namespace;
-      if (secured.namespace) namespaces.claim(this.namespace!, this.node.path);
+      if (secured.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
     }
     emitChartNamespaceBefore(this);
-    names.claim(`${namespace ?? ''}/${this.name}`, this.node.path);
+    // Claimed only once the service is fully built, so a failed construction keeps no name.
+    NameRegistry.of(this, 'service').claim(`${namespace ?? ''}/${this.name}`, this.node.path);
   }
 
   /**
@@ -391,5 +379,15 @@ export class PythonService extends Construct {
    */
   public objectName(suffix: string): string {
     return this.identity.objectName(suffix);
+  }
+
+  /** Adds a background worker (Celery, beat, RQ, Dramatiq, a command) on this service's pod template. */
+  public addWorker(id: string, options: PythonWorkerOptions): PythonWorker {
+    return new PythonWorker(this, id, { ...options, service: this });
+  }
+
+  /** Adds a scheduled job on this service's pod template. */
+  public addCronJob(id: string, options: PythonCronJobOptions): PythonCronJob {
+    return new PythonCronJob(this, id, { ...options, service: this });
   }
 }

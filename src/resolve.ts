@@ -1,5 +1,6 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { IConstruct } from 'constructs';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
 import { Exposure, validateExposure } from './exposure';
@@ -15,6 +16,7 @@ import { PythonServer, PythonServerConfig, PythonServerKind } from './python-ser
 import type { PythonServiceProps } from './python-service';
 import { resolveAutoscaling, ResolvedAutoscaling } from './scaling';
 import { PythonServiceSecurity, validateAllowedImages, validateVolumeNames } from './security-policy';
+import { NameRegistry } from './service-identity';
 import { PropValidator } from './validation';
 import { warnOnce } from './warnings';
 import {
@@ -69,13 +71,23 @@ export interface ResolvedService {
  * Checks and defaults every prop. `namespace` is the chart's; `label` names the construct in
  * errors (`PythonService 'api'`).
  */
-export function resolveService(v: PropValidator, id: string, props: PythonServiceProps, namespace: string | undefined): ResolvedService {
+export function resolveService(
+  v: PropValidator, id: string, props: PythonServiceProps, namespace: string | undefined, scope: IConstruct,
+): ResolvedService {
   if (props === undefined || props === null || typeof props !== 'object') {
     v.fail('props', props, 'must be an object with at least "image"');
   }
   const name = props.name ?? kebabCase(id);
   validateServiceName(v, props.name === undefined ? 'name (derived from the construct id)' : 'name', name);
   if (namespace !== undefined) v.dnsLabel('chart namespace', namespace);
+  const owner = NameRegistry.of(scope, 'service').ownerOf(`${namespace ?? ''}/${name}`);
+  if (owner !== undefined) {
+    v.fail('name', name, `is already used by the PythonService at "${owner}" in namespace "${namespace ?? '(default)'}"; objects would overwrite each other`);
+  }
+  const namespaceOwner = NameRegistry.of(scope, 'pod-security-namespace').ownerOf(namespace!);
+  if (props.security?.podSecurityAdmission && namespaceOwner !== undefined) {
+    v.fail('security.podSecurityAdmission', true, `would emit Namespace "${namespace}" a second time (the PythonService at "${namespaceOwner}" already does); set it on one service only`);
+  }
 
   if (typeof props.image !== 'string' || props.image.trim() === '') {
     v.fail('image', props.image, 'must be a non-empty container image reference');

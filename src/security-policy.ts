@@ -185,10 +185,13 @@ export function validateVolumeNames(v: PropValidator, prop: string, names: strin
   names.forEach((n, i) => v.dnsLabel(`${prop}[${i}]`, n));
 }
 
+// Every pod-creating controller is checked where the user wrote it (errors name that object),
+// and the pod itself at the end; ephemeral containers come through their own subresource.
 const RESOURCE_RULES = [
-  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] },
-  { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs'] },
+  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'] },
+  { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
   { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+  { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] },
 ];
 
 /** The CEL validations of a rule set, shared by every policy built from the same set. */
@@ -325,8 +328,9 @@ export class SecurityPolicy extends Construct {
 
   private problemsOf(manifest: any): string[] {
     const problems: string[] = [];
-    const podSpec = manifest.kind === 'Pod' ? manifest.spec : manifest.spec?.template?.spec;
-    const annotations = (manifest.kind === 'Pod' ? manifest.metadata : manifest.spec?.template?.metadata)?.annotations ?? {};
+    const template = manifest.kind === 'Pod' ? manifest : manifest.kind === 'CronJob' ? manifest.spec?.jobTemplate?.spec?.template : manifest.spec?.template;
+    const podSpec = template?.spec;
+    const annotations = template?.metadata?.annotations ?? {};
     const where = `${manifest.kind} "${manifest.metadata?.name}"`;
     for (const rule of this.rules) {
       for (const finding of rule.check(podSpec)) problems.push(`${where} breaks its security policy (${rule.name}): ${finding}`);

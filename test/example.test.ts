@@ -31,13 +31,15 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
 
   test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring, backup, security', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
-      'ConfigMap/python-app-gunicorn', 'Deployment/python-app', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
+      'ConfigMap/python-app-gunicorn', 'CronJob/python-app-clear-sessions',
+      'Deployment/python-app', 'Deployment/python-app-beat', 'Deployment/python-app-worker', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
       expect.stringMatching(/^Job\/python-app-migrate-[0-9a-f]{8}$/),
-      'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol', 'PodDisruptionBudget/python-app-pdb',
-      'PrometheusRule/python-app-alerts', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceAccount/python-app-migrate', 'ServiceMonitor/python-app',
+      'NetworkPolicy/python-app-beat-netpol', 'NetworkPolicy/python-app-clear-sessions-netpol', 'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol',
+      'NetworkPolicy/python-app-worker-netpol', 'PodDisruptionBudget/python-app-pdb', 'PodDisruptionBudget/python-app-worker-pdb',
+      'PrometheusRule/python-app-alerts', 'ScaledObject/python-app-worker', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceAccount/python-app-migrate', 'ServiceMonitor/python-app',
       'ValidatingAdmissionPolicy/shop-python-app-policy', 'ValidatingAdmissionPolicyBinding/shop-python-app-policy',
     ]);
-    const deployment = manifests.find((m) => m.kind === 'Deployment')!;
+    const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'python-app')!;
     const hpa = manifests.find((m) => m.kind === 'HorizontalPodAutoscaler')!;
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 5 });
     expect(deployment.spec.template.spec.containers[0].ports[0]).toMatchObject({ containerPort: 8080, name: 'http' });
@@ -51,7 +53,7 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
   });
 
   test('writes a Dockerfile that agrees with the Deployment', () => {
-    const container = manifests.find((m) => m.kind === 'Deployment')!.spec.template.spec.containers[0];
+    const container = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'python-app')!.spec.template.spec.containers[0];
     expect(dockerfile).toContain(`USER ${container.securityContext.runAsUser}:${container.securityContext.runAsGroup}`);
     expect(dockerfile).toContain(`EXPOSE ${container.ports[0].containerPort}`);
     expect(dockerfile).toContain(`CMD ${JSON.stringify(container.command)}`);

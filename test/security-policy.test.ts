@@ -157,9 +157,14 @@ describe('ValidatingAdmissionPolicy objects', () => {
     expect(policy.spec.failurePolicy).toBe('Fail');
   });
 
-  test('applies to this service\'s Deployments, Jobs and Pods only', () => {
+  test('applies to this service\'s pods and every controller that creates them, ephemeral containers included', () => {
     expect(policy.spec.matchConstraints.objectSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'api', 'app.kubernetes.io/instance': 'api' } });
-    expect(policy.spec.matchConstraints.resourceRules.map((r: any) => r.resources[0])).toEqual(['deployments', 'jobs', 'pods']);
+    expect(policy.spec.matchConstraints.resourceRules.map((r: any) => [r.operations.join(','), ...r.resources])).toEqual([
+      ['CREATE,UPDATE', 'deployments', 'replicasets', 'statefulsets', 'daemonsets'],
+      ['CREATE,UPDATE', 'jobs', 'cronjobs'],
+      ['CREATE,UPDATE', 'pods'],
+      ['UPDATE', 'pods/ephemeralcontainers'],
+    ]);
   });
 
   test('the binding is scoped to the app namespace and denies', () => {

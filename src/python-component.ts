@@ -1,0 +1,219 @@
+import { Chart, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { DnsEgress } from './dns-egress';
+import { versionLabelOf, parseImageReference } from './image-reference';
+import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
+import { PythonPodTemplate, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
+import type { PythonService } from './python-service';
+import { emitBefore, emitChartNamespaceBefore } from './release-order';
+import { kebabCase } from './resolve';
+import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
+import { NameRegistry, ServiceIdentity } from './service-identity';
+import { PropValidator } from './validation';
+
+/**
+ * What a worker or scheduled job shares with the rest of its application when it runs alone,
+ * without a `PythonService` (with one, it takes all of these from the service).
+ */
+export interface StandalonePythonOptions {
+  /**
+   * The container image (required without a service).
+   * @default - the service's
+   */
+  readonly image?: string;
+
+  /**
+   * Image pull policy.
+   * @default kplus.ImagePullPolicy.ALWAYS
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
+
+  /**
+   * Numeric user, group and fsGroup.
+   * @default - 10001 for all three
+   */
+  readonly securityContext?: PythonServiceSecurityContext;
+
+  /**
+   * Size limit of the writable `/tmp`.
+   * @default Size.mebibytes(256)
+   */
+  readonly tmpSize?: Size;
+
+  /**
+   * Base name of the objects. A DNS-1035 label.
+   * @default - the construct id in kebab-case
+   */
+  readonly name?: string;
+
+  /**
+   * `app.kubernetes.io/version`.
+   * @default - the image tag, else the first 12 digits of the digest, else "latest"
+   */
+  readonly version?: string;
+
+  /**
+   * `app.kubernetes.io/part-of`.
+   * @default - the name
+   */
+  readonly partOf?: string;
+
+  /**
+   * Extra labels on every object and pod (not used in selectors).
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Restricted egress (DNS plus `egressTo`) and an admission policy for the pods.
+   * @default - egress open; no admission policy
+   */
+  readonly security?: PythonServiceSecurity;
+}
+
+/** What a component of a Python application (worker, scheduled job) builds on. Internal. */
+export interface ComponentContext {
+  readonly label: string;
+  readonly validator: PropValidator;
+  readonly identity: ServiceIdentity;
+  readonly component: string;
+  /** `<service>-<id>` with a service, else the standalone name. */
+  readonly name: string;
+  readonly template: PythonPodTemplate;
+  readonly memoryPerProcess: Size;
+  readonly service?: PythonService;
+  readonly security?: PythonServiceSecurity;
+  /** The admission policy that must admit the component's pods, if any. */
+  readonly securityPolicy?: SecurityPolicy;
+}
+
+/** The component ids a service uses itself, or that derive names it uses. */
+const RESERVED_COMPONENTS = ['server', 'migration', 'migrate'];
+
+/**
+ * Resolves the identity, pod template and security of a component: from `service` when given,
+ * else from the standalone options (creating a ServiceAccount and, with `security`, a policy).
+ */
+export function componentContext(
+  scope: Construct, id: string, kind: string, props: Partial<StandalonePythonOptions> & {
+    service?: PythonService;
+    resources?: PythonServiceResources;
+    env?: { [name: string]: string };
+    envValues?: { [name: string]: kplus.EnvValue };
+    envFrom?: kplus.EnvFrom[];
+    memoryPerProcess?: Size;
+    maxNameLength?: number;
+  },
+): ComponentContext {
+  const service = props.service;
+  const label = service ? `PythonService '${service.node.id}' ${kind} '${id}'` : `${kind} '${id}'`;
+  const v = new PropValidator(label);
+  const namespace = Chart.of(scope).namespace;
+  if (props.memoryPerProcess !== undefined) v.wholeSize('memoryPerProcess', props.memoryPerProcess, 'Mi');
+  if (service) {
+    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id) || RESERVED_COMPONENTS.includes(id)) {
+      v.fail('id', id, `must be a DNS-1035 label other than ${RESERVED_COMPONENTS.join(', ')} (it becomes the component label and part of the object names)`);
+    }
+    for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'tmpSize', 'labels', 'version', 'partOf'] as const) {
+      if (props[prop] !== undefined) v.fail(prop, props[prop], 'comes from the service; set it there (a component of a service shares its image and identity)');
+    }
+    const name = service.identity.objectName(id, props.maxNameLength);
+    claim(scope, v, namespace, name);
+    return {
+      label,
+      validator: v,
+      identity: service.identity,
+      component: id,
+      name,
+      service,
+      template: service.podTemplate.derive({
+        env: props.env, envValues: props.envValues, envFrom: props.envFrom, resources: props.resources, errorLabel: label,
+      }),
+      memoryPerProcess: props.memoryPerProcess ?? service.memoryPerProcess,
+      security: service.security,
+      securityPolicy: service.securityPolicy,
+    };
+  }
+
+  if (typeof props.image !== 'string' || props.image.trim() === '') {
+    v.fail('image', props.image, 'must be a non-empty container image reference (or add the component to a PythonService)');
+  }
+  const image = parseImageReference(props.image!);
+  if (!image) v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
+  const name = props.name ?? kebabCase(id);
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) v.fail('name', name, 'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter');
+  if (name.length > (props.maxNameLength ?? 63)) v.fail('name', name, `is ${name.length} characters long; the limit is ${props.maxNameLength ?? 63}`);
+  v.labelMap('labels', props.labels);
+  if (props.security && namespace === undefined) v.fail('security', props.security.allowedImages, 'needs the app namespace, which the admission policy binds to: create the chart with { namespace: ... }');
+  claim(scope, v, namespace, name);
+  const version = props.version ?? versionLabelOf(image!);
+  const identity = new ServiceIdentity({ name, namespace, version, partOf: props.partOf, labels: props.labels, errorLabel: label });
+  const component = kind === 'PythonCronJob' ? 'cronjob' : 'worker';
+  const serviceAccount = new kplus.ServiceAccount(scope, 'ServiceAccount', { metadata: identity.metadataOf(name, component), automountToken: false });
+  const template = new PythonPodTemplate({ ...props, image: props.image!, serviceAccount, errorLabel: label });
+  let securityPolicy: SecurityPolicy | undefined;
+  if (props.security) {
+    securityPolicy = new SecurityPolicy(scope, 'SecurityPolicy', {
+      name,
+      namespace: namespace!,
+      matchLabels: identity.instanceLabels,
+      allowedImages: props.security.allowedImages,
+      allowedVolumes: props.security.allowedVolumes ?? ['tmp'],
+      admissionEngine: props.security.admissionEngine,
+      admissionApiVersion: props.security.admissionApiVersion,
+      enforcement: props.security.enforcement,
+      podSecurityLevel: props.security.podSecurityLevel ?? PodSecurityLevel.RESTRICTED,
+      labels: identity.labelsOf(component),
+    });
+  }
+  return {
+    label,
+    validator: v,
+    identity,
+    component,
+    name,
+    template,
+    memoryPerProcess: props.memoryPerProcess ?? Size.mebibytes(128),
+    security: props.security,
+    securityPolicy,
+  };
+}
+
+function claim(scope: Construct, v: PropValidator, namespace: string | undefined, name: string): void {
+  const names = NameRegistry.of(scope, 'service');
+  const owner = names.ownerOf(`${namespace ?? ''}/${name}`);
+  if (owner !== undefined) v.fail('name', name, `is already used by the object at "${owner}" in namespace "${namespace ?? '(default)'}"; objects would overwrite each other`);
+  names.claim(`${namespace ?? ''}/${name}`, scope.node.path);
+}
+
+/**
+ * The component's NetworkPolicy: no ingress (but what `addIngressRule` adds later), egress as
+ * the application's (restricted to DNS, `egressTo` and the component's own rules once `security`
+ * is set).
+ */
+export function componentNetworkPolicy(scope: Construct, ctx: ComponentContext, egressTo: NetworkRule[] | undefined): ServiceNetworkPolicy {
+  const policy = new ServiceNetworkPolicy(scope, 'NetworkPolicy', {
+    metadata: ctx.identity.metadataOf(`${ctx.name}-netpol`, ctx.component),
+    podSelector: ctx.identity.selectorLabels(ctx.component),
+    errorLabel: ctx.label,
+  });
+  if (ctx.security) {
+    policy.restrictEgress();
+    const dns = (ctx.security.dns ?? DnsEgress.kubeDns()).rules;
+    for (const rule of [...dns, ...(ctx.security.egressTo ?? []), ...(egressTo ?? [])]) policy.addEgressRule(rule);
+  } else if (egressTo !== undefined) {
+    ctx.validator.fail('egressTo', egressTo, 'restricts egress only with security set (egress is open without it)');
+  }
+  return policy;
+}
+
+/** Puts the admission policy (and the chart's Namespace) before the component's objects, and has the policy check the workload. */
+export function governComponent(scope: Construct, ctx: ComponentContext, workload: kplus.AbstractPod): void {
+  const policy = ctx.securityPolicy;
+  if (policy) {
+    policy.addWorkload(workload);
+    emitBefore([policy.policy, ...(policy.binding ? [policy.binding] : [])], scope);
+  }
+  emitChartNamespaceBefore(scope);
+}
