@@ -8,7 +8,7 @@ const { Construct } = require('constructs');
 
 const ALLOWED_IMAGES = ['registry.example.com/shop/'];
 const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
-const GUNICORN_CONFIG = require('../lib/gunicorn-config').renderGunicornConfig({});
+const GUNICORN_CONFIG = require('../lib/gunicorn-config').renderGunicornConfig({ multiprocess: true });
 
 function handwrittenService(chart, i) {
   const ns = chart.namespace;
@@ -131,6 +131,10 @@ function handwrittenService(chart, i) {
   };
   app.mount('/tmp', kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }));
   app.mount('/run/gunicorn', kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(16) }));
+  // prometheus_client's multiprocess hooks for gunicorn, in a config file the pods mount. The
+  // Python text is the library's: a user would write the same file by hand.
+  const gunicornConfig = new kplus.ConfigMap(scope, 'GunicornConfig', { metadata: meta(`${name}-gunicorn`), data: { 'gunicorn.conf.py': GUNICORN_CONFIG } });
+  app.mount('/etc/gunicorn', kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', gunicornConfig, { name: 'gunicorn-config' }), { readOnly: true });
 
   const service = new kplus.Service(scope, 'Service', {
     metadata: meta(name),
@@ -193,10 +197,6 @@ function handwrittenService(chart, i) {
 
   app.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue('/run/prometheus'));
   app.mount('/run/prometheus', kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(64) }));
-  // prometheus_client's multiprocess hooks for gunicorn, in a config file the pods mount. The
-  // Python text is the library's: a user would write the same file by hand.
-  const gunicornConfig = new kplus.ConfigMap(scope, 'GunicornConfig', { metadata: meta(`${name}-gunicorn`), data: { 'gunicorn.conf.py': GUNICORN_CONFIG } });
-  app.mount('/etc/gunicorn', kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', gunicornConfig, { name: 'gunicorn-config' }), { readOnly: true });
   const monitoring = new Construct(scope, 'Monitoring');
   new ApiObject(monitoring, 'ServiceMonitor', {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: meta(name),

@@ -25,3 +25,4 @@ import_group velero.io schedules backups
 import_group policies.kyverno.io namespacedvalidatingpolicies
 import_group gateway.networking.k8s.io httproutes
 import_group keda.sh scaledobjects triggerauthentications
+import_group external-secrets.io externalsecrets

@@ -1,5 +1,8 @@
-// The gunicorn configuration file the library renders for prometheus_client's multiprocess mode,
-// so metrics work with no change to the app. Internal.
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+
+// The gunicorn configuration file the library renders for prometheus_client's multiprocess mode
+// and OpenTelemetry's post-fork start, so both work with no change to the app. Internal.
 
 /** Where the rendered configuration is mounted (a ConfigMap, read-only). */
 export const GUNICORN_CONFIG_DIR = '/etc/gunicorn';
@@ -10,6 +13,10 @@ export const GUNICORN_CONFIG_FILE = 'gunicorn.conf.py';
 export interface GunicornConfigOptions {
   /** Serve the aggregated metrics of all workers on this port from the arbiter; none when the app serves them itself. */
   readonly metricsPort?: number;
+  /** Run prometheus_client's multiprocess hooks (default true). */
+  readonly multiprocess?: boolean;
+  /** Start OpenTelemetry's auto-instrumentation in each worker after the fork (default false). */
+  readonly otelPostFork?: boolean;
 }
 
 /**
@@ -25,9 +32,10 @@ export interface GunicornConfigOptions {
  */
 export function renderGunicornConfig(options: GunicornConfigOptions): string {
   const port = options.metricsPort;
-  return `# Rendered by cdk8s-python-service: prometheus_client multiprocess hooks for gunicorn.
-# Settings and hooks of the app's own ./gunicorn.conf.py still apply: it runs first, and each
-# hook of it is called after the one below.
+  const py = (b: boolean) => (b ? 'True' : 'False');
+  return `# Rendered by cdk8s-python-service: prometheus_client multiprocess hooks and the OpenTelemetry
+# post-fork start for gunicorn. Settings and hooks of the app's own ./gunicorn.conf.py still
+# apply: it runs first, and each hook of it is called after the one below.
 import glob
 import os
 
@@ -39,14 +47,18 @@ if os.path.isfile(_app_config):
 _app_on_starting = globals().get("on_starting")
 _app_when_ready = globals().get("when_ready")
 _app_child_exit = globals().get("child_exit")
+_app_post_fork = globals().get("post_fork")
 
+MULTIPROCESS = ${py(options.multiprocess ?? true)}
 METRICS_PORT = ${port === undefined ? 'None' : String(port)}
+OTEL_POST_FORK = ${py(options.otelPostFork ?? false)}
 
 
 def on_starting(server):
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    for path in glob.glob(os.path.join(directory, "*.db")):
-        os.remove(path)
+    if MULTIPROCESS:
+        directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
     if _app_on_starting is not None:
         _app_on_starting(server)
 
@@ -64,10 +76,36 @@ def when_ready(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client.multiprocess import mark_process_dead
+    if MULTIPROCESS:
+        from prometheus_client.multiprocess import mark_process_dead
 
-    mark_process_dead(worker.pid)
+        mark_process_dead(worker.pid)
     if _app_child_exit is not None:
         _app_child_exit(server, worker)
+
+
+def post_fork(server, worker):
+    # The SDK's batch span processor is not fork-safe: start it in each worker, never in the arbiter.
+    if OTEL_POST_FORK:
+        from opentelemetry.instrumentation.auto_instrumentation import initialize
+
+        initialize()
+    if _app_post_fork is not None:
+        _app_post_fork(server, worker)
 `;
+}
+
+/**
+ * The ConfigMap `<name>` with the rendered configuration, mounted read-only at
+ * `GUNICORN_CONFIG_DIR` in `container` (the command passes it with `--config`).
+ */
+export function addGunicornConfig(
+  scope: Construct, container: kplus.Container, name: string, labels: { [key: string]: string }, options: GunicornConfigOptions,
+): kplus.ConfigMap {
+  const configMap = new kplus.ConfigMap(scope, 'GunicornConfig', {
+    metadata: { name, labels: { ...labels } },
+    data: { [GUNICORN_CONFIG_FILE]: renderGunicornConfig(options) },
+  });
+  container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: 'gunicorn-config' }), { readOnly: true });
+  return configMap;
 }

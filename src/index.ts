@@ -1,4 +1,6 @@
 export * from './python-service';
+export * from './python-service-props';
+export * from './service-config';
 export * from './python-server';
 export { Exposure, GatewayPathType } from './exposure';
 export type { GatewayExposureOptions, IngressExposureOptions, NodePortExposureOptions } from './exposure';
@@ -14,7 +16,8 @@ export * from './security-policy';
 export * from './dockerfile';
 export { PythonPodTemplate } from './python-pod-template';
 export type {
-  PythonContainerOptions, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps, PythonServiceResources, PythonServiceSecurityContext,
+  PythonContainerOptions, PythonPodMount, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps,
+  PythonServiceResources, PythonServiceSecurityContext,
 } from './python-pod-template';
 export { ServiceIdentity } from './service-identity';
 export type { ServiceIdentityProps } from './service-identity';

@@ -76,3 +76,15 @@ export function disruptionTolerantFailurePolicy(containerName: string, fatalExit
     ],
   };
 }
+
+/**
+ * Annotations for what the migration pod reads and the library creates (its ServiceAccount, the
+ * ExternalSecret, the config files): under an Argo CD PreSync hook they must be hooks of an
+ * earlier wave themselves (Argo CD creates everything else only in the Sync phase); with sync
+ * waves, an earlier wave. Undefined without Argo CD options. Internal.
+ */
+export function prerequisiteAnnotations(m: PythonServiceMigrations | undefined): { [key: string]: string } | undefined {
+  if (!m || (m.argoCdPreSyncHook !== true && m.argoCdSyncWave === undefined)) return undefined;
+  const hook: { [key: string]: string } = m.argoCdPreSyncHook ? { 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' } : {};
+  return { ...hook, ...syncWaveAnnotation(argoCdWaves(m.argoCdSyncWave ?? 0).migrationServiceAccount) };
+}

@@ -3,7 +3,7 @@ import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { afterRender } from './after-render';
-import { argoCdWaves, disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, syncWaveAnnotation, validateMigrations } from './migration-options';
+import { disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, prerequisiteAnnotations, syncWaveAnnotation, validateMigrations } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { PythonServiceResources } from './python-pod-template';
 import type { PythonService } from './python-service';
@@ -140,9 +140,7 @@ export class MigrationJob extends Construct {
       ? { 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' }
       : {};
     const annotations = { ...hookAnnotations, ...(props.argoCdSyncWave !== undefined ? syncWaveAnnotation(props.argoCdSyncWave) : {}) };
-    const saAnnotations = m.argoCdWave !== undefined
-      ? { ...hookAnnotations, ...syncWaveAnnotation(argoCdWaves(m.argoCdWave).migrationServiceAccount) }
-      : undefined;
+    const saAnnotations = prerequisiteAnnotations(props);
 
     // Its own ServiceAccount: on an Argo CD first install the hook pod cannot wait for the
     // service's ServiceAccount, which Argo CD creates only in the Sync phase.

@@ -2,7 +2,6 @@ import { ApiObject, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
-import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE, renderGunicornConfig } from './gunicorn-config';
 import type * as monitoring from './imports/monitoring.coreos.com';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { isDnsLabel, PropValidator } from './validation';
@@ -401,8 +400,6 @@ export interface MetricsEndpoint {
   readonly multiprocessDir: string;
   readonly appPort: number;
   readonly appPortName: string;
-  /** The ConfigMap for the library's gunicorn configuration, when gunicorn runs the hooks. */
-  readonly gunicornConfig?: { readonly name: string; readonly labels: { [key: string]: string } };
 }
 
 /**
@@ -424,13 +421,6 @@ export function exposeMetrics(scope: Construct, container: kplus.Container, serv
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(MULTIPROCESS_DIR_MEBIBYTES),
     }));
-  }
-  if (e.gunicornConfig) {
-    const configMap = new kplus.ConfigMap(scope, 'GunicornConfig', {
-      metadata: { name: e.gunicornConfig.name, labels: { ...e.gunicornConfig.labels } },
-      data: { [GUNICORN_CONFIG_FILE]: renderGunicornConfig({ metricsPort: e.metricsPort !== e.appPort ? e.metricsPort : undefined }) },
-    });
-    container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: 'gunicorn-config' }), { readOnly: true });
   }
   return portName;
 }
@@ -480,7 +470,6 @@ export interface MonitoredService {
   readonly labels: { [key: string]: string };
   readonly selector: { [key: string]: string };
   readonly autoscalerName?: string;
-  readonly gunicornConfigName?: string;
 }
 
 /**
@@ -493,7 +482,6 @@ export function monitorService(scope: Construct, t: MonitoredService): ServiceMo
     ...t.resolved,
     appPort: t.appPort,
     appPortName: 'http',
-    gunicornConfig: t.gunicornConfigName ? { name: t.gunicornConfigName, labels: t.labels } : undefined,
   });
   const monitoring = new ServiceMonitoring(scope, 'Monitoring', {
     path: m.path,

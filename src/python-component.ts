@@ -128,7 +128,12 @@ export function componentContext(
       name,
       service,
       template: service.podTemplate.derive({
-        env: props.env, envValues: props.envValues, envFrom: props.envFrom, resources: props.resources, errorLabel: label,
+        // Each component reports traces under its own name.
+        env: service.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
+        envValues: props.envValues,
+        envFrom: props.envFrom,
+        resources: props.resources,
+        errorLabel: label,
       }),
       memoryPerProcess: props.memoryPerProcess ?? service.memoryPerProcess,
       security: service.security,

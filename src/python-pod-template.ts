@@ -114,9 +114,30 @@ export interface PythonPodOptions {
 }
 
 /**
+ * A volume every container of the template mounts.
+ */
+export interface PythonPodMount {
+  /** Where it appears in the container. */
+  readonly path: string;
+  /** The volume. */
+  readonly volume: kplus.Volume;
+  /**
+   * Mount it read-only.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+}
+
+/**
  * Props for `PythonPodTemplate`.
  */
 export interface PythonPodTemplateProps extends PythonPodOptions {
+  /**
+   * Volumes every container mounts (besides `/tmp`), e.g. configuration files.
+   * @default - none
+   */
+  readonly mounts?: PythonPodMount[];
+
   /**
    * The ServiceAccount every pod runs as (its API token is never mounted).
    * @default - the namespace's default ServiceAccount
@@ -301,6 +322,7 @@ export class PythonPodTemplate {
 
   private readonly validator: PropValidator;
   private readonly errorLabel?: string;
+  private readonly mounts: PythonPodMount[];
   private readonly options: PythonPodOptions;
   private readonly resolved: ResolvedPythonPod;
 
@@ -319,6 +341,7 @@ export class PythonPodTemplate {
     this.resources = { cpu: r.cpu, cpuLimit: r.cpuLimit, memory: r.memory, ephemeralStorage: r.ephemeralStorage };
     this.validator = v;
     this.errorLabel = props.errorLabel;
+    this.mounts = [...(props.mounts ?? [])];
   }
 
   /**
@@ -338,6 +361,7 @@ export class PythonPodTemplate {
       envFrom: [...(o.envFrom ?? []), ...(overrides.envFrom ?? [])],
       resources: overrides.resources ?? o.resources,
       serviceAccount: this.serviceAccount,
+      mounts: this.mounts,
       errorLabel: overrides.errorLabel ?? this.errorLabel,
     });
   }
@@ -384,6 +408,7 @@ export class PythonPodTemplate {
       lifecycle: options.lifecycle,
     });
     container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
+    for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
     return container;
   }
 

@@ -1,157 +1,28 @@
 import { ApiObject, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudget } from './availability';
-import { backUpService, BackupSchedule, PythonServiceBackup } from './backup';
+import { ServiceDisruptionBudget } from './availability';
+import { backUpService, BackupSchedule } from './backup';
 import { addExposure, Exposure } from './exposure';
-import { MigrationJob, PythonServiceMigrations } from './migrations';
+import { addGunicornConfig } from './gunicorn-config';
+import { prerequisiteAnnotations } from './migration-options';
+import { MigrationJob } from './migrations';
 import { monitorService, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
-import { PythonServicePersistence } from './persistence';
 import { PythonCronJob, PythonCronJobOptions } from './python-cron-job';
-import { PythonPodOptions, PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
-import { PythonServer, PythonServerConfig } from './python-server';
+import { PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
+import { PythonServerConfig } from './python-server';
+import { PythonServiceProps } from './python-service-props';
 import { PythonWorker, PythonWorkerOptions } from './python-worker';
 import { emitChartNamespaceBefore } from './release-order';
 import { resolveService } from './resolve';
 import { createAutoscaler } from './scaling';
 import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
+import { addConfigFiles, addExternalSecret, PythonServiceTracing } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
 import { ingressPeers, secureService } from './service-security';
 import { PropValidator } from './validation';
-import {
-  addWebDeployment, HTTP_PORT_NAME, PythonServiceHealthCheck, PythonServiceShutdown, spreadReplicas, WEB_COMPONENT,
-} from './web-deployment';
-
-/**
- * Props for `PythonService`.
- */
-export interface PythonServiceProps extends PythonPodOptions {
-  /**
-   * Base name of every object (Deployment, Service, ServiceAccount, ...). A DNS-1035 label.
-   * @default - the construct id in kebab-case
-   */
-  readonly name?: string;
-
-  /**
-   * How the container starts the app.
-   * @default - the image's own ENTRYPOINT/CMD, with a 30 s graceful timeout assumed
-   */
-  readonly server?: PythonServer;
-
-  /**
-   * Memory one server or worker process needs. The worker count derived from the CPU request is
-   * capped by how many processes fit in `resources.memory` next to the memory-backed volumes
-   * (they count against the same limit) and the master process; a count set by `server.workers`
-   * or `env.WEB_CONCURRENCY` must fit too.
-   * @default Size.mebibytes(128) - a Django or Flask worker after imports and warm-up commonly takes 60-120 MiB
-   */
-  readonly memoryPerProcess?: Size;
-
-  /**
-   * Container port the server listens on (named `http`).
-   * @default 8080 - unprivileged, and what the source article uses
-   */
-  readonly port?: number;
-
-  /**
-   * Port of the Service in front of the pods.
-   * @default 80 - clients reach `http://<name>` without a port
-   */
-  readonly servicePort?: number;
-
-  /**
-   * Number of pods.
-   * @default 3 - survives one pod being rescheduled while another rolls
-   */
-  readonly replicas?: number;
-
-  /**
-   * Health check paths and startup budget.
-   * @default - startup and readiness on /healthz, liveness by TCP
-   */
-  readonly healthCheck?: PythonServiceHealthCheck;
-
-  /**
-   * How the service is reached.
-   * @default Exposure.clusterIp()
-   */
-  readonly expose?: Exposure;
-
-  /**
-   * Graceful shutdown timing.
-   * @default - 5 s preStop pause, 5 s margin
-   */
-  readonly shutdown?: PythonServiceShutdown;
-
-  /**
-   * `app.kubernetes.io/version`.
-   * @default - the image tag, else the first 12 digits of the digest, else "latest"
-   */
-  readonly version?: string;
-
-  /**
-   * `app.kubernetes.io/part-of`: the larger application this service belongs to.
-   * @default - the service name
-   */
-  readonly partOf?: string;
-
-  /**
-   * Extra labels on every object and pod (not used in selectors).
-   * @default - none
-   */
-  readonly labels?: { [key: string]: string };
-
-  /**
-   * Scale horizontally with an `autoscaling/v2` HorizontalPodAutoscaler. The Deployment then
-   * omits `replicas`, so the autoscaler owns the count; setting both is an error.
-   * @default - a fixed number of replicas
-   */
-  readonly autoscaling?: PythonServiceAutoscaling;
-
-  /**
-   * The PodDisruptionBudget, emitted whenever more than one replica can run.
-   * @default - maxUnavailable 1
-   */
-  readonly disruptionBudget?: PythonServiceDisruptionBudget;
-
-  /**
-   * A PersistentVolumeClaim mounted into the pods.
-   * @default - no persistent storage
-   */
-  readonly persistence?: PythonServicePersistence;
-
-  /**
-   * Database migrations run as ONE Job per release (never per-pod init containers, which race
-   * across replicas).
-   * @default - no migration Job
-   */
-  readonly migrations?: PythonServiceMigrations;
-
-  /**
-   * Prometheus monitoring: a ServiceMonitor (and optionally alert rules) for the metrics
-   * endpoint, prometheus_client multiprocess mode for multi-worker servers, and a NetworkPolicy
-   * rule admitting the scraper.
-   * @default - not monitored
-   */
-  readonly monitoring?: PythonServiceMonitoring;
-
-  /**
-   * Scheduled Velero backups of this service's objects and volumes (the article's daily
-   * backup). Needs the chart's namespace.
-   * @default - no backups
-   */
-  readonly backup?: PythonServiceBackup;
-
-  /**
-   * Lock the service down: default-deny NetworkPolicies with explicit allows, CEL admission
-   * rules (allowed images and volumes, Pod Security), and a synth-time self-check. Needs the
-   * chart's namespace.
-   * @default - pods are isolated for ingress only; no admission policy
-   */
-  readonly security?: PythonServiceSecurity;
-}
-
+import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from './web-deployment';
 
 /**
  * A containerized Python web app on Kubernetes: a Deployment behind a Service (and optionally an
@@ -226,6 +97,12 @@ export class PythonService extends Construct {
   public readonly monitoringSettings?: PythonServiceMonitoring;
   /** Memory one process needs (workers are sized by it too). */
   public readonly memoryPerProcess: Size;
+  /** The `tracing` settings its workers and jobs share, if any. */
+  public readonly tracing?: PythonServiceTracing;
+  /** The ExternalSecret, with `externalSecret`. */
+  public readonly externalSecret?: ApiObject;
+  /** The content-named ConfigMap of the config files, with `config`. */
+  public readonly configMap?: kplus.ConfigMap;
 
   constructor(scope: Construct, id: string, props: PythonServiceProps) {
     super(scope, id);
@@ -244,7 +121,10 @@ export class PythonService extends Construct {
     this.serverConfig = r.server;
     this.terminationGracePeriod = r.shutdown.terminationGracePeriod;
     this.podIdentity = r.pod.identity;
-    this.security = props.security;
+    // Tracing adds the collector to the egress every component of the service shares.
+    const tracingEgress = r.tracing?.egress ? [r.tracing.egress] : [];
+    this.security = props.security && { ...props.security, egressTo: [...(props.security.egressTo ?? []), ...tracingEgress] };
+    this.tracing = props.tracing;
     this.monitoringSettings = props.monitoring;
     this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
     const identity = this.identity = new ServiceIdentity({
@@ -255,7 +135,19 @@ export class PythonService extends Construct {
     const metadata = (name: string) => identity.metadataOf(name, WEB_COMPONENT);
 
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(this.name), automountToken: false });
-    this.podTemplate = new PythonPodTemplate({ ...props, serviceAccount: this.serviceAccount, errorLabel: label });
+    // What the migration pod reads must exist before it under an Argo CD hook.
+    const prerequisite = prerequisiteAnnotations(props.migrations);
+    const external = props.externalSecret ? addExternalSecret(this, this.name, this.labels, props.externalSecret, prerequisite) : undefined;
+    this.externalSecret = external?.externalSecret;
+    this.configMap = props.config ? addConfigFiles(this, this.name, this.labels, props.config, prerequisite) : undefined;
+    this.podTemplate = new PythonPodTemplate({
+      ...props,
+      env: { ...r.tracing?.env, ...props.env },
+      envValues: { ...r.tracing?.envValues, ...props.envValues, ...external?.envValues },
+      mounts: this.configMap ? [{ path: r.configMountPath!, volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), readOnly: true }] : undefined,
+      serviceAccount: this.serviceAccount,
+      errorLabel: label,
+    });
 
     const web = addWebDeployment(this, {
       identity,
@@ -270,6 +162,7 @@ export class PythonService extends Construct {
     });
     this.deployment = web.deployment;
     this.container = web.container;
+    if (r.gunicornConfig) addGunicornConfig(this, this.container, this.objectName('gunicorn'), this.labels, r.gunicornConfig);
 
     const exposed = addExposure(this, {
       exposure: this.exposure,
@@ -334,7 +227,6 @@ export class PythonService extends Construct {
         labels: this.labels,
         selector: this.selectorLabels,
         autoscalerName: this.autoscaler ? this.objectName('hpa') : undefined,
-        gunicornConfigName: r.monitoring.gunicornHooks ? this.objectName('gunicorn') : undefined,
       });
     }
 
@@ -357,7 +249,7 @@ export class PythonService extends Construct {
 
     if (props.security) {
       const secured = secureService(this, {
-        security: props.security,
+        security: this.security!,
         identity,
         labels: this.labels,
         allowedVolumes: props.security.allowedVolumes ?? r.emittedVolumes,

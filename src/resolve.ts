@@ -4,7 +4,7 @@ import { IConstruct } from 'constructs';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
 import { Exposure, validateExposure } from './exposure';
-import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE } from './gunicorn-config';
+import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE, GunicornConfigOptions } from './gunicorn-config';
 import { parseImageReference, versionLabelOf } from './image-reference';
 import { LABEL_PART_OF, LABEL_VERSION } from './labels';
 import { validateMigrations } from './migration-options';
@@ -13,9 +13,10 @@ import { validateNetworkRule } from './network-policy';
 import { isSingleAttach, validatePersistence } from './persistence';
 import { resolvePythonPod, ResolvedPythonPod } from './python-pod-template';
 import { PythonServer, PythonServerConfig, PythonServerKind } from './python-server';
-import type { PythonServiceProps } from './python-service';
+import type { PythonServiceProps } from './python-service-props';
 import { resolveAutoscaling, ResolvedAutoscaling } from './scaling';
 import { PythonServiceSecurity, validateAllowedImages, validateVolumeNames } from './security-policy';
+import { ResolvedTracing, resolveTracing, validateConfigFiles, validateExternalSecret } from './service-config';
 import { NameRegistry } from './service-identity';
 import { PropValidator } from './validation';
 import { warnOnce } from './warnings';
@@ -65,6 +66,12 @@ export interface ResolvedService {
   readonly emittedVolumes: string[];
   /** The HTTPRoute's request timeout, with Gateway exposure. */
   readonly routeTimeout?: Duration;
+  /** Tracing environment and egress, with `tracing`. */
+  readonly tracing?: ResolvedTracing;
+  /** Where the config files are mounted, with `config`. */
+  readonly configMountPath?: string;
+  /** The library's gunicorn configuration, when gunicorn needs its hooks. */
+  readonly gunicornConfig?: GunicornConfigOptions;
 }
 
 /**
@@ -134,8 +141,10 @@ export function resolveService(
   }
   // gunicorn with monitoring always runs prometheus_client in multiprocess mode, with the
   // library's hooks, so metrics need no app change and may be served on their own port.
-  const gunicornHooks = props.monitoring !== undefined && props.server?.kind === PythonServerKind.GUNICORN;
-  const server = (props.server ?? PythonServer.imageDefault()).bind({
+  const gunicorn = props.server?.kind === PythonServerKind.GUNICORN;
+  const gunicornHooks = props.monitoring !== undefined && gunicorn;
+  const autoInstrument = props.tracing?.autoInstrument === true;
+  let server = (props.server ?? PythonServer.imageDefault()).bind({
     port,
     cpuMillis: pod.cpuMillis,
     workerTmpDir: WORKER_TMP_DIR,
@@ -144,13 +153,26 @@ export function resolveService(
     memoryPerProcessMebibytes: memoryPerProcess.toMebibytes(),
     reservedMebibytes: gunicornHooks ? MULTIPROCESS_DIR_MEBIBYTES : 0,
     multiprocessMebibytes: props.monitoring && !gunicornHooks ? MULTIPROCESS_DIR_MEBIBYTES : 0,
-    configFile: gunicornHooks ? `${GUNICORN_CONFIG_DIR}/${GUNICORN_CONFIG_FILE}` : undefined,
+    configFile: gunicornHooks || (gunicorn && autoInstrument) ? `${GUNICORN_CONFIG_DIR}/${GUNICORN_CONFIG_FILE}` : undefined,
     workersFromEnv: envWorkers !== undefined ? Number(envWorkers) : undefined,
   });
   if (server.forwardedAllowIps?.split(',').map((ip) => ip.trim()).includes('*') && props.security?.ingressFrom === undefined && exposure.proxyNamespace === undefined) {
     v.fail('server.forwardedAllowIps', server.forwardedAllowIps,
       'trusts forwarded headers from every address, but the NetworkPolicy admits more than the proxy: any client could claim to be https; name the proxy in expose proxyNamespace or security.ingressFrom (or list the proxy addresses)');
   }
+  const tracing = props.tracing
+    ? resolveTracing(v, props.tracing, { name, partOf: props.partOf ?? name, version, egressRestricted: props.security !== undefined })
+    : undefined;
+  if (autoInstrument && !gunicorn) {
+    if (server.command === undefined) {
+      v.fail('tracing.autoInstrument', true, 'needs a server command to wrap: the image\'s own command is not known here; set server, or start opentelemetry-instrument in the image\'s CMD');
+    }
+    // gunicorn starts the instrumentation after the fork instead (see the rendered configuration).
+    server = { ...server, command: ['opentelemetry-instrument', ...server.command!] };
+  }
+  if (props.externalSecret) validateExternalSecret(v, props.externalSecret, [...Object.keys(props.env ?? {}), ...Object.keys(props.envValues ?? {})]);
+  const configMountPath = props.config ? props.config.mountPath ?? `/etc/${name}` : undefined;
+  if (props.config) validateConfigFiles(v, props.config);
   const shutdown = resolveShutdown(v, props.shutdown ?? {}, server.gracefulTimeout);
   const gateway = exposure.gatewayOptions;
   // The proxy should wait at least as long as gunicorn lets a sync worker run a request.
@@ -163,6 +185,8 @@ export function resolveService(
   }
 
   const mountPaths = ['/tmp', ...(server.needsWorkerTmpDir ? [WORKER_TMP_DIR] : []), ...(props.persistence ? [props.persistence.mountPath ?? '/data'] : [])];
+  if (configMountPath !== undefined && mountPaths.includes(configMountPath)) v.fail('config.mountPath', configMountPath, 'is already used by another volume of this service');
+  if (configMountPath !== undefined) mountPaths.push(configMountPath);
   const monitoring = props.monitoring ? resolveMonitoring(v, props, port, servicePort, server, mountPaths) : undefined;
 
   let backupVolumes: BackupVolumeMode | undefined;
@@ -187,7 +211,8 @@ export function resolveService(
     ...(server.needsWorkerTmpDir ? ['worker-tmp'] : []),
     ...(props.persistence ? ['data'] : []),
     ...(monitoring?.multiprocess ? ['prometheus-multiproc'] : []),
-    ...(monitoring?.gunicornHooks ? ['gunicorn-config'] : []),
+    ...(monitoring?.gunicornHooks || (gunicorn && autoInstrument) ? ['gunicorn-config'] : []),
+    ...(props.config ? ['config'] : []),
   ].sort();
   if (props.security?.allowedVolumes) {
     for (const volume of emittedVolumes) {
@@ -216,6 +241,13 @@ export function resolveService(
     backupVolumes,
     emittedVolumes,
     routeTimeout,
+    tracing,
+    configMountPath,
+    gunicornConfig: gunicornHooks || (gunicorn && autoInstrument) ? {
+      multiprocess: gunicornHooks,
+      metricsPort: monitoring && monitoring.metricsPort !== port ? monitoring.metricsPort : undefined,
+      otelPostFork: autoInstrument,
+    } : undefined,
   };
 }
 

@@ -32,6 +32,10 @@ function runHooks(config: string, appConfig?: string): any {
     'def mark_process_dead(pid):',
     '    CALLS.append(("mark_process_dead", pid))',
   ].join('\n'));
+  const otel = path.join(dir, 'stubs', 'opentelemetry', 'instrumentation', 'auto_instrumentation');
+  fs.mkdirSync(otel, { recursive: true });
+  for (const pkg of ['opentelemetry', 'opentelemetry/instrumentation']) fs.writeFileSync(path.join(dir, 'stubs', pkg, '__init__.py'), '');
+  fs.writeFileSync(path.join(otel, '__init__.py'), 'from prometheus_client import CALLS\ndef initialize():\n    CALLS.append(("otel.initialize",))\n');
   const app = path.join(dir, 'app');
   const metricsDir = path.join(dir, 'metrics');
   fs.mkdirSync(app);
@@ -48,6 +52,7 @@ server = types.SimpleNamespace(log=None)
 config["on_starting"](server)
 config["when_ready"](server)
 config["child_exit"](server, types.SimpleNamespace(pid=4242))
+config["post_fork"](server, types.SimpleNamespace(pid=4243))
 print(json.dumps({
     "calls": prometheus_client.CALLS,
     "left": sorted(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])),
@@ -74,6 +79,10 @@ describe('the rendered gunicorn configuration', () => {
       ['start_http_server', 9090, 'CollectorRegistry'],
       ['mark_process_dead', 4242],
     ]);
+  });
+
+  test('starts OpenTelemetry in each worker after the fork when asked (the batch span processor is not fork-safe)', () => {
+    expect(runHooks(renderGunicornConfig({ otelPostFork: true, multiprocess: false })).calls).toEqual([['otel.initialize']]);
   });
 
   test('with metrics on the app port, starts no server of its own', () => {

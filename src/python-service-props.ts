@@ -1,0 +1,164 @@
+import { Size } from 'cdk8s';
+import { PythonServiceAutoscaling, PythonServiceDisruptionBudget } from './availability';
+import { PythonServiceBackup } from './backup';
+import { Exposure } from './exposure';
+import { PythonServiceMigrations } from './migrations';
+import { PythonServiceMonitoring } from './monitoring';
+import { PythonServicePersistence } from './persistence';
+import { PythonPodOptions } from './python-pod-template';
+import { PythonServer } from './python-server';
+import { PythonServiceSecurity } from './security-policy';
+import { PythonServiceConfigFiles, PythonServiceExternalSecret, PythonServiceTracing } from './service-config';
+import { PythonServiceHealthCheck, PythonServiceShutdown } from './web-deployment';
+
+/**
+ * Props for `PythonService`.
+ */
+export interface PythonServiceProps extends PythonPodOptions {
+  /**
+   * Base name of every object (Deployment, Service, ServiceAccount, ...). A DNS-1035 label.
+   * @default - the construct id in kebab-case
+   */
+  readonly name?: string;
+
+  /**
+   * How the container starts the app.
+   * @default - the image's own ENTRYPOINT/CMD, with a 30 s graceful timeout assumed
+   */
+  readonly server?: PythonServer;
+
+  /**
+   * Memory one server or worker process needs. The worker count derived from the CPU request is
+   * capped by how many processes fit in `resources.memory` next to the memory-backed volumes
+   * (they count against the same limit) and the master process; a count set by `server.workers`
+   * or `env.WEB_CONCURRENCY` must fit too.
+   * @default Size.mebibytes(128) - a Django or Flask worker after imports and warm-up commonly takes 60-120 MiB
+   */
+  readonly memoryPerProcess?: Size;
+
+  /**
+   * Container port the server listens on (named `http`).
+   * @default 8080 - unprivileged, and what the source article uses
+   */
+  readonly port?: number;
+
+  /**
+   * Port of the Service in front of the pods.
+   * @default 80 - clients reach `http://<name>` without a port
+   */
+  readonly servicePort?: number;
+
+  /**
+   * Number of pods.
+   * @default 3 - survives one pod being rescheduled while another rolls
+   */
+  readonly replicas?: number;
+
+  /**
+   * Health check paths and startup budget.
+   * @default - startup and readiness on /healthz, liveness by TCP
+   */
+  readonly healthCheck?: PythonServiceHealthCheck;
+
+  /**
+   * How the service is reached.
+   * @default Exposure.clusterIp()
+   */
+  readonly expose?: Exposure;
+
+  /**
+   * Graceful shutdown timing.
+   * @default - 5 s preStop pause, 5 s margin
+   */
+  readonly shutdown?: PythonServiceShutdown;
+
+  /**
+   * `app.kubernetes.io/version`.
+   * @default - the image tag, else the first 12 digits of the digest, else "latest"
+   */
+  readonly version?: string;
+
+  /**
+   * `app.kubernetes.io/part-of`: the larger application this service belongs to.
+   * @default - the service name
+   */
+  readonly partOf?: string;
+
+  /**
+   * Extra labels on every object and pod (not used in selectors).
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Scale horizontally with an `autoscaling/v2` HorizontalPodAutoscaler. The Deployment then
+   * omits `replicas`, so the autoscaler owns the count; setting both is an error.
+   * @default - a fixed number of replicas
+   */
+  readonly autoscaling?: PythonServiceAutoscaling;
+
+  /**
+   * The PodDisruptionBudget, emitted whenever more than one replica can run.
+   * @default - maxUnavailable 1
+   */
+  readonly disruptionBudget?: PythonServiceDisruptionBudget;
+
+  /**
+   * A PersistentVolumeClaim mounted into the pods.
+   * @default - no persistent storage
+   */
+  readonly persistence?: PythonServicePersistence;
+
+  /**
+   * Database migrations run as ONE Job per release (never per-pod init containers, which race
+   * across replicas).
+   * @default - no migration Job
+   */
+  readonly migrations?: PythonServiceMigrations;
+
+  /**
+   * Prometheus monitoring: a ServiceMonitor (and optionally alert rules) for the metrics
+   * endpoint, prometheus_client multiprocess mode for multi-worker servers, and a NetworkPolicy
+   * rule admitting the scraper.
+   * @default - not monitored
+   */
+  readonly monitoring?: PythonServiceMonitoring;
+
+  /**
+   * Scheduled Velero backups of this service's objects and volumes (the article's daily
+   * backup). Needs the chart's namespace.
+   * @default - no backups
+   */
+  readonly backup?: PythonServiceBackup;
+
+  /**
+   * Environment variables from a secret manager: an External Secrets Operator ExternalSecret
+   * whose target Secret every container of the service reads by key.
+   * @default - none
+   */
+  readonly externalSecret?: PythonServiceExternalSecret;
+
+  /**
+   * Configuration files mounted read-only into every pod of the service, from an immutable
+   * ConfigMap named after its content (a change rolls the pods).
+   * @default - none
+   */
+  readonly config?: PythonServiceConfigFiles;
+
+  /**
+   * OpenTelemetry tracing: the environment the Python SDK reads, egress to the collector, and
+   * optionally auto-instrumentation.
+   * @default - none
+   */
+  readonly tracing?: PythonServiceTracing;
+
+  /**
+   * Lock the service down: default-deny NetworkPolicies with explicit allows, CEL admission
+   * rules (allowed images and volumes, Pod Security), and a synth-time self-check. Needs the
+   * chart's namespace.
+   * @default - pods are isolated for ingress only; no admission policy
+   */
+  readonly security?: PythonServiceSecurity;
+}
+
+
