@@ -47,8 +47,8 @@ function handwrittenService(chart, i) {
         { name: 'containers', expression: 'variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])' },
       ],
       validations: [
-        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must start with one of: ${ALLOWED_IMAGES.join(', ')}`,
-          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${ALLOWED_IMAGES.join(', ')})'`),
+        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must be one of, or under one of: ${ALLOWED_IMAGES.join(', ')}`,
+          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
         validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
           `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
         validation('variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))', 'no-host-path: hostPath volumes are forbidden'),
@@ -62,6 +62,8 @@ function handwrittenService(chart, i) {
           'drop-all-capabilities: containers must drop ALL capabilities and may add only NET_BIND_SERVICE'),
         validation(`variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
           'seccomp: containers must use the RuntimeDefault or a Localhost seccomp profile'),
+        validation("variables.podSpec.?volumes.orValue([]).all(v, v.all(k, k == 'name' || k in ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']))",
+          'volume-types: volumes must be of the types Pod Security "restricted" allows: configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected, secret'),
       ],
     },
   });
@@ -126,7 +128,8 @@ function handwrittenService(chart, i) {
   const renderDeployment = deploymentObject.toJson.bind(deploymentObject);
   deploymentObject.toJson = () => {
     const manifest = renderDeployment();
-    manifest.spec.template.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: 5 } } };
+    const containers = manifest.spec.template.spec.containers;
+    containers[0] = Object.fromEntries(Object.entries({ ...containers[0], lifecycle: { preStop: { sleep: { seconds: 5 } } } }).sort(([a], [b]) => (a < b ? -1 : 1)));
     return manifest;
   };
   app.mount('/tmp', kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }));

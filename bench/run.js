@@ -14,7 +14,7 @@ const modes = ['library', 'handwritten', 'raw'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
 const templateFile = path.join(tmp, 'template.json');
 
-const run = (args, env = {}) => execFileSync(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+const run = (args, env = {}) => execFileSync(process.execPath, args, { cwd: root, env: { ...process.env, CDK8S_PYTHON_SERVICE_QUIET: '1', ...env }, encoding: 'utf8' });
 const worker = (mode, n, env) => JSON.parse(run([path.join(__dirname, 'worker.js'), mode, String(n), templateFile], env));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 

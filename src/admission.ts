@@ -50,9 +50,48 @@ export const ADMISSION_VARIABLES: Array<{ name: string; expression: string }> = 
 
 export interface AdmissionRuleOptions {
   readonly allowedImages: string[];
-  readonly allowedVolumes: string[];
+  /** Volume names allowed; undefined: any name (the volume types are still checked). */
+  readonly allowedVolumes?: string[];
   readonly level: PodSecurityLevel;
 }
+
+/** The allowed images, by how they match. */
+export interface ImageAllowlist {
+  /** Prefixes ending in "/" (a registry or path), or the older ":"/"@" forms: `startsWith`. */
+  readonly prefixes: string[];
+  /** Exact references with a tag and/or digest: equality. */
+  readonly exact: string[];
+  /** Repositories without tag or digest: that repository with any tag or digest, never `repo-evil`. */
+  readonly repositories: string[];
+}
+
+/**
+ * Sorts allowlist entries by form. Matching is textual: `python-app:latest` is not
+ * `docker.io/library/python-app:latest`, and `host:5000/app` is a repository (the `:5000` is a
+ * registry port, not a tag).
+ */
+export function imageAllowlist(entries: string[]): ImageAllowlist {
+  const prefixes: string[] = [];
+  const exact: string[] = [];
+  const repositories: string[] = [];
+  for (const entry of entries) {
+    if (/[/:@]$/.test(entry)) prefixes.push(entry);
+    else if (/@/.test(entry) || /:[^/]*$/.test(entry)) exact.push(entry);
+    else repositories.push(entry);
+  }
+  return { prefixes, exact, repositories };
+}
+
+/** Whether an image is allowed (the TypeScript twin of the CEL). */
+export function imageAllowed(list: ImageAllowlist, image: string): boolean {
+  if (typeof image !== 'string') return false;
+  return list.prefixes.some((p) => image.startsWith(p))
+    || list.exact.includes(image)
+    || list.repositories.some((r) => image === r || image.startsWith(`${r}:`) || image.startsWith(`${r}@`));
+}
+
+/** Volume types Pod Security "restricted" allows (the "Volume Types" control). */
+export const RESTRICTED_VOLUME_TYPES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
 
 function containersOf(podSpec: any): any[] {
   return [...(podSpec?.containers ?? []), ...(podSpec?.initContainers ?? []), ...(podSpec?.ephemeralContainers ?? [])];
@@ -77,30 +116,30 @@ export function admissionRules(options: AdmissionRuleOptions): AdmissionRule[] {
 }
 
 function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
-  const images = celList(options.allowedImages);
-  const imageAllowed = (image: string) => options.allowedImages.some((prefix) => typeof image === 'string' && image.startsWith(prefix));
+  const list = imageAllowlist(options.allowedImages);
+  const parts = [
+    ...(list.prefixes.length > 0 ? [`${celList(list.prefixes)}.exists(p, c.image.startsWith(p))`] : []),
+    ...(list.exact.length > 0 ? [`c.image in ${celList(list.exact)}`] : []),
+    ...(list.repositories.length > 0 ? [`${celList(list.repositories)}.exists(r, c.image == r || c.image.startsWith(r + ':') || c.image.startsWith(r + '@'))`] : []),
+  ];
+  const celImageAllowed = parts.length === 1 ? parts[0] : `(${parts.join(' || ')})`;
+  const described = options.allowedImages.join(', ');
+  const volumes = options.allowedVolumes;
   const rules: AdmissionRule[] = [
     {
       name: 'allowed-images',
-      expression: `variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`,
-      message: `every container image must start with one of: ${options.allowedImages.join(', ')}`,
-      messageExpression: `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed prefixes: ${options.allowedImages.join(', ')})'`,
-      check: (spec) => containersOf(spec).filter((c) => !imageAllowed(c.image)).map((c) => `container "${c.name}" image "${c.image}" is not under an allowed prefix (${options.allowedImages.join(', ')})`),
+      expression: `variables.containers.all(c, ${celImageAllowed})`,
+      message: `every container image must be one of, or under one of: ${described}`,
+      messageExpression: `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${celImageAllowed}).map(c, c.image).join(', ') + ' (allowed: ${described})'`,
+      check: (spec) => containersOf(spec).filter((c) => !imageAllowed(list, c.image)).map((c) => `container "${c.name}" image "${c.image}" is not allowed (${described})`),
     },
-    options.allowedVolumes.length > 0
-      ? {
-        name: 'allowed-volumes',
-        expression: `variables.podSpec.?volumes.orValue([]).all(v, v.name in ${celList(options.allowedVolumes)})`,
-        message: `only these volumes are allowed: ${options.allowedVolumes.join(', ')}`,
-        messageExpression: `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${celList(options.allowedVolumes)})).map(v, v.name).join(', ') + ' (allowed: ${options.allowedVolumes.join(', ')})'`,
-        check: (spec) => (spec?.volumes ?? []).filter((v: any) => !options.allowedVolumes.includes(v.name)).map((v: any) => `volume "${v.name}" is not in the allowed volumes (${options.allowedVolumes.join(', ')})`),
-      }
-      : {
-        name: 'allowed-volumes',
-        expression: 'variables.podSpec.?volumes.orValue([]).size() == 0',
-        message: 'no volumes are allowed',
-        check: (spec) => (spec?.volumes ?? []).map((v: any) => `volume "${v.name}" is not allowed (no volumes are)`),
-      },
+    ...(volumes === undefined ? [] : [{
+      name: 'allowed-volumes',
+      expression: `variables.podSpec.?volumes.orValue([]).all(v, v.name in ${celList(volumes)})`,
+      message: `only these volumes are allowed: ${volumes.join(', ')}`,
+      messageExpression: `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${celList(volumes)})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`,
+      check: (spec: any) => (spec?.volumes ?? []).filter((v: any) => !volumes.includes(v.name)).map((v: any) => `volume "${v.name}" is not in the allowed volumes (${volumes.join(', ')})`),
+    }]),
     {
       name: 'no-host-path',
       expression: 'variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))',
@@ -162,6 +201,14 @@ function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
         const type = c.securityContext?.seccompProfile?.type ?? spec?.securityContext?.seccompProfile?.type ?? '';
         return type !== 'RuntimeDefault' && type !== 'Localhost';
       }).map((c) => `container "${c.name}" has no RuntimeDefault or Localhost seccomp profile`),
+    },
+    {
+      // A volume named like an allowed one but of another type (nfs, gitRepo, ...) is caught here.
+      name: 'volume-types',
+      expression: `variables.podSpec.?volumes.orValue([]).all(v, v.all(k, k == 'name' || k in ${celList(RESTRICTED_VOLUME_TYPES)}))`,
+      message: `volumes must be of the types Pod Security "restricted" allows: ${RESTRICTED_VOLUME_TYPES.join(', ')}`,
+      check: (spec) => (spec?.volumes ?? []).flatMap((v: any) => Object.keys(v).filter((k) => k !== 'name' && !RESTRICTED_VOLUME_TYPES.includes(k))
+        .map((k) => `volume "${v.name}" is of type ${k}, which "restricted" does not allow`)),
     },
   );
   return rules;

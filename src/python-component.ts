@@ -164,7 +164,7 @@ export function componentContext(
       namespace: namespace!,
       matchLabels: identity.instanceLabels,
       allowedImages: props.security.allowedImages,
-      allowedVolumes: props.security.allowedVolumes ?? ['tmp'],
+      allowedVolumes: [...new Set(['tmp', ...(props.security.allowedVolumes ?? [])])].sort(),
       admissionEngine: props.security.admissionEngine,
       admissionApiVersion: props.security.admissionApiVersion,
       enforcement: props.security.enforcement,

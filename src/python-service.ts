@@ -252,7 +252,8 @@ export class PythonService extends Construct {
         security: this.security!,
         identity,
         labels: this.labels,
-        allowedVolumes: props.security.allowedVolumes ?? r.emittedVolumes,
+        // The library's own volumes are always allowed; allowedVolumes adds the user's.
+        allowedVolumes: [...new Set([...r.emittedVolumes, ...(props.security.allowedVolumes ?? [])])].sort(),
         networkPolicies: [this.networkPolicy, ...(this.migrationJob ? [this.migrationJob.networkPolicy] : [])],
         workloads: [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])],
         argoCdWave: this.migrationJob?.argoCdSyncWave,

@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { IConstruct } from 'constructs';
+import { imageAllowed, imageAllowlist } from './admission';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
 import { Exposure, validateExposure } from './exposure';
@@ -214,14 +215,6 @@ export function resolveService(
     ...(monitoring?.gunicornHooks || (gunicorn && autoInstrument) ? ['gunicorn-config'] : []),
     ...(props.config ? ['config'] : []),
   ].sort();
-  if (props.security?.allowedVolumes) {
-    for (const volume of emittedVolumes) {
-      if (!props.security.allowedVolumes.includes(volume)) {
-        v.fail('security.allowedVolumes', props.security.allowedVolumes, `does not include volume "${volume}", which this service mounts`);
-      }
-    }
-  }
-
   return {
     name,
     namespace,
@@ -276,8 +269,8 @@ function resolveMonitoring(
 
 function validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: string, namespace: string | undefined): void {
   validateAllowedImages(v, 'security.allowedImages', s.allowedImages);
-  if (typeof image === 'string' && !s.allowedImages.some((prefix) => image.startsWith(prefix))) {
-    v.fail('image', image, `is not under any of security.allowedImages (${s.allowedImages.join(', ')})`);
+  if (typeof image === 'string' && !imageAllowed(imageAllowlist(s.allowedImages), image)) {
+    v.fail('image', image, `is not allowed by security.allowedImages (${s.allowedImages.join(', ')})`);
   }
   validateVolumeNames(v, 'security.allowedVolumes', s.allowedVolumes);
   (s.ingressFrom ?? []).forEach((peer, i) => validateNetworkRule(v, `security.ingressFrom[${i}]`, { peers: [peer] }));

@@ -4,6 +4,7 @@ import { Construct, IConstruct } from 'constructs';
 import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, PodSecurityLevel } from './admission';
 import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
+import { parseImageReference } from './image-reference';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { NetworkPeer, NetworkRule } from './network-policy';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
@@ -47,14 +48,21 @@ export enum AdmissionPolicyApiVersion {
  */
 export interface PythonServiceSecurity {
   /**
-   * Image prefixes every container image must start with, e.g. `registry.example.com/team/`.
-   * Each must end with "/", ":" or "@", so `ghcr.io/acme` cannot also admit `ghcr.io/acme-evil/...`.
+   * The images containers may run. Each entry is one of: an exact reference (`python-app:latest`,
+   * `repo@sha256:...`, `repo:tag@sha256:...`); a repository without tag (`ghcr.io/acme/api`: any
+   * tag or digest of exactly that repository, never `ghcr.io/acme/api-evil`); or a prefix ending
+   * in `/` (`ghcr.io/acme/`: everything below). Prefixes ending in `:` or `@` keep working as
+   * prefixes. Matching is textual: `python-app:latest` does not match
+   * `docker.io/library/python-app:latest`, and in `host:5000/app` the `:5000` is a registry port.
    */
   readonly allowedImages: string[];
 
   /**
-   * Volume names pods may have.
-   * @default - exactly the volumes this service emits
+   * Volume names pods may have besides the ones the library adds (`tmp`, `worker-tmp`,
+   * `prometheus-multiproc`, `gunicorn-config`, `config`, `data`: always allowed). At "restricted"
+   * the volume types are limited too: emptyDir, configMap, secret, projected, downwardAPI,
+   * persistentVolumeClaim, ephemeral, csi.
+   * @default - only the volumes the library adds
    */
   readonly allowedVolumes?: string[];
 
@@ -119,7 +127,11 @@ export interface SecurityPolicyProps {
   /** The app namespace the policy applies to. */
   readonly namespace: string;
 
-  /** Labels of the workloads (Deployments, Jobs, Pods) the policy applies to. */
+  /**
+   * Labels of the pods and pod-creating objects the policy applies to. An empty map covers every
+   * one of them in the namespace, labelled or not (a label selector alone lets a pod that simply
+   * omits the labels through).
+   */
   readonly matchLabels: { [key: string]: string };
 
   /** Image prefixes every container image must start with. */
@@ -127,7 +139,7 @@ export interface SecurityPolicyProps {
 
   /**
    * Volume names pods may have.
-   * @default - none
+   * @default - any name (at "restricted", still only the volume types it allows)
    */
   readonly allowedVolumes?: string[];
 
@@ -172,8 +184,8 @@ export function validateAllowedImages(v: PropValidator, prop: string, prefixes: 
   prefixes.forEach((p, i) => {
     if (typeof p !== 'string' || /\s/.test(p)) v.fail(`${prop}[${i}]`, p, 'must not contain whitespace');
     if (p.includes('://')) v.fail(`${prop}[${i}]`, p, 'must not have a scheme: image references have none (write "registry.example.com/team/")');
-    if (!IMAGE_PREFIX.test(p)) {
-      v.fail(`${prop}[${i}]`, p, 'must be an image reference prefix ending in "/", ":" or "@" (so "ghcr.io/acme" cannot also admit "ghcr.io/acme-evil/...")');
+    if (!IMAGE_PREFIX.test(p) && parseImageReference(p) === undefined) {
+      v.fail(`${prop}[${i}]`, p, 'must be an exact image reference ("repo:tag", "repo@sha256:..."), a repository ("registry.example.com/team/api": any tag of exactly it), or a prefix ending in "/" ("registry.example.com/team/")');
     }
   });
 }
@@ -244,7 +256,7 @@ export class SecurityPolicy extends Construct {
     validateVolumeNames(v, 'allowedVolumes', props.allowedVolumes);
     v.dnsLabel('namespace', props.namespace);
     v.labelMap('matchLabels', props.matchLabels);
-    if (Object.keys(props.matchLabels ?? {}).length === 0) v.fail('matchLabels', props.matchLabels, 'must not be empty');
+    if (props.matchLabels === undefined || typeof props.matchLabels !== 'object') v.fail('matchLabels', props.matchLabels, 'must be a label map ({} for the whole namespace)');
     this.engine = props.admissionEngine ?? AdmissionEngine.VALIDATING_ADMISSION_POLICY;
     if (!Object.values(AdmissionEngine).includes(this.engine)) v.fail('admissionEngine', this.engine, `must be one of ${Object.values(AdmissionEngine).join(', ')}`);
     const enforcement = props.enforcement ?? PolicyEnforcement.DENY;
@@ -252,13 +264,13 @@ export class SecurityPolicy extends Construct {
     this.podSecurityLevel = props.podSecurityLevel ?? PodSecurityLevel.RESTRICTED;
     if (!Object.values(PodSecurityLevel).includes(this.podSecurityLevel)) v.fail('podSecurityLevel', this.podSecurityLevel, `must be one of ${Object.values(PodSecurityLevel).join(', ')}`);
 
-    this.rules = admissionRules({ allowedImages: props.allowedImages, allowedVolumes: props.allowedVolumes ?? [], level: this.podSecurityLevel });
+    this.rules = admissionRules({ allowedImages: props.allowedImages, allowedVolumes: props.allowedVolumes, level: this.podSecurityLevel });
     this.ruleNames = this.rules.map((r) => r.name);
     const validations = validationsOf(this.rules);
     const actions = enforcement === PolicyEnforcement.DENY ? ['Deny'] : ['Audit', 'Warn'];
     const matchConstraints = {
       resourceRules: RESOURCE_RULES.map((r) => ({ ...r })),
-      objectSelector: { matchLabels: { ...props.matchLabels } },
+      objectSelector: Object.keys(props.matchLabels).length > 0 ? { matchLabels: { ...props.matchLabels } } : undefined,
     };
     const labels = props.labels ? { ...props.labels } : undefined;
 

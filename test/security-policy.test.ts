@@ -86,6 +86,11 @@ const TAMPERINGS: Array<[string, string, (m: Manifest) => void]> = [
   ['an added capability', 'drop-all-capabilities', (m) => { podSpecOf(m).containers[0].securityContext.capabilities.add = ['NET_ADMIN']; }],
   ['capabilities not dropped', 'drop-all-capabilities', (m) => { delete podSpecOf(m).containers[0].securityContext.capabilities; }],
   ['no seccomp profile', 'seccomp', (m) => { delete podSpecOf(m).containers[0].securityContext.seccompProfile; }],
+  ['an nfs volume named like an allowed one', 'volume-types', (m) => { podSpecOf(m).volumes[0] = { name: podSpecOf(m).volumes[0].name, nfs: { server: 'nfs.example.com', path: '/' } }; }],
+  ['a gitRepo volume named like an allowed one', 'volume-types', (m) => { podSpecOf(m).volumes[0] = { name: podSpecOf(m).volumes[0].name, gitRepo: { repository: 'https://example.com/x.git' } }; }],
+  ['a debug container added through pods/ephemeralcontainers', 'allowed-images', (m) => {
+    podSpecOf(m).ephemeralContainers = [{ name: 'debugger', image: 'docker.io/library/busybox:1', securityContext: podSpecOf(m).containers[0].securityContext }];
+  }],
 ];
 
 describe.each([
@@ -120,7 +125,7 @@ describe.each([
   test('says which image was rejected and why', () => {
     const copy = deepCopy(inputs[0]);
     podSpecOf(copy).containers[0].image = 'docker.io/evil/miner:latest';
-    expect(evaluatePolicy(policy.spec, copy).message).toBe('allowed-images: images not allowed: docker.io/evil/miner:latest (allowed prefixes: registry.example.com/shop/)');
+    expect(evaluatePolicy(policy.spec, copy).message).toBe('allowed-images: images not allowed: docker.io/evil/miner:latest (allowed: registry.example.com/shop/)');
   });
 
   test('the TypeScript self-check agrees with the CEL on every tampered copy', () => {
@@ -359,7 +364,7 @@ describe('self-check at synth', () => {
     const policy = new SecurityPolicy(chart, 'policy', { name: 'web', namespace: 'legacy', matchLabels: { app: 'web' }, allowedImages: ['registry.example.com/'] });
     policy.addWorkload(deployment);
     const problems = policy.selfCheck();
-    expect(problems).toContainEqual(expect.stringMatching(/breaks its security policy \(allowed-images\): container ".*" image "docker.io\/library\/nginx:1.27" is not under an allowed prefix/));
+    expect(problems).toContainEqual(expect.stringMatching(/breaks its security policy \(allowed-images\): container ".*" image "docker.io\/library\/nginx:1.27" is not allowed/));
     expect(problems).toContainEqual(expect.stringMatching(/is not Pod Security "restricted" \(Capabilities\)/));
   });
 });
@@ -369,12 +374,12 @@ describe('bad security props', () => {
     ['an empty allowed-image list', { security: { allowedImages: [] } }, /PythonService 'api': security.allowedImages \[\] must list at least one image prefix/],
     ['a prefix with whitespace', { security: { allowedImages: ['registry.example.com/ shop/'] } }, /security.allowedImages\[0\] "registry.example.com\/ shop\/" must not contain whitespace/],
     ['a prefix with a scheme', { security: { allowedImages: ['https://registry.example.com/shop/'] } }, /security.allowedImages\[0\] "https:\/\/registry.example.com\/shop\/" must not have a scheme/],
-    ['a prefix that would also admit look-alikes', { security: { allowedImages: ['registry.example.com/sh'] } }, /security.allowedImages\[0\] "registry.example.com\/sh" must be an image reference prefix ending in "\/", ":" or "@"/],
-    ['an image outside the allowed prefixes', { image: 'docker.io/acme/api:1', security: SECURITY }, /PythonService 'api': image "docker.io\/acme\/api:1" is not under any of security.allowedImages \(registry.example.com\/shop\/\)/],
+    ['an allowlist entry that is no image reference', { security: { allowedImages: ['Registry.example.com/Shop'] } }, /security.allowedImages\[0\] "Registry.example.com\/Shop" must be an exact image reference/],
+    ['a repository entry never admits a look-alike', { security: { allowedImages: ['registry.example.com/shop/ap'] } }, /image "registry.example.com\/shop\/api:1.4.2" is not allowed by security.allowedImages/],
+    ['an image outside the allowed prefixes', { image: 'docker.io/acme/api:1', security: SECURITY }, /PythonService 'api': image "docker.io\/acme\/api:1" is not allowed by security.allowedImages \(registry.example.com\/shop\/\)/],
     ['a peer with an invalid CIDR', { security: { ...SECURITY, ingressFrom: [{ cidr: '10.0.0.0/40' }] } }, /security.ingressFrom\[0\].peers\[0\].cidr "10.0.0.0\/40" must be an IPv4 or IPv6 CIDR/],
     ['an egress port out of range', { security: { ...SECURITY, egressTo: [{ ports: [{ port: 70000 }] }] } }, /security.egressTo\[0\].ports\[0\].port 70000 must be a whole number from 1 to 65535/],
     ['an empty ingressFrom', { security: { ...SECURITY, ingressFrom: [] } }, /security.ingressFrom \[\] is empty, which would make the service unreachable/],
-    ['allowed volumes without an emitted one', { security: { ...SECURITY, allowedVolumes: ['tmp'] } }, /security.allowedVolumes \["tmp"\] does not include volume "worker-tmp", which this service mounts/],
     ['an invalid volume name', { security: { ...SECURITY, allowedVolumes: ['Data'] } }, /security.allowedVolumes\[0\] "Data" must be a DNS-1123 label/],
   ];
   test.each(cases)('%s', (_title, props, message) => {
@@ -390,5 +395,69 @@ describe('bad security props', () => {
     const { manifests } = build({ replicas: 1, persistence: { size: Size.gibibytes(1) } });
     const policy = only(manifests, 'ValidatingAdmissionPolicy');
     expect(policy.spec.validations[1].expression).toContain("['data', 'tmp', 'worker-tmp']");
+  });
+});
+
+describe('allowed images say what the user means', () => {
+  const decide = (allowedImages: string[], image: string) => {
+    const rules = admissionRules({ allowedImages, level: PodSecurityLevel.RESTRICTED });
+    const rule = rules.find((r) => r.name === 'allowed-images')!;
+    const spec = { validations: [{ expression: rule.expression, message: rule.message }], variables: [{ name: 'containers', expression: 'object.spec.containers' }] };
+    const cel = evaluatePolicy(spec, { kind: 'Pod', spec: { containers: [{ name: 'app', image }] } }).allowed;
+    const ts = rule.check({ containers: [{ name: 'app', image }] }).length === 0;
+    expect(ts).toBe(cel);
+    return cel;
+  };
+
+  test.each([
+    // The article's own allowlist: exactly one image.
+    [['python-app:latest'], 'python-app:latest', true],
+    [['python-app:latest'], 'python-app:1.0', false],
+    [['python-app:latest'], 'docker.io/library/python-app:latest', false],
+    // A repository: any tag or digest of exactly it, never a look-alike.
+    [['ghcr.io/acme/api'], 'ghcr.io/acme/api:1.4.2', true],
+    [['ghcr.io/acme/api'], 'ghcr.io/acme/api@sha256:' + 'a'.repeat(64), true],
+    [['ghcr.io/acme/api'], 'ghcr.io/acme/api-evil:1', false],
+    [['ghcr.io/acme/api'], 'ghcr.io/acme/api/sub:1', false],
+    // A registry port is not a tag.
+    [['registry.local:5000/app'], 'registry.local:5000/app:2', true],
+    [['registry.local:5000/app'], 'registry.local:5000/application:2', false],
+    // An exact digest pin.
+    [['ghcr.io/acme/api@sha256:' + 'b'.repeat(64)], 'ghcr.io/acme/api@sha256:' + 'b'.repeat(64), true],
+    [['ghcr.io/acme/api:1@sha256:' + 'b'.repeat(64)], 'ghcr.io/acme/api:1@sha256:' + 'b'.repeat(64), true],
+    // Prefixes: "/" for a path; the older ":" and "@" forms keep working.
+    [['ghcr.io/acme/'], 'ghcr.io/acme/anything/deep:1', true],
+    [['ghcr.io/acme/'], 'ghcr.io/acme-evil/x:1', false],
+    [['ghcr.io/acme/api:'], 'ghcr.io/acme/api:2', true],
+  ])('%j admits %s: %s (CEL and TypeScript agree)', (allowed, image, expected) => {
+    expect(decide(allowed as string[], image as string)).toBe(expected);
+  });
+
+  test('the article\'s exact allowlist deploys', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    new PythonService(chart, 'python-app', { image: 'python-app:latest', security: { allowedImages: ['python-app:latest'] } });
+    const manifests = synth(chart);
+    expectStrictlyValid(manifests);
+    expect(evaluatePolicy(only(manifests, 'ValidatingAdmissionPolicy').spec, only(manifests, 'Deployment'))).toEqual({ allowed: true });
+  });
+});
+
+describe('allowed volumes say what the user means', () => {
+  test('the library\'s own volumes are always allowed; allowedVolumes adds more', () => {
+    const { manifests } = build({ server: PythonServer.gunicorn({ app: 'a:b' }), security: { ...SECURITY, allowedVolumes: ['cache'] } });
+    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    expect(policy.spec.validations.find((v: any) => v.message.startsWith('allowed-volumes')).expression).toContain("['cache', 'tmp', 'worker-tmp']");
+    expectStrictlyValid(manifests);
+  });
+
+  test('a standalone SecurityPolicy without allowedVolumes checks the types only, so pods with volumes deploy', () => {
+    const chart = new Chart(Testing.app(), 'legacy', { namespace: 'legacy' });
+    const policy = new SecurityPolicy(chart, 'policy', { name: 'web', namespace: 'legacy', matchLabels: {}, allowedImages: ['registry.example.com/'] });
+    expect(policy.ruleNames).not.toContain('allowed-volumes');
+    expect(policy.ruleNames).toContain('volume-types');
+    // An empty matchLabels covers the whole namespace: a pod that leaves the labels off is checked too.
+    const rendered = synth(chart);
+    expect(only(rendered, 'ValidatingAdmissionPolicy').spec.matchConstraints.objectSelector).toBeUndefined();
+    expectStrictlyValid(rendered);
   });
 });
