@@ -68,7 +68,7 @@ export function syncWaveAnnotation(wave: number): { [key: string]: string } {
 export function disruptionTolerantFailurePolicy(containerName: string, fatalExitCodes: number[]): k8s.PodFailurePolicy {
   return {
     rules: [
-      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      { action: 'Ignore', onPodConditions: [{ status: 'True', type: 'DisruptionTarget' }] },
       ...(fatalExitCodes.length > 0
         // An empty onPodConditions: the 1.28 schema marks the field required; the API server only forbids a non-empty one next to onExitCodes.
         ? [{ action: 'FailJob', onExitCodes: { containerName, operator: 'In', values: fatalExitCodes }, onPodConditions: [] }]

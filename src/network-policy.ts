@@ -117,6 +117,8 @@ export interface ServiceNetworkPolicyProps {
   readonly errorLabel?: string;
 }
 
+const checkedRules = new WeakSet<NetworkRule>();
+
 /**
  * One `networking.k8s.io/v1` NetworkPolicy that isolates a set of pods for both ingress and egress
  * and then admits exactly the rules added to it.
@@ -188,7 +190,10 @@ export class ServiceNetworkPolicy extends Construct {
   }
 
   private validateRule(prop: string, rule: NetworkRule): void {
+    // Shared rules (the DNS rule of every service) are checked once.
+    if (checkedRules.has(rule)) return;
     validateNetworkRule(this.validator, prop, rule);
+    checkedRules.add(rule);
   }
 }
 

@@ -1,7 +1,6 @@
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { DnsEgress } from './dns-egress';
 import { versionLabelOf, parseImageReference } from './image-reference';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { PythonPodTemplate, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
@@ -10,6 +9,7 @@ import { emitBefore, emitChartNamespaceBefore } from './release-order';
 import { kebabCase } from './resolve';
 import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { NameRegistry, ServiceIdentity } from './service-identity';
+import { defaultDns } from './service-security';
 import { PropValidator } from './validation';
 
 /**
@@ -205,7 +205,7 @@ export function componentNetworkPolicy(scope: Construct, ctx: ComponentContext, 
   });
   if (ctx.security) {
     policy.restrictEgress();
-    const dns = (ctx.security.dns ?? DnsEgress.kubeDns()).rules;
+    const dns = (ctx.security.dns ?? defaultDns()).rules;
     for (const rule of [...dns, ...(ctx.security.egressTo ?? []), ...(egressTo ?? [])]) policy.addEgressRule(rule);
   } else if (egressTo !== undefined) {
     ctx.validator.fail('egressTo', egressTo, 'restricts egress only with security set (egress is open without it)');

@@ -1,7 +1,7 @@
 import { ApiObject, Cron, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { afterRender } from './after-render';
+import { afterRender, withSortedKey } from './after-render';
 import { validateCron } from './backup';
 import { disruptionTolerantFailurePolicy } from './migration-options';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
@@ -183,7 +183,7 @@ export class PythonCronJob extends Construct {
     this.container = ctx.template.addContainer(this.cronJob, { name: 'job', command: props.command });
     afterRender(ApiObject.of(this.cronJob), (manifest) => {
       manifest.spec.schedule = schedule;
-      manifest.spec.jobTemplate.spec.podFailurePolicy = disruptionTolerantFailurePolicy('job', []);
+      manifest.spec.jobTemplate.spec = withSortedKey(manifest.spec.jobTemplate.spec, 'podFailurePolicy', disruptionTolerantFailurePolicy('job', []));
     });
 
     this.networkPolicy = componentNetworkPolicy(this, ctx, props.egressTo);

@@ -32,7 +32,7 @@ export interface ServiceSecurityTarget {
  */
 export function secureService(scope: Construct, t: ServiceSecurityTarget): { policy: SecurityPolicy; namespace?: PodSecurityNamespace } {
   const s = t.security;
-  const dns = s.dns ?? DnsEgress.kubeDns();
+  const dns = s.dns ?? defaultDns();
   for (const networkPolicy of t.networkPolicies) {
     networkPolicy.restrictEgress();
     for (const rule of [...dns.rules, ...(s.egressTo ?? [])]) networkPolicy.addEgressRule(rule);
@@ -65,6 +65,14 @@ export function secureService(scope: Construct, t: ServiceSecurityTarget): { pol
     addSyncWave(policyObjects, waves.policies);
   }
   return { policy, namespace };
+}
+
+let sharedDefaultDns: DnsEgress | undefined;
+
+/** The default DNS egress, one instance for every service (so its rules are checked once). */
+export function defaultDns(): DnsEgress {
+  sharedDefaultDns ??= DnsEgress.kubeDns();
+  return sharedDefaultDns;
 }
 
 /** Who may reach the service port. */

@@ -108,6 +108,18 @@ export function isLabelValue(value: string): boolean {
 
 /** A Kubernetes qualified name (label or annotation key). */
 export function isQualifiedName(key: string): boolean {
+  // The same few keys (app.kubernetes.io/...) are checked for every object of every service.
+  let verdict = qualifiedNames.get(key);
+  if (verdict === undefined) {
+    verdict = checkQualifiedName(key);
+    if (qualifiedNames.size < 10_000) qualifiedNames.set(key, verdict);
+  }
+  return verdict;
+}
+
+const qualifiedNames = new Map<string, boolean>();
+
+function checkQualifiedName(key: string): boolean {
   const parts = key.split('/');
   if (parts.length > 2) return false;
   const name = parts[parts.length - 1];

@@ -1,7 +1,7 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { afterRender } from './after-render';
+import { afterRender, withSortedKey } from './after-render';
 import { HealthProbe, HealthProbeKind, ResolvedProbe, resolveProbe, toKplusProbe, validateHostHeader } from './health-probe';
 import { PythonPodTemplate } from './python-pod-template';
 import { PythonServerConfig, PythonServerKind } from './python-server';
@@ -232,7 +232,8 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
   if (pause > 0 && o.shutdown.preStopMethod === PreStopMethod.SLEEP_ACTION) {
     // cdk8s-plus-28's Handler has no sleep action, and its types drop the field from a JSON patch.
     afterRender(ApiObject.of(deployment), (manifest) => {
-      manifest.spec.template.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: pause } } };
+      const containers = manifest.spec.template.spec.containers;
+      containers[0] = withSortedKey(containers[0], 'lifecycle', { preStop: { sleep: { seconds: pause } } });
     });
   }
 

@@ -113,7 +113,8 @@ export const validProps: fc.Arbitrary<PythonServiceProps> = fc.record({
       ? { size: Size.gibibytes(r.persistence.size), accessMode: r.persistence.rwx ? kplus.PersistentVolumeAccessMode.READ_WRITE_MANY : undefined }
       : undefined,
     monitoring: r.monitoring
-      ? { port: r.monitoring.separatePort ? (r.port === 65001 ? 65002 : 65001) : undefined, interval: Duration.seconds(r.monitoring.interval), alerts: r.monitoring.alerts }
+      // A metrics port that is neither the app port nor the Service port (a collision is a clear error, tested elsewhere).
+      ? { port: r.monitoring.separatePort ? [65001, 65002, 65003].find((p) => p !== r.port && p !== r.servicePort) : undefined, interval: Duration.seconds(r.monitoring.interval), alerts: r.monitoring.alerts }
       : undefined,
     backup: r.backup ? { schedule: r.backup.schedule, retention: Duration.days(r.backup.days), volumes: r.persistence ? BackupVolumeMode.SNAPSHOT : undefined } : undefined,
     security: r.security
