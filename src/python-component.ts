@@ -8,6 +8,7 @@ import type { PythonService } from './python-service';
 import { emitBefore, emitChartNamespaceBefore } from './release-order';
 import { kebabCase } from './resolve';
 import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
+import { addExternalSecret, PythonServiceExternalSecret, validateExternalSecret } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
 import { defaultDns } from './service-security';
 import { PropValidator } from './validation';
@@ -104,6 +105,7 @@ export function componentContext(
     envFrom?: kplus.EnvFrom[];
     memoryPerProcess?: Size;
     maxNameLength?: number;
+    externalSecret?: PythonServiceExternalSecret;
   },
 ): ComponentContext {
   const service = props.service;
@@ -120,6 +122,7 @@ export function componentContext(
     }
     const name = service.identity.objectName(id, props.maxNameLength);
     claim(scope, v, namespace, name);
+    const secretEnv = componentSecrets(scope, v, name, service.identity.labelsOf(id), props);
     return {
       label,
       validator: v,
@@ -130,7 +133,7 @@ export function componentContext(
       template: service.podTemplate.derive({
         // Each component reports traces under its own name.
         env: service.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
-        envValues: props.envValues,
+        envValues: { ...props.envValues, ...secretEnv },
         envFrom: props.envFrom,
         resources: props.resources,
         errorLabel: label,
@@ -156,7 +159,9 @@ export function componentContext(
   const identity = new ServiceIdentity({ name, namespace, version, partOf: props.partOf, labels: props.labels, errorLabel: label });
   const component = kind === 'PythonCronJob' ? 'cronjob' : 'worker';
   const serviceAccount = new kplus.ServiceAccount(scope, 'ServiceAccount', { metadata: identity.metadataOf(name, component), automountToken: false });
-  const template = new PythonPodTemplate({ ...props, image: props.image!, serviceAccount, errorLabel: label });
+  const secretEnv = componentSecrets(scope, v, name, identity.labelsOf(component), props);
+  const envValues = { ...props.envValues, ...secretEnv };
+  const template = new PythonPodTemplate({ ...props, envValues, image: props.image!, serviceAccount, errorLabel: label });
   let securityPolicy: SecurityPolicy | undefined;
   if (props.security) {
     securityPolicy = new SecurityPolicy(scope, 'SecurityPolicy', {
@@ -183,6 +188,16 @@ export function componentContext(
     security: props.security,
     securityPolicy,
   };
+}
+
+/** The component's own ExternalSecret `<name>-external`, and the variables that read it. */
+function componentSecrets(
+  scope: Construct, v: PropValidator, name: string, labels: { [key: string]: string },
+  props: { externalSecret?: PythonServiceExternalSecret; env?: { [name: string]: string }; envValues?: { [name: string]: kplus.EnvValue } },
+): { [name: string]: kplus.EnvValue } {
+  if (!props.externalSecret) return {};
+  validateExternalSecret(v, props.externalSecret, [...Object.keys(props.env ?? {}), ...Object.keys(props.envValues ?? {})]);
+  return addExternalSecret(scope, name, labels, props.externalSecret).envValues;
 }
 
 function claim(scope: Construct, v: PropValidator, namespace: string | undefined, name: string): void {

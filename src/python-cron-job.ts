@@ -8,6 +8,7 @@ import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { componentContext, componentNetworkPolicy, governComponent, StandalonePythonOptions } from './python-component';
 import { PythonServiceResources } from './python-pod-template';
 import type { PythonService } from './python-service';
+import { PythonServiceExternalSecret } from './service-config';
 
 /**
  * A scheduled job of a `PythonService` (`service.addCronJob(id, options)`).
@@ -96,6 +97,13 @@ export interface PythonCronJobOptions {
    * @default - the service's
    */
   readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Environment variables from a secret manager for this component alone: its own ExternalSecret
+   * `<name>-external` (the service's `externalSecret`, if any, applies too).
+   * @default - the service's only
+   */
+  readonly externalSecret?: PythonServiceExternalSecret;
 
   /**
    * Egress the job needs beyond the service's `security.egressTo`.

@@ -11,6 +11,7 @@ import type { PythonService } from './python-service';
 import { addScaledObject } from './queue-scaler';
 import { QueueScaling, resolveQueueScaling } from './queue-scaling';
 import { createAutoscaler, resolveAutoscaling } from './scaling';
+import { PythonServiceExternalSecret } from './service-config';
 import { spreadReplicas } from './web-deployment';
 import { WorkerProcess, WorkerProcessConfig } from './worker-process';
 
@@ -85,6 +86,13 @@ export interface PythonWorkerOptions {
    * @default - the service's
    */
   readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Environment variables from a secret manager for this component alone: its own ExternalSecret
+   * `<name>-external` (the service's `externalSecret`, if any, applies too).
+   * @default - the service's only
+   */
+  readonly externalSecret?: PythonServiceExternalSecret;
 
   /**
    * Egress the worker needs beyond the service's `security.egressTo` (the broker, say).

@@ -1,6 +1,6 @@
 import { Chart, Duration, Size, Testing, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { ExternalSecretStoreKind, OtlpProtocol, PythonServer, PythonService, PythonServiceProps, WorkerProcess } from '../src';
+import { ExternalSecretStoreKind, OtlpProtocol, PythonCronJob, PythonServer, PythonService, PythonServiceProps, WorkerProcess } from '../src';
 import { appContainer, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth } from './support/manifests';
 
 function build(props: Partial<PythonServiceProps>, extra?: (service: PythonService) => void): Manifest[] {
@@ -48,6 +48,23 @@ describe('secrets from a secret manager', () => {
     const es = only(argo, 'ExternalSecret');
     expect(es.metadata.annotations).toEqual({ 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation', 'argocd.argoproj.io/sync-wave': '-1' });
     expect(es.spec.target.creationPolicy).toBe('Orphan');
+  });
+
+  test('workers and scheduled jobs can have their own, on top of the service\'s; standalone ones too', () => {
+    const own = build({ externalSecret }, (svc) => {
+      svc.addWorker('payments', { process: WorkerProcess.rq({ queues: ['payments'] }), externalSecret: { storeName: 'vault', env: { STRIPE_KEY: { key: 'shop/prod/stripe' } } } });
+    });
+    const env = envOf(appContainer(only(own, 'Deployment', 'shop-payments')));
+    expect(env.STRIPE_KEY).toEqual({ secretKeyRef: { name: 'shop-payments-external', key: 'STRIPE_KEY' } });
+    expect(env.DATABASE_URL).toEqual({ secretKeyRef: { name: 'shop-external', key: 'DATABASE_URL' } });
+    expect(only(own, 'ExternalSecret', 'shop-payments-external').metadata.labels['app.kubernetes.io/component']).toBe('payments');
+    expectStrictlyValid(own);
+
+    const chart = new Chart(Testing.app(), 'reports', { namespace: 'reports' });
+    new PythonCronJob(chart, 'report', { image: 'ghcr.io/acme/reports:1', schedule: '@daily', command: ['python', '-m', 'report'], externalSecret: { storeName: 'vault', env: { SMTP_PASSWORD: { key: 'mail' } } } });
+    const alone = synth(chart);
+    expect(envOf(appContainer(only(alone, 'CronJob'))).SMTP_PASSWORD).toEqual({ secretKeyRef: { name: 'report-external', key: 'SMTP_PASSWORD' } });
+    expectStrictlyValid(alone);
   });
 
   test.each([
