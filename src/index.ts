@@ -30,6 +30,6 @@ export { PythonWorker } from './python-worker';
 export type { PythonWorkerOptions, PythonWorkerProps, PythonWorkerShutdown } from './python-worker';
 export { PythonCronJob } from './python-cron-job';
 export type { PythonCronJobOptions, PythonCronJobProps } from './python-cron-job';
-export type { StandalonePythonOptions } from './python-component';
+export type { PythonComponentOptions, StandalonePythonOptions } from './python-component';
 export { QueueScaling } from './queue-scaling';
 export type { CustomQueueScalingOptions, QueueScalingLimits, RabbitMqScalingOptions, RedisListScalingOptions, SecretKeySelector, TriggerSecret } from './queue-scaling';

@@ -14,6 +14,48 @@ import { defaultDns } from './service-security';
 import { PropValidator } from './validation';
 
 /**
+ * What a worker or a scheduled job may set for itself on top of its application's pod template.
+ */
+export interface PythonComponentOptions {
+  /**
+   * CPU, memory and ephemeral storage per pod.
+   * @default - the service's
+   */
+  readonly resources?: PythonServiceResources;
+
+  /**
+   * Plain environment variables, merged over the service's.
+   * @default - the service's
+   */
+  readonly env?: { [name: string]: string };
+
+  /**
+   * Environment variables from Secrets, ConfigMaps or the downward API, merged over the service's.
+   * @default - the service's
+   */
+  readonly envValues?: { [name: string]: kplus.EnvValue };
+
+  /**
+   * Whole Secrets or ConfigMaps to load as environment variables, after the service's.
+   * @default - the service's
+   */
+  readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Environment variables from a secret manager for this component alone: its own ExternalSecret
+   * `<name>-external` (the service's `externalSecret`, if any, applies too).
+   * @default - the service's only
+   */
+  readonly externalSecret?: PythonServiceExternalSecret;
+
+  /**
+   * Egress the component needs beyond the service's `security.egressTo` (a broker, a mail server).
+   * @default - the service's
+   */
+  readonly egressTo?: NetworkRule[];
+}
+
+/**
  * What a worker or scheduled job shares with the rest of its application when it runs alone,
  * without a `PythonService` (with one, it takes all of these from the service).
  */

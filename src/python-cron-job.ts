@@ -4,16 +4,14 @@ import { Construct } from 'constructs';
 import { afterRender, withSortedKey } from './after-render';
 import { validateCron } from './backup';
 import { disruptionTolerantFailurePolicy } from './migration-options';
-import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
-import { componentContext, componentNetworkPolicy, governComponent, StandalonePythonOptions } from './python-component';
-import { PythonServiceResources } from './python-pod-template';
+import { ServiceNetworkPolicy } from './network-policy';
+import { componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
 import type { PythonService } from './python-service';
-import { PythonServiceExternalSecret } from './service-config';
 
 /**
  * A scheduled job of a `PythonService` (`service.addCronJob(id, options)`).
  */
-export interface PythonCronJobOptions {
+export interface PythonCronJobOptions extends PythonComponentOptions {
   /**
    * When to run: a 5-field cron expression (`30 6 * * 1`) or one of the macros Kubernetes
    * accepts (`@hourly`, `@daily`, `@midnight`, `@weekly`, `@monthly`, `@yearly`, `@annually`).
@@ -73,43 +71,6 @@ export interface PythonCronJobOptions {
    * @default false
    */
   readonly suspend?: boolean;
-
-  /**
-   * CPU, memory and ephemeral storage of the job's pod.
-   * @default - the service's
-   */
-  readonly resources?: PythonServiceResources;
-
-  /**
-   * Plain environment variables, merged over the service's.
-   * @default - the service's
-   */
-  readonly env?: { [name: string]: string };
-
-  /**
-   * Environment variables from Secrets, ConfigMaps or the downward API, merged over the service's.
-   * @default - the service's
-   */
-  readonly envValues?: { [name: string]: kplus.EnvValue };
-
-  /**
-   * Whole Secrets or ConfigMaps to load as environment variables, after the service's.
-   * @default - the service's
-   */
-  readonly envFrom?: kplus.EnvFrom[];
-
-  /**
-   * Environment variables from a secret manager for this component alone: its own ExternalSecret
-   * `<name>-external` (the service's `externalSecret`, if any, applies too).
-   * @default - the service's only
-   */
-  readonly externalSecret?: PythonServiceExternalSecret;
-
-  /**
-   * Egress the job needs beyond the service's `security.egressTo`.
-   * @default - the service's
-   */
-  readonly egressTo?: NetworkRule[];
 }
 
 /**

@@ -4,14 +4,12 @@ import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, ServiceDisruptionBudget } from './availability';
 import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './health-probe';
 import { addPodMonitor } from './monitoring';
-import { NetworkProtocol, NetworkRule, ServiceNetworkPolicy } from './network-policy';
-import { ComponentContext, componentContext, componentNetworkPolicy, governComponent, StandalonePythonOptions } from './python-component';
-import { PythonServiceResources } from './python-pod-template';
+import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
 import type { PythonService } from './python-service';
 import { addScaledObject } from './queue-scaler';
 import { QueueScaling, resolveQueueScaling } from './queue-scaling';
 import { createAutoscaler, resolveAutoscaling } from './scaling';
-import { PythonServiceExternalSecret } from './service-config';
 import { spreadReplicas } from './web-deployment';
 import { WorkerProcess, WorkerProcessConfig } from './worker-process';
 
@@ -44,7 +42,7 @@ export interface PythonWorkerShutdown {
 /**
  * A background worker of a `PythonService` (`service.addWorker(id, options)`).
  */
-export interface PythonWorkerOptions {
+export interface PythonWorkerOptions extends PythonComponentOptions {
   /**
    * What the worker runs: `WorkerProcess.celery()`, `.celeryBeat()`, `.rq()`, `.dramatiq()` or `.command()`.
    */
@@ -57,48 +55,11 @@ export interface PythonWorkerOptions {
   readonly replicas?: number;
 
   /**
-   * CPU, memory and ephemeral storage per pod.
-   * @default - the service's
-   */
-  readonly resources?: PythonServiceResources;
-
-  /**
    * Memory one worker process needs; the process count derived from the CPU request is capped
    * by how many fit in `resources.memory`.
    * @default - the service's memoryPerProcess (128Mi)
    */
   readonly memoryPerProcess?: Size;
-
-  /**
-   * Plain environment variables, merged over the service's.
-   * @default - the service's
-   */
-  readonly env?: { [name: string]: string };
-
-  /**
-   * Environment variables from Secrets, ConfigMaps or the downward API, merged over the service's.
-   * @default - the service's
-   */
-  readonly envValues?: { [name: string]: kplus.EnvValue };
-
-  /**
-   * Whole Secrets or ConfigMaps to load as environment variables, after the service's.
-   * @default - the service's
-   */
-  readonly envFrom?: kplus.EnvFrom[];
-
-  /**
-   * Environment variables from a secret manager for this component alone: its own ExternalSecret
-   * `<name>-external` (the service's `externalSecret`, if any, applies too).
-   * @default - the service's only
-   */
-  readonly externalSecret?: PythonServiceExternalSecret;
-
-  /**
-   * Egress the worker needs beyond the service's `security.egressTo` (the broker, say).
-   * @default - the service's
-   */
-  readonly egressTo?: NetworkRule[];
 
   /**
    * Scale on CPU with an `autoscaling/v2` HorizontalPodAutoscaler.
