@@ -51,8 +51,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     ignorePatterns: ['*.js', '*.d.ts', 'node_modules/', '*.generated.ts', 'coverage', 'src/imports/'],
   },
 
-  // Python bindings (module cdk8s_python_service). Only the sources are generated: building a wheel
-  // needs PyPI, which the build machines cannot reach.
+  // Python bindings (module cdk8s_python_service): package:python builds the wheel and sdist.
   publishToPypi: { distName: 'cdk8s-python-service', module: 'cdk8s_python_service' },
 
   github: false,
@@ -60,7 +59,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   depsUpgrade: false,
 });
 
-project.tasks.tryFind('package:python')?.reset('jsii-pacmak -v --target python --code-only');
+// projen packages only JavaScript under CI (its GitHub workflows build each language in a job of
+// their own); this project's CI is one run, and the Python wheel is a deliverable like the tarball.
+project.packageTask.reset();
+project.packageTask.spawn(project.tasks.tryFind('package-all')!);
 
 // Test tables (prop → expected message) read best one case per line.
 project.eslint?.addOverride({ files: ['test/**/*.ts'], rules: { '@stylistic/max-len': 'off' } });
@@ -94,7 +96,7 @@ project.addTask('synth:example', {
   cwd: 'examples',
   exec: 'cdk8s synth --no-check-upgrade',
 });
-project.gitignore.exclude('/examples/dist/');
+project.gitignore.exclude('/examples/dist/', '/examples/python/dist/', '__pycache__/');
 
 // Generated L1 classes for the upstream CRDs (prometheus-operator, Velero, Kyverno). The CRDs
 // themselves stay in the shared reference folder and are never copied here.

@@ -81,8 +81,8 @@ export interface BackupHooks {
  */
 export interface PythonServiceBackup {
   /**
-   * When to back up: a 5-field cron expression, e.g. `0 0 * * *` (daily at midnight, the
-   * article's). Evaluated by Velero in its own time zone (UTC unless configured).
+   * When to back up: a 5-field cron expression, e.g. `0 0 * * *` (daily at
+   * midnight). Evaluated by Velero in its own time zone (UTC unless configured).
    */
   readonly schedule: string;
 

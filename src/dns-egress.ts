@@ -51,6 +51,7 @@ export class DnsEgress {
 
   /**
    * Any other DNS setup: exactly these egress rules.
+   * @param rules the egress rules that reach your cluster's DNS servers, e.g. a NodeLocal DNSCache address on port 53
    */
   public static custom(rules: NetworkRule[]): DnsEgress {
     return new DnsEgress(rules, 'DnsEgress.custom()');

@@ -58,8 +58,8 @@ export interface PythonDockerfileTarget {
 }
 
 /**
- * A hardened Dockerfile for a Python app that matches a `PythonService`: the source article's
- * first step ("build the Python app into an image") done the way the Deployment expects.
+ * A hardened Dockerfile for a Python app that matches a `PythonService`: the image built
+ * the way the Deployment expects it.
  *
  * - a pinned slim Python base; a build stage with a virtualenv, so no compiler or pip cache
  *   reaches the final image;
@@ -73,6 +73,8 @@ export interface PythonDockerfileTarget {
 export class PythonDockerfile {
   /**
    * The Dockerfile for a service: its port, user, group and server command.
+   * @param service the service whose pods run the image
+   * @param options the base image, requirements file and app directory
    */
   public static forService(service: PythonService, options: PythonDockerfileOptions = {}): PythonDockerfile {
     const command = options.command ?? service.serverConfig.command;

@@ -109,6 +109,8 @@ export class HealthProbe {
   /**
    * A command run in the container, e.g. a heartbeat-file check for a background worker:
    * `['python', '-c', 'import os, sys, time; sys.exit(time.time() - os.path.getmtime("/tmp/heartbeat") > 60)']`.
+   * @param command the command and its arguments (no shell); exit code 0 means healthy
+   * @param timing period, timeout and thresholds
    */
   public static exec(command: string[], timing: HealthProbeTiming = {}): HealthProbe {
     return new HealthProbe(HealthProbeKind.EXEC, timing, undefined, undefined, undefined, command);

@@ -68,7 +68,7 @@ export interface PythonServiceMonitoring {
 
   /**
    * Scrape interval.
-   * @default Duration.seconds(30) - as in the source article
+   * @default Duration.seconds(30) - prometheus-operator's common scrape interval
    */
   readonly interval?: Duration;
 
@@ -240,7 +240,7 @@ function monitoringApi(): typeof monitoring {
 }
 
 /**
- * A prometheus-operator `ServiceMonitor` (the source article's, on the real CRD) and, with
+ * A prometheus-operator `ServiceMonitor` (on the real CRD) and, with
  * `alerts`, a `PrometheusRule` scoped to the monitored service.
  *
  * Works on any kplus Service, or on a label selector and a port name.

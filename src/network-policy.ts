@@ -162,13 +162,19 @@ export class ServiceNetworkPolicy extends Construct {
     return this.egressOpen;
   }
 
-  /** Admits traffic matching `rule` into the pods. */
+  /**
+   * Admits traffic matching `rule` into the pods.
+   * @param rule the sources and ports to admit
+   */
   public addIngressRule(rule: NetworkRule): void {
     this.validateRule('ingress rule', rule);
     this.ingressRules.push(rule);
   }
 
-  /** Admits traffic matching `rule` out of the pods (effective once egress is restricted). */
+  /**
+   * Admits traffic matching `rule` out of the pods (effective once egress is restricted).
+   * @param rule the destinations and ports to admit
+   */
   public addEgressRule(rule: NetworkRule): void {
     this.validateRule('egress rule', rule);
     this.egressRules.push(rule);

@@ -3,8 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { PropValidator } from './validation';
 
 /**
- * A persistent volume for a `PythonService` (the source article's `data` volume; hostPath is
- * not offered because it breaks every Pod Security level above "privileged").
+ * A persistent volume for a `PythonService` (hostPath is not offered because it breaks every Pod Security level above "privileged").
  */
 export interface PythonServicePersistence {
   /**

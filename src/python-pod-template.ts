@@ -395,6 +395,8 @@ export class PythonPodTemplate {
   /**
    * Adds the Python container to `workload`, with the restricted security context and `/tmp`
    * mounted from a size-limited emptyDir.
+   * @param workload the Deployment, Job, CronJob or Pod that runs the container
+   * @param options the container's name, command, ports, probes and resources
    */
   public addContainer(workload: kplus.AbstractPod, options: PythonContainerOptions): kplus.Container {
     const resources = options.resources ? resolveResources(this.validator, `${options.name} container resources`, options.resources) : this.resolved;

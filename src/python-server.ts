@@ -305,6 +305,8 @@ export abstract class PythonServer {
   /**
    * Any command, e.g. `['python', '-m', 'myapp']` or `['hypercorn', 'app:app', '--bind', '0.0.0.0:8080']`.
    * The command must listen on the service port itself.
+   * @param command the command and its arguments, run without a shell
+   * @param options the worker count and graceful timeout the command uses
    */
   public static command(command: string[], options: CommandServerOptions = {}): PythonServer {
     return new CommandServer(command, options);

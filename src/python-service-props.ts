@@ -38,7 +38,7 @@ export interface PythonServiceProps extends PythonPodOptions {
 
   /**
    * Container port the server listens on (named `http`).
-   * @default 8080 - unprivileged, and what the source article uses
+   * @default 8080 - unprivileged, and a common choice for Python app servers
    */
   readonly port?: number;
 
@@ -125,8 +125,7 @@ export interface PythonServiceProps extends PythonPodOptions {
   readonly monitoring?: PythonServiceMonitoring;
 
   /**
-   * Scheduled Velero backups of this service's objects and volumes (the article's daily
-   * backup). Needs the chart's namespace.
+   * Scheduled Velero backups of this service's objects and volumes. Needs the chart's namespace.
    * @default - no backups
    */
   readonly backup?: PythonServiceBackup;

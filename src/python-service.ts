@@ -269,6 +269,7 @@ export class PythonService extends Construct {
 
   /**
    * `<name>-<suffix>`, checked against the 63-character limit for object names.
+   * @param suffix what the object is, e.g. `cache`
    */
   public objectName(suffix: string): string {
     return this.identity.objectName(suffix);

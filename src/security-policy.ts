@@ -43,8 +43,8 @@ export enum AdmissionPolicyApiVersion {
 }
 
 /**
- * Security policy for a `PythonService`: the source article's made-up SecurityPolicy (allowed
- * images, allowed volumes, network policies) mapped to NetworkPolicies and CEL admission rules.
+ * Security policy for a `PythonService`: allowed images, allowed volumes and network
+ * policies, as NetworkPolicies and CEL admission rules.
  */
 export interface PythonServiceSecurity {
   /**
@@ -316,6 +316,7 @@ export class SecurityPolicy extends Construct {
    * must pass this policy. The check runs on the workload's final JSON, JSON patches included,
    * whenever it is rendered (`cdk8s synth`, `Testing.synth`), and fails the rendering listing
    * every violation.
+   * @param workload the construct whose pod template is checked
    */
   public addWorkload(workload: IConstruct): void {
     const apiObject = ApiObject.of(workload);

@@ -82,6 +82,7 @@ export class ServiceIdentity {
   /**
    * Labels that select exactly the pods of one component: name, instance and component.
    * The version is never part of a selector (selectors are immutable).
+   * @param component the `app.kubernetes.io/component` value, e.g. `server` or a worker's id
    */
   public selectorLabels(component: string): { [key: string]: string } {
     return { ...this.instanceLabels, [LABEL_COMPONENT]: component };
@@ -89,6 +90,7 @@ export class ServiceIdentity {
 
   /**
    * Labels on the objects and pods of one component, in the order every object carries them.
+   * @param component the `app.kubernetes.io/component` value
    */
   public labelsOf(component: string): { [key: string]: string } {
     return { ...this.userLabels, ...this.selectorLabels(component), ...this.releaseLabels };
@@ -96,6 +98,8 @@ export class ServiceIdentity {
 
   /**
    * `<name>-<suffix>`, checked against the 63-character limit for object names.
+   * @param suffix what the object is, e.g. `netpol`
+   * @param maxLength the limit for this kind of object (52 for a CronJob, whose Jobs add 11 characters)
    */
   public objectName(suffix: string, maxLength: number = 63): string {
     const full = `${this.name}-${suffix}`;
@@ -107,6 +111,8 @@ export class ServiceIdentity {
 
   /**
    * Metadata for an object of one component: its name and that component's labels.
+   * @param name the object's name
+   * @param component the `app.kubernetes.io/component` value
    */
   public metadataOf(name: string, component: string): ApiObjectMetadata {
     return { name, labels: this.labelsOf(component) };

@@ -228,6 +228,7 @@ export class WorkerProcess {
   /**
    * Any command, e.g. `['python', '-m', 'shop.consumer']`. It should finish its current work on
    * SIGTERM within the task time limit.
+   * @param command the command and its arguments, run without a shell
    */
   public static command(command: string[]): WorkerProcess {
     return new WorkerProcess(WorkerProcessKind.COMMAND, (v) => {
