@@ -17,7 +17,9 @@ const OTHER_NODE_VERSIONS = ['22.23.5', '24.22.3'];
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
   return execFileSync(cmd, args, {
-    cwd, encoding: 'utf8', stdio: 'pipe',
+    cwd,
+    encoding: 'utf8',
+    stdio: 'pipe',
     // The CLI's upgrade check asks the public npm registry, which a build machine may not reach.
     env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', FORCE_COLOR: '0', CDK8S_PYTHON_SERVICE_QUIET: '1', npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...env },
   });

@@ -4,8 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Chart, Duration } from 'cdk8s';
 import * as ts from 'typescript';
-import { readmeQuickStart, shellCommands } from './support/readme';
 import { PythonService, WorkerProcess } from '../src';
+import { readmeQuickStart, shellCommands } from './support/readme';
 
 const root = path.resolve(__dirname, '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
