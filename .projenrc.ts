@@ -63,6 +63,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 // their own); this project's CI is one run, and the Python wheel is a deliverable like the tarball.
 project.packageTask.reset();
 project.packageTask.spawn(project.tasks.tryFind('package-all')!);
+// twine checks every file in dist/python: leftovers of an earlier build (sources, LICENSE) fail it.
+project.tasks.tryFind('package:python')?.prependExec('rm -rf dist/python');
 
 // Test tables (prop → expected message) read best one case per line.
 project.eslint?.addOverride({ files: ['test/**/*.ts'], rules: { '@stylistic/max-len': 'off' } });
