@@ -8,12 +8,94 @@ const { Construct } = require('constructs');
 
 const ALLOWED_IMAGES = ['registry.example.com/shop/'];
 const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
-const GUNICORN_CONFIG = require('../lib/gunicorn-config').renderGunicornConfig({ multiprocess: true });
+const GUNICORN_CONFIG = require('../lib/gunicorn-config').renderGunicornConfig({ multiprocess: true, metricsPort: 9090 });
+
+// The Pod Security "restricted" rules in CEL (and no hostPath), written once, used by the service's
+// policy and by the namespace's.
+const RESTRICTED_RULES = [
+  ["variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))",
+    "no-host-path: hostPath volumes are forbidden"],
+  ["variables.podSpec.?hostNetwork.orValue(false) == false && variables.podSpec.?hostPID.orValue(false) == false && variables.podSpec.?hostIPC.orValue(false) == false",
+    "no-host-namespaces: hostNetwork, hostPID and hostIPC must not be true"],
+  ["variables.containers.all(c, c.?securityContext.?privileged.orValue(false) == false)",
+    "not-privileged: containers must not be privileged"],
+  ["variables.podSpec.?securityContext.?windowsOptions.?hostProcess.orValue(false) == false && variables.containers.all(c, c.?securityContext.?windowsOptions.?hostProcess.orValue(false) == false)",
+    "no-host-process: Windows HostProcess pods and containers are forbidden"],
+  ["variables.containers.all(c, c.?ports.orValue([]).all(p, p.?hostPort.orValue(0) == 0))",
+    "no-host-ports: containers must not use host ports"],
+  ["variables.podSpec.?securityContext.?appArmorProfile.?type.orValue('') != 'Unconfined' && variables.containers.all(c, c.?securityContext.?appArmorProfile.?type.orValue('') != 'Unconfined') && variables.podMetadata.?annotations.orValue({}).all(k, !k.startsWith('container.apparmor.security.beta.kubernetes.io/') || variables.podMetadata.annotations[k] == 'runtime/default' || variables.podMetadata.annotations[k].startsWith('localhost/'))",
+    "apparmor: AppArmor must not be Unconfined (profile type, or a container.apparmor.security.beta.kubernetes.io annotation other than runtime/default or localhost/*)"],
+  ["([variables.podSpec.?securityContext.?seLinuxOptions.orValue({})] + variables.containers.map(c, c.?securityContext.?seLinuxOptions.orValue({}))).all(o, o.?type.orValue('') in ['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t'] && o.?user.orValue('') == '' && o.?role.orValue('') == '')",
+    "selinux: SELinux type must be one of container_t, container_init_t, container_kvm_t, container_engine_t (or unset), and user and role unset"],
+  ["variables.containers.all(c, c.?securityContext.?procMount.orValue('Default') == 'Default')",
+    "proc-mount: containers must use the Default /proc mount"],
+  ["variables.podSpec.?securityContext.?sysctls.orValue([]).all(s, s.name in ['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes'])",
+    "sysctls: only the safe sysctls are allowed: kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, net.ipv4.ip_unprivileged_port_start, net.ipv4.tcp_syncookies, net.ipv4.ping_group_range, net.ipv4.ip_local_reserved_ports, net.ipv4.tcp_keepalive_time, net.ipv4.tcp_fin_timeout, net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes"],
+  ["variables.podSpec.?securityContext.?runAsNonRoot.orValue(true) == true && variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)) == true)",
+    "run-as-non-root: containers must run as non-root (runAsNonRoot true on each container or the pod, and never false on the pod)"],
+  ["variables.podSpec.?securityContext.?runAsUser.orValue(1) != 0 && variables.containers.all(c, c.?securityContext.?runAsUser.orValue(1) != 0)",
+    "run-as-non-root-user: runAsUser must not be 0, on the pod or any container"],
+  ["variables.containers.all(c, c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false)",
+    "no-privilege-escalation: containers must set allowPrivilegeEscalation to false"],
+  ["variables.containers.all(c, 'ALL' in c.?securityContext.?capabilities.?drop.orValue(['']) && c.?securityContext.?capabilities.?add.orValue(['NET_BIND_SERVICE']).all(a, a == 'NET_BIND_SERVICE'))",
+    "drop-all-capabilities: containers must drop ALL capabilities and may add only NET_BIND_SERVICE"],
+  ["variables.podSpec.?securityContext.?seccompProfile.?type.orValue('') in ['', 'RuntimeDefault', 'Localhost'] && variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')) in ['RuntimeDefault', 'Localhost'])",
+    "seccomp: containers must use the RuntimeDefault or a Localhost seccomp profile, and the pod must not set another"],
+  ["variables.podSpec.?volumes.orValue([]).all(v, v.all(k, k == 'name' || k in ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']))",
+    "volume-types: volumes must be of the types Pod Security \"restricted\" allows: configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected, secret"],
+];
+
+
+const validation = (expression, message, messageExpression) => ({ expression, message, ...(messageExpression ? { messageExpression } : {}), reason: 'Forbidden' });
+
+/** A ValidatingAdmissionPolicy and its Binding for one namespace; without objectSelector, for every pod in it. */
+function admissionPolicy(scope, { name, namespace, labels, objectSelector, validations }) {
+  const policy = new ApiObject(scope, 'Policy', {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name, labels: { ...labels } },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'] },
+          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] },
+        ],
+        objectSelector,
+      },
+      variables: [
+        { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec" },
+        { name: 'podMetadata', expression: "object.kind == 'Pod' ? object.metadata : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.?metadata.orValue({}) : object.spec.template.?metadata.orValue({})" },
+        { name: 'containers', expression: "variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])" },
+      ],
+      validations,
+    },
+  });
+  const binding = new ApiObject(scope, 'Binding', {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name, labels: { ...labels } },
+    spec: { policyName: name, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } },
+  });
+  for (const obj of [policy, binding]) obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+}
 
 function handwrittenService(chart, i) {
   const ns = chart.namespace;
   const name = `svc-${i}`;
   const image = `registry.example.com/shop/svc-${i}:1.0.${i}`;
+  // The namespace's policy: every pod of the namespace, labelled or not, held to the allowed images and restricted.
+  if (i === 0) {
+    const images = `['${ALLOWED_IMAGES.join("', '")}']`;
+    admissionPolicy(new Construct(chart, `namespace-policy-${ns}`), {
+      name: `${ns}-namespace-policy`,
+      namespace: ns,
+      labels: { 'app.kubernetes.io/managed-by': 'cdk8s' },
+      validations: [
+        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must be one of, or under one of: ${ALLOWED_IMAGES.join(', ')}`,
+          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
+        ...RESTRICTED_RULES.map(([expression, message]) => validation(expression, message)),
+      ],
+    });
+  }
   const scope = new Construct(chart, name);
   const selector = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'server' };
   const labels = { ...selector, 'app.kubernetes.io/version': `1.0.${i}`, 'app.kubernetes.io/part-of': name, 'app.kubernetes.io/managed-by': 'cdk8s' };
@@ -26,52 +108,19 @@ function handwrittenService(chart, i) {
   const images = `['${ALLOWED_IMAGES.join("', '")}']`;
   const volumes = ['gunicorn-config', 'prometheus-multiproc', 'tmp', 'worker-tmp'];
   const volumeList = `['${volumes.join("', '")}']`;
-  const podNonRoot = 'variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)';
-  const podSeccomp = "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')";
-  const validation = (expression, message, messageExpression) => ({ expression, message, ...(messageExpression ? { messageExpression } : {}), reason: 'Forbidden' });
-  const policy = new ApiObject(security, 'Policy', {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: meta(policyName),
-    spec: {
-      failurePolicy: 'Fail',
-      matchConstraints: {
-        resourceRules: [
-          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'] },
-          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
-          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
-          { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] },
-        ],
-        objectSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
-      },
-      variables: [
-        { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec" },
-        { name: 'containers', expression: 'variables.podSpec.containers + variables.podSpec.?initContainers.orValue([]) + variables.podSpec.?ephemeralContainers.orValue([])' },
-      ],
-      validations: [
-        validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must be one of, or under one of: ${ALLOWED_IMAGES.join(', ')}`,
-          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
-        validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
-          `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
-        validation('variables.podSpec.?volumes.orValue([]).all(v, !has(v.hostPath))', 'no-host-path: hostPath volumes are forbidden'),
-        validation('variables.podSpec.?hostNetwork.orValue(false) == false && variables.podSpec.?hostPID.orValue(false) == false && variables.podSpec.?hostIPC.orValue(false) == false',
-          'no-host-namespaces: hostNetwork, hostPID and hostIPC must not be true'),
-        validation('variables.containers.all(c, c.?securityContext.?privileged.orValue(false) == false)', 'not-privileged: containers must not be privileged'),
-        validation(`variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(${podNonRoot}) == true && c.?securityContext.?runAsUser.orValue(variables.podSpec.?securityContext.?runAsUser.orValue(1)) != 0)`,
-          'run-as-non-root: containers must run as non-root (runAsNonRoot true, runAsUser not 0)'),
-        validation('variables.containers.all(c, c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false)', 'no-privilege-escalation: containers must set allowPrivilegeEscalation to false'),
-        validation("variables.containers.all(c, 'ALL' in c.?securityContext.?capabilities.?drop.orValue(['']) && c.?securityContext.?capabilities.?add.orValue(['NET_BIND_SERVICE']).all(a, a == 'NET_BIND_SERVICE'))",
-          'drop-all-capabilities: containers must drop ALL capabilities and may add only NET_BIND_SERVICE'),
-        validation(`variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
-          'seccomp: containers must use the RuntimeDefault or a Localhost seccomp profile'),
-        validation("variables.podSpec.?volumes.orValue([]).all(v, v.all(k, k == 'name' || k in ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']))",
-          'volume-types: volumes must be of the types Pod Security "restricted" allows: configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected, secret'),
-      ],
-    },
+  admissionPolicy(security, {
+    name: policyName,
+    namespace: ns,
+    labels,
+    objectSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
+    validations: [
+      validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must be one of, or under one of: ${ALLOWED_IMAGES.join(', ')}`,
+        `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
+      validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
+        `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
+      ...RESTRICTED_RULES.map(([expression, message]) => validation(expression, message)),
+    ],
   });
-  const binding = new ApiObject(security, 'Binding', {
-    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: meta(policyName),
-    spec: { policyName, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
-  });
-  for (const obj of [policy, binding]) obj.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
 
   const sa = new kplus.ServiceAccount(scope, 'ServiceAccount', { metadata: meta(name), automountToken: false });
   const podSecurity = { ensureNonRoot: true, user: 10001, group: 10001, fsGroup: 10001, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH };
@@ -192,7 +241,7 @@ function handwrittenService(chart, i) {
       policyTypes: ['Ingress', 'Egress'],
       ingress: [
         { ports: [{ port: 8080, protocol: 'TCP' }] },
-        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 8080, protocol: 'TCP' }] },
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 9090, protocol: 'TCP' }] },
       ],
       egress: [dns],
     },
@@ -200,11 +249,14 @@ function handwrittenService(chart, i) {
 
   app.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue('/run/prometheus'));
   app.mount('/run/prometheus', kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(64) }));
+  // Metrics on their own port, served by the gunicorn arbiter: /metrics stays off the public app port.
+  app.addPort({ number: 9090, name: 'metrics', protocol: kplus.Protocol.TCP });
+  service.bind(9090, { name: 'metrics', targetPort: 9090, protocol: kplus.Protocol.TCP });
   const monitoring = new Construct(scope, 'Monitoring');
   new ApiObject(monitoring, 'ServiceMonitor', {
     apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: meta(name),
     spec: {
-      endpoints: [{ interval: '30s', path: '/metrics', port: 'http', scheme: 'http', scrapeTimeout: '10s' }],
+      endpoints: [{ interval: '30s', path: '/metrics', port: 'metrics', scheme: 'http', scrapeTimeout: '10s' }],
       namespaceSelector: { matchNames: [ns] },
       selector: { matchLabels: { ...selector } },
     },

@@ -32,8 +32,8 @@ export interface AdmissionRule {
   readonly message: string;
   /** CEL that says what was rejected, starting with the rule name; `message` is the fallback. */
   readonly messageExpression?: string;
-  /** Returns what in the pod spec breaks the rule (empty when it holds). */
-  readonly check: (podSpec: any) => string[];
+  /** Returns what in the pod spec (and its metadata's annotations) breaks the rule (empty when it holds). */
+  readonly check: (podSpec: any, podAnnotations?: { [key: string]: string }) => string[];
 }
 
 /** Variables both engines define before the validations. */
@@ -41,6 +41,10 @@ export const ADMISSION_VARIABLES: Array<{ name: string; expression: string }> = 
   {
     name: 'podSpec',
     expression: "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
+  },
+  {
+    name: 'podMetadata',
+    expression: "object.kind == 'Pod' ? object.metadata : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.?metadata.orValue({}) : object.spec.template.?metadata.orValue({})",
   },
   {
     name: 'containers',
@@ -88,6 +92,28 @@ export function imageAllowed(list: ImageAllowlist, image: string): boolean {
   return list.prefixes.some((p) => image.startsWith(p))
     || list.exact.includes(image)
     || list.repositories.some((r) => image === r || image.startsWith(`${r}:`) || image.startsWith(`${r}@`));
+}
+
+/** Capabilities "baseline" lets containers add. */
+export const BASELINE_CAPABILITIES = [
+  'AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT',
+];
+/** The sysctls Pod Security calls safe (policy version 1.29+ and before the 1.32 additions; stricter is safe). */
+export const SAFE_SYSCTLS = [
+  'kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes',
+];
+/** SELinux types "baseline" allows ('' is unset). */
+export const SELINUX_TYPES = ['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t'];
+const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+
+function seLinuxProblems(options: any, who: string): string[] {
+  if (!options) return [];
+  return [
+    ...(SELINUX_TYPES.includes(options.type ?? '') ? [] : [`${who} has SELinux type ${options.type}`]),
+    ...(options.user ? [`${who} sets SELinux user ${options.user}`] : []),
+    ...(options.role ? [`${who} sets SELinux role ${options.role}`] : []),
+  ];
 }
 
 /** Volume types Pod Security "restricted" allows (the "Volume Types" control). */
@@ -162,21 +188,105 @@ function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
       message: 'containers must not be privileged',
       check: (spec) => containersOf(spec).filter((c) => c.securityContext?.privileged === true).map((c) => `container "${c.name}" is privileged`),
     },
+    {
+      name: 'no-host-process',
+      expression: 'variables.podSpec.?securityContext.?windowsOptions.?hostProcess.orValue(false) == false'
+        + ' && variables.containers.all(c, c.?securityContext.?windowsOptions.?hostProcess.orValue(false) == false)',
+      message: 'Windows HostProcess pods and containers are forbidden',
+      check: (spec) => [
+        ...(spec?.securityContext?.windowsOptions?.hostProcess === true ? ['the pod is a Windows HostProcess pod'] : []),
+        ...containersOf(spec).filter((c) => c.securityContext?.windowsOptions?.hostProcess === true).map((c) => `container "${c.name}" is a Windows HostProcess container`),
+      ],
+    },
+    {
+      name: 'no-host-ports',
+      expression: 'variables.containers.all(c, c.?ports.orValue([]).all(p, p.?hostPort.orValue(0) == 0))',
+      message: 'containers must not use host ports',
+      check: (spec) => containersOf(spec).flatMap((c) => (c.ports ?? []).filter((p: any) => (p?.hostPort ?? 0) !== 0)
+        .map((p: any) => `container "${c.name}" uses host port ${p.hostPort}`)),
+    },
+    ...(options.level === PodSecurityLevel.BASELINE ? [{
+      name: 'baseline-capabilities',
+      expression: `variables.containers.all(c, c.?securityContext.?capabilities.?add.orValue([]).all(a, a in ${celList(BASELINE_CAPABILITIES)}))`,
+      message: `containers may add only these capabilities: ${BASELINE_CAPABILITIES.join(', ')}`,
+      check: (spec: any) => containersOf(spec).flatMap((c) => (c.securityContext?.capabilities?.add ?? [])
+        .filter((a: string) => !BASELINE_CAPABILITIES.includes(a))
+        .map((a: string) => `container "${c.name}" adds ${a}`)),
+    }] : []),
+    {
+      name: 'apparmor',
+      expression: "variables.podSpec.?securityContext.?appArmorProfile.?type.orValue('') != 'Unconfined'"
+        + " && variables.containers.all(c, c.?securityContext.?appArmorProfile.?type.orValue('') != 'Unconfined')"
+        + ` && variables.podMetadata.?annotations.orValue({}).all(k, !k.startsWith('${APPARMOR_ANNOTATION}')`
+        + " || variables.podMetadata.annotations[k] == 'runtime/default' || variables.podMetadata.annotations[k].startsWith('localhost/'))",
+      message: 'AppArmor must not be Unconfined (profile type, or a container.apparmor.security.beta.kubernetes.io annotation other than runtime/default or localhost/*)',
+      check: (spec, annotations = {}) => [
+        ...(spec?.securityContext?.appArmorProfile?.type === 'Unconfined' ? ['the pod\'s AppArmor profile is Unconfined'] : []),
+        ...containersOf(spec).filter((c) => c.securityContext?.appArmorProfile?.type === 'Unconfined').map((c) => `container "${c.name}" has an Unconfined AppArmor profile`),
+        ...Object.entries(annotations).filter(([k, value]) => k.startsWith(APPARMOR_ANNOTATION) && value !== 'runtime/default' && !String(value).startsWith('localhost/'))
+          .map(([k, value]) => `annotation ${k} is ${value}`),
+      ],
+    },
+    {
+      name: 'selinux',
+      expression: '([variables.podSpec.?securityContext.?seLinuxOptions.orValue({})] + variables.containers.map(c, c.?securityContext.?seLinuxOptions.orValue({}))'
+        + `).all(o, o.?type.orValue('') in ${celList(SELINUX_TYPES)} && o.?user.orValue('') == '' && o.?role.orValue('') == '')`,
+      message: `SELinux type must be one of ${SELINUX_TYPES.filter((t) => t).join(', ')} (or unset), and user and role unset`,
+      check: (spec) => [
+        ...seLinuxProblems(spec?.securityContext?.seLinuxOptions, 'the pod'),
+        ...containersOf(spec).flatMap((c) => seLinuxProblems(c.securityContext?.seLinuxOptions, `container "${c.name}"`)),
+      ],
+    },
+    {
+      name: 'proc-mount',
+      expression: "variables.containers.all(c, c.?securityContext.?procMount.orValue('Default') == 'Default')",
+      message: 'containers must use the Default /proc mount',
+      check: (spec) => containersOf(spec).filter((c) => (c.securityContext?.procMount ?? 'Default') !== 'Default')
+        .map((c) => `container "${c.name}" has procMount ${c.securityContext.procMount}`),
+    },
+    {
+      name: 'sysctls',
+      expression: `variables.podSpec.?securityContext.?sysctls.orValue([]).all(s, s.name in ${celList(SAFE_SYSCTLS)})`,
+      message: `only the safe sysctls are allowed: ${SAFE_SYSCTLS.join(', ')}`,
+      check: (spec) => (spec?.securityContext?.sysctls ?? []).filter((x: any) => !SAFE_SYSCTLS.includes(x?.name)).map((x: any) => `sysctl ${x?.name} is not in the safe set`),
+    },
   );
-  if (options.level === PodSecurityLevel.BASELINE) return rules;
+  if (options.level === PodSecurityLevel.BASELINE) {
+    rules.push({
+      name: 'seccomp',
+      expression: "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('') != 'Unconfined'"
+        + " && variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue('') != 'Unconfined')",
+      message: 'seccomp must not be Unconfined',
+      check: (spec) => [
+        ...(spec?.securityContext?.seccompProfile?.type === 'Unconfined' ? ['the pod\'s seccomp profile is Unconfined'] : []),
+        ...containersOf(spec).filter((c) => c.securityContext?.seccompProfile?.type === 'Unconfined').map((c) => `container "${c.name}" has an Unconfined seccomp profile`),
+      ],
+    });
+    return rules;
+  }
 
   const podNonRoot = 'variables.podSpec.?securityContext.?runAsNonRoot.orValue(false)';
   const podSeccomp = "variables.podSpec.?securityContext.?seccompProfile.?type.orValue('')";
   rules.push(
     {
+      // Set on the pod, it must not be false even where every container overrides it (as upstream).
       name: 'run-as-non-root',
-      expression: `variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(${podNonRoot}) == true && c.?securityContext.?runAsUser.orValue(variables.podSpec.?securityContext.?runAsUser.orValue(1)) != 0)`,
-      message: 'containers must run as non-root (runAsNonRoot true, runAsUser not 0)',
-      check: (spec) => containersOf(spec).filter((c) => {
-        const nonRoot = c.securityContext?.runAsNonRoot ?? spec?.securityContext?.runAsNonRoot ?? false;
-        const user = c.securityContext?.runAsUser ?? spec?.securityContext?.runAsUser ?? 1;
-        return nonRoot !== true || user === 0;
-      }).map((c) => `container "${c.name}" may run as root`),
+      expression: `variables.podSpec.?securityContext.?runAsNonRoot.orValue(true) == true && variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(${podNonRoot}) == true)`,
+      message: 'containers must run as non-root (runAsNonRoot true on each container or the pod, and never false on the pod)',
+      check: (spec) => [
+        ...(spec?.securityContext?.runAsNonRoot === false ? ['the pod sets runAsNonRoot to false'] : []),
+        ...containersOf(spec).filter((c) => (c.securityContext?.runAsNonRoot ?? spec?.securityContext?.runAsNonRoot ?? false) !== true)
+          .map((c) => `container "${c.name}" may run as root (runAsNonRoot is not true)`),
+      ],
+    },
+    {
+      name: 'run-as-non-root-user',
+      expression: 'variables.podSpec.?securityContext.?runAsUser.orValue(1) != 0 && variables.containers.all(c, c.?securityContext.?runAsUser.orValue(1) != 0)',
+      message: 'runAsUser must not be 0, on the pod or any container',
+      check: (spec) => [
+        ...(spec?.securityContext?.runAsUser === 0 ? ['the pod sets runAsUser 0'] : []),
+        ...containersOf(spec).filter((c) => c.securityContext?.runAsUser === 0).map((c) => `container "${c.name}" sets runAsUser 0`),
+      ],
     },
     {
       name: 'no-privilege-escalation',
@@ -195,12 +305,17 @@ function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
     },
     {
       name: 'seccomp',
-      expression: `variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
-      message: 'containers must use the RuntimeDefault or a Localhost seccomp profile',
-      check: (spec) => containersOf(spec).filter((c) => {
-        const type = c.securityContext?.seccompProfile?.type ?? spec?.securityContext?.seccompProfile?.type ?? '';
-        return type !== 'RuntimeDefault' && type !== 'Localhost';
-      }).map((c) => `container "${c.name}" has no RuntimeDefault or Localhost seccomp profile`),
+      // Set on the pod, it must be RuntimeDefault or Localhost even where every container overrides it.
+      expression: `${podSeccomp} in ['', 'RuntimeDefault', 'Localhost']`
+        + ` && variables.containers.all(c, c.?securityContext.?seccompProfile.?type.orValue(${podSeccomp}) in ['RuntimeDefault', 'Localhost'])`,
+      message: 'containers must use the RuntimeDefault or a Localhost seccomp profile, and the pod must not set another',
+      check: (spec) => [
+        ...(['', 'RuntimeDefault', 'Localhost'].includes(spec?.securityContext?.seccompProfile?.type ?? '') ? [] : [`the pod's seccomp profile is ${spec.securityContext.seccompProfile.type}`]),
+        ...containersOf(spec).filter((c) => {
+          const type = c.securityContext?.seccompProfile?.type ?? spec?.securityContext?.seccompProfile?.type ?? '';
+          return type !== 'RuntimeDefault' && type !== 'Localhost';
+        }).map((c) => `container "${c.name}" has no RuntimeDefault or Localhost seccomp profile`),
+      ],
     },
     {
       // A volume named like an allowed one but of another type (nfs, gitRepo, ...) is caught here.

@@ -61,8 +61,8 @@ export interface PythonServiceMonitoring {
 
   /**
    * Container port that serves metrics. A port other than the service port gets its own
-   * container and Service port named `metrics`.
-   * @default - the service port (`http`)
+   * container and Service port named `metrics`, open only to the scraper.
+   * @default - the app port (`http`); for gunicorn exposed outside the cluster (Ingress, Gateway, LoadBalancer, NodePort), 9090 (9091 or 9092 if taken), served by the gunicorn arbiter, so `/metrics` is not public
    */
   readonly port?: number;
 

@@ -7,6 +7,7 @@
  *
  * Internal: used by tests and by the synth-time self-check; not part of the public API.
  */
+import { BASELINE_CAPABILITIES, RESTRICTED_VOLUME_TYPES, SAFE_SYSCTLS, SELINUX_TYPES } from './admission';
 
 /** One failed check: which control, where, and why. */
 export interface PodSecurityViolation {
@@ -18,20 +19,10 @@ export interface PodSecurityViolation {
   readonly message: string;
 }
 
-const BASELINE_CAPABILITIES = new Set([
-  'AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE',
-  'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT',
-]);
-const SAFE_SYSCTLS = new Set([
-  'kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start',
-  'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports',
-  'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl',
-  'net.ipv4.tcp_keepalive_probes',
-]);
-const RESTRICTED_VOLUME_TYPES = new Set([
-  'configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret',
-]);
-const SELINUX_TYPES = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
+const BASELINE_CAPABILITY_SET = new Set(BASELINE_CAPABILITIES);
+const SAFE_SYSCTL_SET = new Set(SAFE_SYSCTLS);
+const RESTRICTED_VOLUME_TYPE_SET = new Set(RESTRICTED_VOLUME_TYPES);
+const SELINUX_TYPE_SET = new Set(SELINUX_TYPES);
 
 interface ContainerRef {
   readonly label: string;
@@ -65,7 +56,7 @@ export function baselineViolations(podSpec: any, podAnnotations: { [key: string]
     const sc = c.spec.securityContext ?? {};
     if (sc.privileged === true) add('Privileged Containers', `${c.label}.securityContext.privileged`, 'must not be true');
     for (const cap of sc.capabilities?.add ?? []) {
-      if (!BASELINE_CAPABILITIES.has(cap)) add('Capabilities', `${c.label}.securityContext.capabilities.add`, `adds ${cap}, which is not in the baseline set`);
+      if (!BASELINE_CAPABILITY_SET.has(cap)) add('Capabilities', `${c.label}.securityContext.capabilities.add`, `adds ${cap}, which is not in the baseline set`);
     }
     for (const port of c.spec.ports ?? []) {
       if (port.hostPort !== undefined && port.hostPort !== 0) add('Host Ports', `${c.label}.ports[${port.name ?? port.containerPort}].hostPort`, `must be 0 or unset, not ${port.hostPort}`);
@@ -87,14 +78,14 @@ export function baselineViolations(podSpec: any, podAnnotations: { [key: string]
     }
   }
   for (const s of psc.sysctls ?? []) {
-    if (!SAFE_SYSCTLS.has(s.name)) add('Sysctls', `securityContext.sysctls[${s.name}]`, 'is not in the safe set');
+    if (!SAFE_SYSCTL_SET.has(s.name)) add('Sysctls', `securityContext.sysctls[${s.name}]`, 'is not in the safe set');
   }
   return out;
 }
 
 function checkSeLinux(options: any, field: string, add: (control: string, field: string, message: string) => void): void {
   if (!options) return;
-  if (options.type !== undefined && !SELINUX_TYPES.has(options.type)) add('SELinux', `${field}.type`, `must be one of container_t, container_init_t, container_kvm_t, container_engine_t, not ${options.type}`);
+  if (options.type !== undefined && !SELINUX_TYPE_SET.has(options.type)) add('SELinux', `${field}.type`, `must be one of container_t, container_init_t, container_kvm_t, container_engine_t, not ${options.type}`);
   if (options.user) add('SELinux', `${field}.user`, 'must not be set');
   if (options.role) add('SELinux', `${field}.role`, 'must not be set');
 }
@@ -110,7 +101,7 @@ export function restrictedViolations(podSpec: any, podAnnotations: { [key: strin
   for (const v of spec.volumes ?? []) {
     const types = Object.keys(v).filter((k) => k !== 'name');
     for (const t of types) {
-      if (!RESTRICTED_VOLUME_TYPES.has(t)) add('Volume Types', `volumes[${v.name}].${t}`, `volume type ${t} is not allowed`);
+      if (!RESTRICTED_VOLUME_TYPE_SET.has(t)) add('Volume Types', `volumes[${v.name}].${t}`, `volume type ${t} is not allowed`);
     }
   }
   for (const c of containers) {
@@ -135,5 +126,11 @@ export function restrictedViolations(podSpec: any, podAnnotations: { [key: strin
     }
   }
   if (psc.runAsUser === 0) add('Running as Non-root user', 'securityContext.runAsUser', 'must not be 0');
+  // Explicitly false on the pod is a violation even when every container sets true (as upstream).
+  if (psc.runAsNonRoot === false) add('Running as Non-root', 'securityContext.runAsNonRoot', 'must not be false');
+  const podSeccomp = psc.seccompProfile?.type;
+  if (podSeccomp !== undefined && podSeccomp !== 'RuntimeDefault' && podSeccomp !== 'Localhost' && podSeccomp !== 'Unconfined') {
+    add('Seccomp', 'securityContext.seccompProfile.type', `must be RuntimeDefault or Localhost, not ${podSeccomp}`);
+  }
   return out;
 }

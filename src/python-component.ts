@@ -275,7 +275,8 @@ export function governComponent(scope: Construct, ctx: ComponentContext, workloa
   const policy = ctx.securityPolicy;
   if (policy) {
     policy.addWorkload(workload);
-    emitBefore([policy.policy, ...(policy.binding ? [policy.binding] : [])], scope);
+    // A policy in a platform chart comes first by chart dependency (see PythonServiceProps.platformChart).
+    if (Chart.of(policy) === Chart.of(scope)) emitBefore([policy.policy, ...(policy.binding ? [policy.binding] : [])], scope);
   }
   emitChartNamespaceBefore(scope);
 }

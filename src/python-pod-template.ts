@@ -1,5 +1,6 @@
-import { Size } from 'cdk8s';
+import { ApiObject, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { afterRender, withSortedKey } from './after-render';
 import { orderEnvironment } from './environment';
 import { PropValidator } from './validation';
 
@@ -411,6 +412,7 @@ export class PythonPodTemplate {
     });
     container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
     for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
+    hardenAddedContainers(workload);
     return container;
   }
 
@@ -483,4 +485,38 @@ function validateEnv(v: PropValidator, env?: { [name: string]: string }, envValu
     if (!ENV_NAME.test(name)) v.fail('envValues name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
     if (env && name in env) v.fail('envValues name', name, 'is also set in env; set each variable once');
   }
+}
+
+/** What "restricted" needs in a container's securityContext that cdk8s-plus does not set by itself. */
+const RESTRICTED_CONTAINER_DEFAULTS: Array<[string, unknown]> = [
+  ['allowPrivilegeEscalation', false],
+  ['capabilities', { drop: ['ALL'] }],
+  ['runAsNonRoot', true],
+  ['seccompProfile', { type: 'RuntimeDefault' }],
+];
+
+const hardened = new WeakSet<kplus.AbstractPod>();
+
+/**
+ * Containers added to a Python workload through its public handles (a sidecar, an init
+ * container) get the restricted settings they leave unset, so they pass Pod Security
+ * "restricted" like the Python container; a value set explicitly is kept (and checked).
+ */
+function hardenAddedContainers(workload: kplus.AbstractPod): void {
+  if (hardened.has(workload)) return;
+  hardened.add(workload);
+  afterRender(ApiObject.of(workload), (manifest) => {
+    const template = manifest.kind === 'Pod' ? manifest : manifest.kind === 'CronJob' ? manifest.spec?.jobTemplate?.spec?.template : manifest.spec?.template;
+    const spec = template?.spec;
+    for (const field of ['containers', 'initContainers']) {
+      if (!Array.isArray(spec?.[field])) continue;
+      spec[field] = spec[field].map((container: any) => {
+        let context: { [key: string]: any } = container.securityContext ?? {};
+        for (const [key, value] of RESTRICTED_CONTAINER_DEFAULTS) {
+          if (context[key] === undefined) context = withSortedKey(context, key, JSON.parse(JSON.stringify(value)));
+        }
+        return context === container.securityContext ? container : withSortedKey(container, 'securityContext', context);
+      });
+    }
+  });
 }

@@ -1,4 +1,4 @@
-import { Size } from 'cdk8s';
+import { Chart, Size } from 'cdk8s';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget } from './availability';
 import { PythonServiceBackup } from './backup';
 import { Exposure } from './exposure';
@@ -77,6 +77,16 @@ export interface PythonServiceProps extends PythonPodOptions {
    * @default - the image tag, else the first 12 digits of the digest, else "latest"
    */
   readonly version?: string;
+
+  /**
+   * The chart for the objects a platform team owns rather than the app team: the cluster-scoped
+   * admission policies and bindings (the service's and the namespace's), the Pod Security
+   * Namespace, and the Velero Schedule in Velero's namespace. In a chart of its own (its own
+   * file, applied first by a pipeline with cluster rights), an app deploy needs no cluster-wide
+   * rights and cannot loosen its own guard rails. Names and references stay the same.
+   * @default - the service's own chart
+   */
+  readonly platformChart?: Chart;
 
   /**
    * `app.kubernetes.io/part-of`: the larger application this service belongs to.

@@ -20,7 +20,7 @@ import { createAutoscaler } from './scaling';
 import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addConfigFiles, addExternalSecret, PythonServiceTracing } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
-import { ingressPeers, secureService } from './service-security';
+import { ingressPeers, platformScopeOf, secureService } from './service-security';
 import { PropValidator } from './validation';
 import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from './web-deployment';
 
@@ -85,6 +85,8 @@ export class PythonService extends Construct {
   public readonly migrationJob?: MigrationJob;
   /** The admission policy and self-check, with `security`. */
   public readonly securityPolicy?: SecurityPolicy;
+  /** The namespace's whole-namespace policy this service's images were added to, with `security`. */
+  public readonly namespaceSecurityPolicy?: SecurityPolicy;
   /** The Pod Security Admission namespace, with `security.podSecurityAdmission`. */
   public readonly podSecurityNamespace?: PodSecurityNamespace;
   /** The image reference, verbatim. */
@@ -230,8 +232,9 @@ export class PythonService extends Construct {
       });
     }
 
+    const platformScope = props.platformChart ? platformScopeOf(this, props.platformChart, identity) : this;
     if (props.backup) {
-      this.backup = backUpService(this, {
+      this.backup = backUpService(platformScope, {
         settings: props.backup,
         volumes: r.backupVolumes,
         name: this.name,
@@ -249,6 +252,7 @@ export class PythonService extends Construct {
 
     if (props.security) {
       const secured = secureService(this, {
+        platformScope,
         security: this.security!,
         identity,
         labels: this.labels,
@@ -259,6 +263,7 @@ export class PythonService extends Construct {
         argoCdWave: this.migrationJob?.argoCdSyncWave,
       });
       this.securityPolicy = secured.policy;
+      this.namespaceSecurityPolicy = secured.namespacePolicy;
       this.podSecurityNamespace = secured.namespace;
       if (secured.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
     }

@@ -1,4 +1,4 @@
-import { Duration, Size } from 'cdk8s';
+import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { IConstruct } from 'constructs';
 import { imageAllowed, imageAllowlist } from './admission';
@@ -97,6 +97,10 @@ export function resolveService(
     v.fail('security.podSecurityAdmission', true, `would emit Namespace "${namespace}" a second time (the PythonService at "${namespaceOwner}" already does); set it on one service only`);
   }
 
+  if (props.platformChart !== undefined) {
+    if (!(props.platformChart instanceof Chart)) v.fail('platformChart', props.platformChart, 'must be a cdk8s Chart');
+    if (props.platformChart.node.root !== scope.node.root) v.fail('platformChart', props.platformChart.node.path, 'must be a chart of the same app, or its objects would never be synthesized');
+  }
   if (typeof props.image !== 'string' || props.image.trim() === '') {
     v.fail('image', props.image, 'must be a non-empty container image reference');
   }
@@ -188,7 +192,7 @@ export function resolveService(
   const mountPaths = ['/tmp', ...(server.needsWorkerTmpDir ? [WORKER_TMP_DIR] : []), ...(props.persistence ? [props.persistence.mountPath ?? '/data'] : [])];
   if (configMountPath !== undefined && mountPaths.includes(configMountPath)) v.fail('config.mountPath', configMountPath, 'is already used by another volume of this service');
   if (configMountPath !== undefined) mountPaths.push(configMountPath);
-  const monitoring = props.monitoring ? resolveMonitoring(v, props, port, servicePort, server, mountPaths) : undefined;
+  const monitoring = props.monitoring ? resolveMonitoring(v, props, port, servicePort, server, mountPaths, exposure) : undefined;
 
   let backupVolumes: BackupVolumeMode | undefined;
   if (props.backup) {
@@ -244,8 +248,12 @@ export function resolveService(
   };
 }
 
+/** Ports tried, in order, for metrics kept off a publicly exposed app port. */
+const OWN_METRICS_PORTS = [9090, 9091, 9092];
+
 function resolveMonitoring(
-  v: PropValidator, props: PythonServiceProps, port: number, servicePort: number, server: PythonServerConfig, mountPaths: string[],
+  v: PropValidator, props: PythonServiceProps, port: number, servicePort: number, server: PythonServerConfig,
+  mountPaths: string[], exposure: Exposure,
 ): ResolvedMonitoring {
   const m = props.monitoring!;
   validateMonitoringOptions(v, 'monitoring.', m);
@@ -264,7 +272,17 @@ function resolveMonitoring(
     v.fail('monitoring.multiprocessDir', multiprocessDir, 'is already used by another volume of this service');
   }
   const gunicornHooks = server.kind === PythonServerKind.GUNICORN;
-  return { metricsPort: m.port ?? port, scraperNamespace, multiprocessDir, multiprocess: gunicornHooks || server.workers > 1, gunicornHooks };
+  let metricsPort = m.port ?? port;
+  if (m.port === undefined && !exposure.clusterInternal) {
+    // On the app port, /metrics would be public through the Ingress, Gateway or load balancer.
+    if (gunicornHooks) {
+      metricsPort = OWN_METRICS_PORTS.find((p) => p !== port && p !== servicePort)!;
+    } else {
+      warnOnce('monitoring.public', `${v.label}: metrics are scraped from the app port, which is exposed outside the cluster, so /metrics is public too. `
+        + 'Serve them on a port of their own and set monitoring.port (e.g. prometheus_client.start_http_server(9090)), or block /metrics at the proxy');
+    }
+  }
+  return { metricsPort, scraperNamespace, multiprocessDir, multiprocess: gunicornHooks || server.workers > 1, gunicornHooks };
 }
 
 function validateSecurity(v: PropValidator, s: PythonServiceSecurity, image: string, namespace: string | undefined): void {

@@ -1,7 +1,8 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
-import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, PodSecurityLevel } from './admission';
+import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel } from './admission';
+import { afterRender } from './after-render';
 import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
 import { parseImageReference } from './image-reference';
@@ -111,6 +112,16 @@ export interface PythonServiceSecurity {
   readonly podSecurityAdmission?: boolean;
 
   /**
+   * The namespace's own policy, which holds every pod of the namespace (labelled or not) to the
+   * allowed images of all its services and to its Pod Security level. In the same app, the
+   * service adds its `allowedImages` to it; a policy from another app (a platform team's package,
+   * synthesized in their pipeline) is not changed: this service's workloads must pass it as it
+   * is, or synthesis fails. `podSecurityLevel` must not be below its level.
+   * @default - the policy declared for the namespace in this app (`new SecurityPolicy(...)` without `matchLabels`), else one created with this service's engine, enforcement and level, named `<namespace>-namespace-policy`, that the namespace's other services share
+   */
+  readonly namespacePolicy?: SecurityPolicy;
+
+  /**
    * Where pods may send DNS queries (egress is restricted once `security` is set).
    * @default DnsEgress.kubeDns() - CoreDNS/kube-dns pods and NodeLocal DNSCache
    */
@@ -128,13 +139,18 @@ export interface SecurityPolicyProps {
   readonly namespace: string;
 
   /**
-   * Labels of the pods and pod-creating objects the policy applies to. An empty map covers every
-   * one of them in the namespace, labelled or not (a label selector alone lets a pod that simply
-   * omits the labels through).
+   * Labels of the pods and pod-creating objects the policy applies to. Without labels the policy
+   * covers every one of them in the namespace, labelled or not (a label selector alone lets a pod
+   * that simply omits the labels through), and it is the namespace's policy in this app: the
+   * secured services of the namespace add their images to it and are held to its level.
+   * @default - the whole namespace
    */
-  readonly matchLabels: { [key: string]: string };
+  readonly matchLabels?: { [key: string]: string };
 
-  /** Image prefixes every container image must start with. */
+  /**
+   * The images containers may run, in the forms `PythonServiceSecurity.allowedImages` takes
+   * (exact references, repositories, prefixes ending in `/`). `allowImages()` adds more.
+   */
   readonly allowedImages: string[];
 
   /**
@@ -235,18 +251,30 @@ function kyvernoApi(): typeof kyverno {
  * the Pod Security level, or synthesis fails listing every violation.
  */
 export class SecurityPolicy extends Construct {
+  /**
+   * The whole-namespace policy declared for `namespace` in the app that `scope` belongs to, if any.
+   * @param scope any construct of the app
+   * @param namespace the namespace
+   */
+  public static forNamespace(scope: IConstruct, namespace: string): SecurityPolicy | undefined {
+    return namespacePolicies.get(scope.node.root)?.get(namespace);
+  }
+
   /** The policy: a ValidatingAdmissionPolicy or a Kyverno NamespacedValidatingPolicy. */
   public readonly policy: ApiObject;
   /** The ValidatingAdmissionPolicyBinding (ValidatingAdmissionPolicy engine only). */
   public readonly binding?: ApiObject;
-  /** The rule names, in order. */
-  public readonly ruleNames: string[];
   /** The engine in use. */
   public readonly engine: AdmissionEngine;
   /** The Pod Security level enforced. */
   public readonly podSecurityLevel: PodSecurityLevel;
+  /** The namespace the policy applies to. */
+  public readonly namespace: string;
+  /** Whether the policy covers every pod of the namespace (no label selector). */
+  public readonly coversWholeNamespace: boolean;
 
-  private readonly rules: AdmissionRule[];
+  private readonly images: string[];
+  private readonly allowedVolumes?: string[];
   private readonly workloads = new Array<{ apiObject: ApiObject; render: () => any }>();
 
   constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
@@ -256,7 +284,10 @@ export class SecurityPolicy extends Construct {
     validateVolumeNames(v, 'allowedVolumes', props.allowedVolumes);
     v.dnsLabel('namespace', props.namespace);
     v.labelMap('matchLabels', props.matchLabels);
-    if (props.matchLabels === undefined || typeof props.matchLabels !== 'object') v.fail('matchLabels', props.matchLabels, 'must be a label map ({} for the whole namespace)');
+    const matchLabels = props.matchLabels ?? {};
+    if (typeof matchLabels !== 'object' || matchLabels === null) v.fail('matchLabels', props.matchLabels, 'must be a label map (omit it, or {}, for the whole namespace)');
+    this.namespace = props.namespace;
+    this.coversWholeNamespace = Object.keys(matchLabels).length === 0;
     this.engine = props.admissionEngine ?? AdmissionEngine.VALIDATING_ADMISSION_POLICY;
     if (!Object.values(AdmissionEngine).includes(this.engine)) v.fail('admissionEngine', this.engine, `must be one of ${Object.values(AdmissionEngine).join(', ')}`);
     const enforcement = props.enforcement ?? PolicyEnforcement.DENY;
@@ -264,13 +295,13 @@ export class SecurityPolicy extends Construct {
     this.podSecurityLevel = props.podSecurityLevel ?? PodSecurityLevel.RESTRICTED;
     if (!Object.values(PodSecurityLevel).includes(this.podSecurityLevel)) v.fail('podSecurityLevel', this.podSecurityLevel, `must be one of ${Object.values(PodSecurityLevel).join(', ')}`);
 
-    this.rules = admissionRules({ allowedImages: props.allowedImages, allowedVolumes: props.allowedVolumes, level: this.podSecurityLevel });
-    this.ruleNames = this.rules.map((r) => r.name);
+    this.images = [...props.allowedImages];
+    this.allowedVolumes = props.allowedVolumes;
     const validations = validationsOf(this.rules);
     const actions = enforcement === PolicyEnforcement.DENY ? ['Deny'] : ['Audit', 'Warn'];
     const matchConstraints = {
       resourceRules: RESOURCE_RULES.map((r) => ({ ...r })),
-      objectSelector: Object.keys(props.matchLabels).length > 0 ? { matchLabels: { ...props.matchLabels } } : undefined,
+      objectSelector: this.coversWholeNamespace ? undefined : { matchLabels: { ...matchLabels } },
     };
     const labels = props.labels ? { ...props.labels } : undefined;
 
@@ -309,6 +340,57 @@ export class SecurityPolicy extends Construct {
       this.binding = new ApiObject(this, 'Binding', { apiVersion, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name, labels }, spec: bindingSpec });
       for (const obj of [this.policy, this.binding]) clusterScoped(obj);
     }
+
+    // Images added later (allowImages) change the rules: the validations are the ones at render.
+    const initialImages = this.images.length;
+    const kyvernoShape = this.engine === AdmissionEngine.KYVERNO;
+    afterRender(this.policy, (manifest) => {
+      if (this.images.length === initialImages) return;
+      const current = validationsOf(this.rules);
+      manifest.spec.validations = kyvernoShape ? current.map(({ reason: _reason, ...rest }) => rest) : current;
+    });
+
+    if (this.coversWholeNamespace) {
+      const byNamespace = namespacePolicies.get(this.node.root) ?? new Map<string, SecurityPolicy>();
+      namespacePolicies.set(this.node.root, byNamespace);
+      const existing = byNamespace.get(props.namespace);
+      if (existing) {
+        v.fail('matchLabels', props.matchLabels ?? {}, `leaves the policy covering the whole namespace "${props.namespace}", which ${existing.node.path} already covers; one namespace has one such policy (add images to it with allowImages())`);
+      }
+      byNamespace.set(props.namespace, this);
+    }
+  }
+
+  /** The rule names, in order. */
+  public get ruleNames(): string[] {
+    return this.rules.map((r) => r.name);
+  }
+
+  /** The images allowed now (with those added by `allowImages()`). */
+  public get allowedImages(): string[] {
+    return [...this.images];
+  }
+
+  /**
+   * Allows more images, e.g. those of another service in the namespace. Takes effect in the
+   * emitted rules and in the self-check.
+   * @param images exact references, repositories, or prefixes ending in `/`
+   */
+  public allowImages(images: string[]): void {
+    validateAllowedImages(new PropValidator(`SecurityPolicy '${this.node.id}'`), 'allowImages()', images);
+    for (const image of images) if (!this.images.includes(image)) this.images.push(image);
+  }
+
+  /**
+   * Whether `image` is allowed by this policy's images (matching is textual, as in the cluster).
+   * @param image a container image reference, e.g. `ghcr.io/acme/api:1.4.2`
+   */
+  public allowsImage(image: string): boolean {
+    return imageAllowed(imageAllowlist(this.images), image);
+  }
+
+  private get rules(): AdmissionRule[] {
+    return admissionRules({ allowedImages: this.images, allowedVolumes: this.allowedVolumes, level: this.podSecurityLevel });
   }
 
   /**
@@ -346,7 +428,7 @@ export class SecurityPolicy extends Construct {
     const annotations = template?.metadata?.annotations ?? {};
     const where = `${manifest.kind} "${manifest.metadata?.name}"`;
     for (const rule of this.rules) {
-      for (const finding of rule.check(podSpec)) problems.push(`${where} breaks its security policy (${rule.name}): ${finding}`);
+      for (const finding of rule.check(podSpec, annotations)) problems.push(`${where} breaks its security policy (${rule.name}): ${finding}`);
     }
     const pss = this.podSecurityLevel === PodSecurityLevel.RESTRICTED ? restrictedViolations(podSpec, annotations)
       : this.podSecurityLevel === PodSecurityLevel.BASELINE ? baselineViolations(podSpec, annotations) : [];
@@ -356,6 +438,8 @@ export class SecurityPolicy extends Construct {
     return problems;
   }
 }
+
+const namespacePolicies = new WeakMap<IConstruct, Map<string, SecurityPolicy>>();
 
 /**
  * Props for `PodSecurityNamespace`.

@@ -3,16 +3,27 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { DnsEgress } from './dns-egress';
 import { Exposure } from './exposure';
+import { LABEL_MANAGED_BY, MANAGED_BY } from './labels';
 import { argoCdWaves } from './migration-options';
 import { NetworkPeer, ServiceNetworkPolicy } from './network-policy';
 import { addSyncWave, emitBefore, registerChartNamespace } from './release-order';
 import { PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { ServiceIdentity } from './service-identity';
+import { PropValidator } from './validation';
 
 // How a PythonService applies its `security` prop to the children it built. Internal.
 
+/** What `secureService` built: the service's policy, the namespace's, and the Pod Security namespace. */
+export interface SecuredService {
+  readonly policy: SecurityPolicy;
+  readonly namespacePolicy: SecurityPolicy;
+  readonly namespace?: PodSecurityNamespace;
+}
+
 /** What `secureService` locks down. */
 export interface ServiceSecurityTarget {
+  /** Where the platform-owned objects go: the service itself, or its node in a platform chart. */
+  readonly platformScope: Construct;
   readonly security: PythonServiceSecurity;
   readonly identity: ServiceIdentity;
   readonly labels: { [key: string]: string };
@@ -30,14 +41,15 @@ export interface ServiceSecurityTarget {
  * orders the output: the Namespace before everything in the chart, the policies before every
  * other object of the service.
  */
-export function secureService(scope: Construct, t: ServiceSecurityTarget): { policy: SecurityPolicy; namespace?: PodSecurityNamespace } {
+export function secureService(scope: Construct, t: ServiceSecurityTarget): SecuredService {
   const s = t.security;
   const dns = s.dns ?? defaultDns();
   for (const networkPolicy of t.networkPolicies) {
     networkPolicy.restrictEgress();
     for (const rule of [...dns.rules, ...(s.egressTo ?? [])]) networkPolicy.addEgressRule(rule);
   }
-  const policy = new SecurityPolicy(scope, 'SecurityPolicy', {
+  const platform = t.platformScope;
+  const policy = new SecurityPolicy(platform, 'SecurityPolicy', {
     name: t.identity.name,
     namespace: t.identity.namespace!,
     matchLabels: t.identity.instanceLabels,
@@ -50,21 +62,75 @@ export function secureService(scope: Construct, t: ServiceSecurityTarget): { pol
     labels: t.labels,
   });
   for (const workload of t.workloads) policy.addWorkload(workload);
+  const namespacePolicy = joinNamespacePolicy(scope, t);
   const namespace = s.podSecurityAdmission
-    ? new PodSecurityNamespace(scope, 'Namespace', { name: t.identity.namespace!, level: s.podSecurityLevel })
+    ? new PodSecurityNamespace(platform, 'Namespace', { name: t.identity.namespace!, level: s.podSecurityLevel })
     : undefined;
 
   const namespaceObjects = namespace ? [ApiObject.of(namespace.namespace)] : [];
   const policyObjects = [policy.policy, ...(policy.binding ? [policy.binding] : [])];
-  emitBefore(policyObjects, scope, namespaceObjects);
-  if (namespace) registerChartNamespace(Chart.of(scope), namespaceObjects[0]);
+  if (platform === scope) {
+    emitBefore(policyObjects, scope, namespaceObjects);
+    // A policy this service created sits after it in the chart; one declared earlier is already first.
+    if (namespacePolicy.created) emitBefore(namespacePolicy.objects, scope, namespaceObjects);
+  }
+  if (namespace) registerChartNamespace(Chart.of(platform), namespaceObjects[0]);
   if (t.argoCdWave !== undefined) {
     // File order helps only `kubectl apply -f`; Argo CD orders by phase, wave and kind.
     const waves = argoCdWaves(t.argoCdWave);
     addSyncWave(namespaceObjects, waves.namespace);
     addSyncWave(policyObjects, waves.policies);
+    if (namespacePolicy.created) addSyncWave(namespacePolicy.objects, waves.policies);
   }
-  return { policy, namespace };
+  return { policy, namespacePolicy: namespacePolicy.policy, namespace };
+}
+
+const LEVEL_RANK = { [PodSecurityLevel.PRIVILEGED]: 0, [PodSecurityLevel.BASELINE]: 1, [PodSecurityLevel.RESTRICTED]: 2 };
+const createdNamespacePolicies = new WeakSet<SecurityPolicy>();
+
+/**
+ * Finds (or creates) the namespace's whole-namespace policy, adds the service's images to it
+ * when it belongs to the same app, and holds the service's level to it.
+ */
+function joinNamespacePolicy(scope: Construct, t: ServiceSecurityTarget): { policy: SecurityPolicy; created: boolean; objects: ApiObject[] } {
+  const s = t.security;
+  const namespace = t.identity.namespace!;
+  const v = new PropValidator(`PythonService '${scope.node.id}'`);
+  const level = s.podSecurityLevel ?? PodSecurityLevel.RESTRICTED;
+  let policy = s.namespacePolicy;
+  if (policy !== undefined) {
+    if (!(policy instanceof SecurityPolicy)) v.fail('security.namespacePolicy', policy, 'must be a SecurityPolicy');
+    if (!policy.coversWholeNamespace) v.fail('security.namespacePolicy', policy.node.path, 'must cover the whole namespace (a SecurityPolicy without matchLabels); a label selector lets unlabelled pods through');
+    if (policy.namespace !== namespace) v.fail('security.namespacePolicy', policy.node.path, `is the policy of namespace "${policy.namespace}", not of this service's namespace "${namespace}"`);
+  }
+  policy ??= SecurityPolicy.forNamespace(scope, namespace);
+  const created = policy === undefined;
+  if (policy === undefined) {
+    policy = new SecurityPolicy(Chart.of(t.platformScope), `namespace-policy-${namespace}`, {
+      name: 'namespace',
+      namespace,
+      allowedImages: s.allowedImages,
+      admissionEngine: s.admissionEngine,
+      admissionApiVersion: s.admissionApiVersion,
+      enforcement: s.enforcement,
+      podSecurityLevel: level,
+      labels: { [LABEL_MANAGED_BY]: MANAGED_BY },
+    });
+    createdNamespacePolicies.add(policy);
+  }
+  if (LEVEL_RANK[level] < LEVEL_RANK[policy.podSecurityLevel]) {
+    const how = createdNamespacePolicies.has(policy)
+      ? `(set by the first secured service of the namespace, ${policy.node.path}); declare the namespace's level before the services: new SecurityPolicy(chart, '${namespace}', { name: 'namespace', namespace: '${namespace}', allowedImages: [...], podSecurityLevel: PodSecurityLevel.${level.toUpperCase()} })`
+      : `(${policy.node.path}); lower the namespace policy's level, or keep this service at "${policy.podSecurityLevel}"`;
+    v.fail('security.podSecurityLevel', level, `is below the level the namespace "${namespace}" enforces for every pod, "${policy.podSecurityLevel}" ${how}`);
+  }
+  if (policy.node.root === scope.node.root) {
+    policy.allowImages(s.allowedImages);
+  } else {
+    // Owned elsewhere: check against it as it is; it emits nothing here.
+    for (const workload of t.workloads) policy.addWorkload(workload);
+  }
+  return { policy, created, objects: [policy.policy, ...(policy.binding ? [policy.binding] : [])] };
 }
 
 let sharedDefaultDns: DnsEgress | undefined;
@@ -84,4 +150,14 @@ export function ingressPeers(security: PythonServiceSecurity | undefined, exposu
   // Behind a LoadBalancer, NodePort or Ingress the traffic comes from outside the namespace
   // (the controller or the internet); a cluster-internal service only serves its neighbours.
   return exposure.clusterInternal ? [{ podLabels: {} }] : undefined;
+}
+
+/**
+ * The service's node in the platform chart, which holds its platform-owned objects; the app's
+ * chart depends on the platform chart, so the platform's file comes first.
+ */
+export function platformScopeOf(service: Construct, platformChart: Chart, identity: ServiceIdentity): Construct {
+  const appChart = Chart.of(service);
+  if (appChart !== platformChart) appChart.addDependency(platformChart);
+  return new Construct(platformChart, `${identity.namespace ?? 'default'}-${identity.name}`);
 }

@@ -99,7 +99,7 @@ const CATALOGUE: Array<[string, () => void, string[]]> = [
   ['image outside the allowed prefixes', service({ security: { allowedImages: ['ghcr.io/acme/'] } }), ['image', `"${IMAGE}"`, 'security.allowedImages']],
   ['peer with an invalid CIDR', service({ security: { allowedImages: ['registry.example.com/'], ingressFrom: [{ cidr: '10.0.0.256/8' }] } }), ['security.ingressFrom[0].peers[0].cidr', '"10.0.0.256/8"', 'CIDR']],
   ['egress port 0', service({ security: { allowedImages: ['registry.example.com/'], egressTo: [{ ports: [{ port: 0 }] }] } }), ['security.egressTo[0].ports[0].port', '0', '1 to 65535']],
-  ['SecurityPolicy alone with labels that are no map', alone((chart) => new SecurityPolicy(chart, 'p', { name: 'x', namespace: 'shop', matchLabels: undefined as any, allowedImages: ['a.example.com/'] })), ["SecurityPolicy 'p'", 'matchLabels', '({} for the whole namespace)']],
+  ['SecurityPolicy alone with labels that are no map', alone((chart) => new SecurityPolicy(chart, 'p', { name: 'x', namespace: 'shop', matchLabels: 'app' as any, allowedImages: ['a.example.com/'] })), ["SecurityPolicy 'p'", 'matchLabels', '"app"']],
   ['PodSecurityNamespace with a bad name', alone((chart) => new PodSecurityNamespace(chart, 'n', { name: 'Shop' })), ["PodSecurityNamespace 'n'", 'name', '"Shop"']],
   ['NetworkPolicy rule with a bad peer', alone((chart) => new ServiceNetworkPolicy(chart, 'np', { metadata: {}, podSelector: { a: 'b' } }).addIngressRule({ peers: [{ cidr: '::1/129' }] })), ["ServiceNetworkPolicy 'np'", 'cidr', '"::1/129"']],
   ['PodDisruptionBudget of 0', alone((chart) => new ServiceDisruptionBudget(chart, 'pdb', { metadata: {}, podSelector: { a: 'b' }, maxUnavailable: 0 })), ["ServiceDisruptionBudget 'pdb'", 'maxUnavailable', '0']],

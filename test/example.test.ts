@@ -37,14 +37,16 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
       'NetworkPolicy/python-app-beat-netpol', 'NetworkPolicy/python-app-clear-sessions-netpol', 'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol',
       'NetworkPolicy/python-app-worker-netpol', 'PodDisruptionBudget/python-app-pdb', 'PodDisruptionBudget/python-app-worker-pdb',
       'PrometheusRule/python-app-alerts', 'ScaledObject/python-app-worker', 'Schedule/shop-python-app-backup', 'Service/python-app', 'ServiceAccount/python-app', 'ServiceAccount/python-app-migrate', 'ServiceMonitor/python-app',
-      'ValidatingAdmissionPolicy/shop-python-app-policy', 'ValidatingAdmissionPolicyBinding/shop-python-app-policy',
+      'ValidatingAdmissionPolicy/shop-namespace-policy', 'ValidatingAdmissionPolicy/shop-python-app-policy',
+      'ValidatingAdmissionPolicyBinding/shop-namespace-policy', 'ValidatingAdmissionPolicyBinding/shop-python-app-policy',
     ]);
     const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'python-app')!;
     const hpa = manifests.find((m) => m.kind === 'HorizontalPodAutoscaler')!;
     expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 5 });
     expect(deployment.spec.template.spec.containers[0].ports[0]).toMatchObject({ containerPort: 8080, name: 'http' });
     const serviceMonitor = manifests.find((m) => m.kind === 'ServiceMonitor')!;
-    expect(serviceMonitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics', interval: '30s' });
+    // The article scrapes port http; behind an Ingress that makes /metrics public, so gunicorn serves it on its own port.
+    expect(serviceMonitor.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', interval: '30s' });
   });
 
   test('every object is strictly valid and every pod restricted', () => {

@@ -130,8 +130,11 @@ describe('migrations', () => {
     }).manifests;
     const wave = (m: Manifest) => Number(m.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
     expect(wave(only(argo, 'Namespace'))).toBe(-4);
-    expect(wave(only(argo, 'ValidatingAdmissionPolicy'))).toBe(-3);
-    expect(wave(only(argo, 'ValidatingAdmissionPolicyBinding'))).toBe(-3);
+    for (const policyObject of allOf(argo, 'ValidatingAdmissionPolicy').concat(allOf(argo, 'ValidatingAdmissionPolicyBinding'))) {
+      // The service's policy and the namespace's, both before anything they govern.
+      expect({ name: policyObject.metadata.name, wave: wave(policyObject) }).toEqual({ name: policyObject.metadata.name, wave: -3 });
+    }
+    expect(allOf(argo, 'ValidatingAdmissionPolicy').map((m) => m.metadata.name)).toEqual(['shop-namespace-policy', 'shop-api-policy']);
     expect(wave(only(argo, 'ServiceAccount', 'api-migrate'))).toBe(-2);
     expect(wave(only(argo, 'Job'))).toBe(-1);
     for (const m of argo.filter((x) => !['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Job'].includes(x.kind) && x.metadata.name !== 'api-migrate')) {

@@ -1,6 +1,6 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { PythonServer, PythonService, PythonServiceProps, ServiceMonitoring } from '../src';
+import { Exposure, PythonServer, PythonService, PythonServiceProps, ServiceMonitoring } from '../src';
 import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth } from './support/manifests';
 
 function build(props: Partial<PythonServiceProps> = {}): Manifest[] {
@@ -210,5 +210,40 @@ describe('bad monitoring props', () => {
   ];
   test.each(cases)('%s', (_title, props, message) => {
     expect(() => build(props)).toThrow(message);
+  });
+});
+
+describe('metrics are not public when the app port is', () => {
+  const gunicorn = PythonServer.gunicorn({ app: 'shop.wsgi:application' });
+
+  test.each([
+    ['an Ingress', Exposure.ingress({ host: 'shop.example.com' })],
+    ['a Gateway', Exposure.gateway({ gatewayName: 'public', gatewayNamespace: 'gateway-system', hostnames: ['shop.example.com'] })],
+    ['a LoadBalancer', Exposure.loadBalancer()],
+  ])('gunicorn behind %s serves them from the arbiter on port 9090, open only to the scraper', (_what, expose) => {
+    const manifests = build({ server: gunicorn, expose });
+    expect(appContainer(only(manifests, 'Deployment')).ports).toEqual([
+      { containerPort: 8080, name: 'http', protocol: 'TCP' },
+      { containerPort: 9090, name: 'metrics', protocol: 'TCP' },
+    ]);
+    expect(only(manifests, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
+    expect(only(manifests, 'ConfigMap', 'api-gunicorn').data['gunicorn.conf.py']).toContain('METRICS_PORT = 9090');
+    const netpol = only(manifests, 'NetworkPolicy', 'api-netpol');
+    const metricsRule = netpol.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 9090));
+    expect(metricsRule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    for (const ingress of allOf(manifests, 'Ingress')) expect(JSON.stringify(ingress.spec)).not.toContain('metrics');
+    expect(serviceMonitorProblems(manifests)).toEqual([]);
+    expectStrictlyValid(manifests);
+  });
+
+  test('a taken port moves to the next one', () => {
+    const manifests = build({ server: gunicorn, port: 9090, expose: Exposure.ingress({ host: 'shop.example.com' }) });
+    expect(appContainer(only(manifests, 'Deployment')).ports.map((p: any) => p.containerPort)).toEqual([9090, 9091]);
+  });
+
+  test('inside the cluster, or with monitoring.port set, the port is the one asked for', () => {
+    expect(only(build({ server: gunicorn }), 'ServiceMonitor').spec.endpoints[0].port).toBe('http');
+    const manifests = build({ server: gunicorn, expose: Exposure.ingress({ host: 'shop.example.com' }), monitoring: { port: 9200 } });
+    expect(appContainer(only(manifests, 'Deployment')).ports.map((p: any) => p.containerPort)).toEqual([8080, 9200]);
   });
 });

@@ -32,14 +32,16 @@ function monitoringProblems(manifests: Manifest[]): string[] {
 
 /** The admission policy admits every workload (and pod) of the chart. */
 function admissionProblems(manifests: Manifest[]): string[] {
-  const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy' || m.kind === 'NamespacedValidatingPolicy');
-  if (!policy) return [];
+  // The service's own policy and the namespace's: both must admit everything the chart runs.
+  const policies = manifests.filter((m) => m.kind === 'ValidatingAdmissionPolicy' || m.kind === 'NamespacedValidatingPolicy');
   const problems: string[] = [];
   for (const w of manifests.filter((m) => m.kind === 'Deployment' || m.kind === 'Job')) {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: podTemplateOf(w)!.metadata, spec: podTemplateOf(w)!.spec };
     for (const input of [w, pod]) {
-      const decision = evaluatePolicy(policy.spec, input);
-      if (!decision.allowed) problems.push(`${input.kind} ${w.metadata.name} not admitted: ${decision.message ?? decision.error}`);
+      for (const policy of policies) {
+        const decision = evaluatePolicy(policy.spec, input);
+        if (!decision.allowed) problems.push(`${input.kind} ${w.metadata.name} not admitted by ${policy.metadata.name}: ${decision.message ?? decision.error}`);
+      }
     }
   }
   return problems;

@@ -4,7 +4,7 @@ import {
   CeleryPool, HealthProbe, PythonServer, PythonService, PythonServiceProps, PythonWorker, QueueScaling, WorkerProcess,
 } from '../src';
 import { evaluatePolicy } from './support/cel';
-import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, only, podTemplateOf, selects, synth } from './support/manifests';
+import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, only, podTemplateOf, selects, synth, servicePolicy } from './support/manifests';
 
 const IMAGE = 'ghcr.io/acme/shop:1.4.2';
 
@@ -46,7 +46,7 @@ describe('a Django + Celery + beat + cron + KEDA application', () => {
   });
 
   test('every pod of every component is admitted by the service\'s own policy (CEL evaluated)', () => {
-    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    const policy = servicePolicy(manifests);
     for (const m of manifests.filter((x) => ['Deployment', 'Job', 'CronJob'].includes(x.kind))) {
       expect([m.kind, m.metadata.name, evaluatePolicy(policy.spec, m)]).toEqual([m.kind, m.metadata.name, { allowed: true }]);
       const template = podTemplateOf(m)!;
@@ -60,7 +60,7 @@ describe('a Django + Celery + beat + cron + KEDA application', () => {
     ['a cron job with a hostPath', 'CronJob', 'shop-clear-sessions', (spec: any) => { spec.volumes = [{ name: 'tmp', hostPath: { path: '/' } }]; }, 'no-host-path'],
     ['a cron job as root', 'CronJob', 'shop-clear-sessions', (spec: any) => { spec.containers[0].securityContext.runAsUser = 0; }, 'run-as-non-root'],
   ])('denies %s, naming the rule', (_what, kind, name, tamper, rule) => {
-    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    const policy = servicePolicy(manifests);
     const copy = JSON.parse(JSON.stringify(only(manifests, kind, name)));
     tamper(podTemplateOf(copy)!.spec);
     const decision = evaluatePolicy(policy.spec, copy);
@@ -197,7 +197,7 @@ describe('worker processes', () => {
     expect(deployment.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'indexer', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/version': '2.0' });
     expect(podTemplateOf(deployment)!.spec.serviceAccountName).toBe('indexer');
     expectStrictlyValid(manifests);
-    expect(evaluatePolicy(only(manifests, 'ValidatingAdmissionPolicy').spec, deployment)).toEqual({ allowed: true });
+    expect(evaluatePolicy(servicePolicy(manifests).spec, deployment)).toEqual({ allowed: true });
   });
 });
 

@@ -2,11 +2,12 @@ import { ApiObject, App, Chart, JsonPatch, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
   AdmissionEngine, AdmissionPolicyApiVersion, DnsEgress, Exposure, NetworkProtocol, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PreStopMethod, PythonServer,
-  PythonService, PythonServiceProps, PythonServiceSecurity, SecurityPolicy,
+  PythonService, PythonServiceProps, PythonServiceSecurity, SecurityPolicy, WorkerProcess,
 } from '../src';
 import { admissionRules } from '../src/admission';
+import { restrictedViolations } from '../src/pod-security-standards';
 import { evaluatePolicy, staticTypeOf } from './support/cel';
-import { allOf, crossObjectProblems, expectStrictlyValid, Manifest, only, podTemplateOf, releasesServing, selects, synth } from './support/manifests';
+import { allOf, crossObjectProblems, expectStrictlyValid, Manifest, namespacePolicy, only, podTemplateOf, releasesServing, selects, servicePolicy, synth } from './support/manifests';
 
 const IMAGE = 'registry.example.com/shop/api:1.4.2';
 const SECURITY = { allowedImages: ['registry.example.com/shop/'] };
@@ -71,6 +72,7 @@ function admissionInputs(manifests: Manifest[]): Manifest[] {
 // structuredClone would build arrays of another realm, which the CEL engine does not recognise.
 const deepCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value));
 const podSpecOf = (m: Manifest) => (m.kind === 'Pod' ? m.spec : m.spec.template.spec);
+const podMetadataOf = (m: Manifest) => (m.kind === 'Pod' ? m.metadata : m.spec.template.metadata);
 
 /** Tampered copies, each breaking one rule; `rule` is the rule that must deny it. */
 const TAMPERINGS: Array<[string, string, (m: Manifest) => void]> = [
@@ -80,7 +82,24 @@ const TAMPERINGS: Array<[string, string, (m: Manifest) => void]> = [
   ['a hostPath volume named like an allowed one', 'no-host-path', (m) => { podSpecOf(m).volumes[0] = { name: podSpecOf(m).volumes[0].name, hostPath: { path: '/data' } }; }],
   ['host networking', 'no-host-namespaces', (m) => { podSpecOf(m).hostNetwork = true; }],
   ['a privileged container', 'not-privileged', (m) => { podSpecOf(m).containers[0].securityContext.privileged = true; }],
-  ['a root user', 'run-as-non-root', (m) => { podSpecOf(m).containers[0].securityContext.runAsUser = 0; }],
+  ['a root user', 'run-as-non-root-user', (m) => { podSpecOf(m).containers[0].securityContext.runAsUser = 0; }],
+  ['a root user on the pod, hidden behind the container\'s own user', 'run-as-non-root-user', (m) => { podSpecOf(m).securityContext.runAsUser = 0; }],
+  ['runAsNonRoot false on the pod, hidden behind the container\'s true', 'run-as-non-root', (m) => { podSpecOf(m).securityContext.runAsNonRoot = false; }],
+  ['runAsNonRoot false on the container', 'run-as-non-root', (m) => { podSpecOf(m).containers[0].securityContext.runAsNonRoot = false; }],
+  ['seccomp Unconfined on the pod, hidden behind the container\'s RuntimeDefault', 'seccomp', (m) => { podSpecOf(m).securityContext.seccompProfile = { type: 'Unconfined' }; }],
+  ['a host port', 'no-host-ports', (m) => { podSpecOf(m).containers[0].ports = [{ containerPort: 8080, hostPort: 8080 }]; }],
+  ['AppArmor Unconfined on a container', 'apparmor', (m) => { podSpecOf(m).containers[0].securityContext.appArmorProfile = { type: 'Unconfined' }; }],
+  ['AppArmor Unconfined on the pod', 'apparmor', (m) => { podSpecOf(m).securityContext.appArmorProfile = { type: 'Unconfined' }; }],
+  ['AppArmor unconfined through the beta annotation', 'apparmor', (m) => {
+    const metadata = podMetadataOf(m);
+    metadata.annotations = { ...metadata.annotations, [`container.apparmor.security.beta.kubernetes.io/${podSpecOf(m).containers[0].name}`]: 'unconfined' };
+  }],
+  ['SELinux type spc_t (a super-privileged container)', 'selinux', (m) => { podSpecOf(m).containers[0].securityContext.seLinuxOptions = { type: 'spc_t' }; }],
+  ['an SELinux user on the pod', 'selinux', (m) => { podSpecOf(m).securityContext.seLinuxOptions = { user: 'system_u' }; }],
+  ['an unsafe sysctl', 'sysctls', (m) => { podSpecOf(m).securityContext.sysctls = [{ name: 'kernel.msgmax', value: '65536' }]; }],
+  ['an unmasked /proc', 'proc-mount', (m) => { podSpecOf(m).containers[0].securityContext.procMount = 'Unmasked'; }],
+  ['a Windows HostProcess pod', 'no-host-process', (m) => { podSpecOf(m).securityContext.windowsOptions = { hostProcess: true }; }],
+  ['a Windows HostProcess container', 'no-host-process', (m) => { podSpecOf(m).containers[0].securityContext.windowsOptions = { hostProcess: true }; }],
   ['runAsNonRoot removed everywhere', 'run-as-non-root', (m) => { delete podSpecOf(m).containers[0].securityContext.runAsNonRoot; delete podSpecOf(m).securityContext.runAsNonRoot; }],
   ['privilege escalation', 'no-privilege-escalation', (m) => { podSpecOf(m).containers[0].securityContext.allowPrivilegeEscalation = true; }],
   ['an added capability', 'drop-all-capabilities', (m) => { podSpecOf(m).containers[0].securityContext.capabilities.add = ['NET_ADMIN']; }],
@@ -98,7 +117,7 @@ describe.each([
   ['Kyverno NamespacedValidatingPolicy', AdmissionEngine.KYVERNO],
 ])('admission through %s', (_title, engine) => {
   const { manifests } = build({ migrations: { command: ['python', 'manage.py', 'migrate'] }, security: { ...SECURITY, admissionEngine: engine } });
-  const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy' || m.kind === 'NamespacedValidatingPolicy')!;
+  const policy = servicePolicy(manifests);
   const inputs = admissionInputs(manifests);
 
   test('every validation is statically bool, as the apiserver requires', () => {
@@ -133,10 +152,14 @@ describe.each([
     for (const [, ruleName, tamper] of TAMPERINGS) {
       const copy = deepCopy(inputs[0]);
       tamper(copy);
-      const failing = rules.filter((r) => r.check(podSpecOf(copy)).length > 0).map((r) => r.name);
-      expect(failing).toContain(ruleName);
+      const failing = rules.filter((r) => r.check(podSpecOf(copy), podMetadataOf(copy).annotations).length > 0).map((r) => r.name);
+      expect({ ruleName, failing }).toEqual({ ruleName, failing: expect.arrayContaining([ruleName]) });
+      // Every Pod Security rule is also a finding of the Pod Security Standards check itself.
+      if (!['allowed-images', 'allowed-volumes'].includes(ruleName)) {
+        expect({ ruleName, pss: restrictedViolations(podSpecOf(copy), podMetadataOf(copy).annotations).length > 0 }).toEqual({ ruleName, pss: true });
+      }
     }
-    for (const input of inputs) expect(rules.flatMap((r) => r.check(podSpecOf(input)))).toEqual([]);
+    for (const input of inputs) expect(rules.flatMap((r) => r.check(podSpecOf(input), podMetadataOf(input).annotations))).toEqual([]);
   });
 
   test('is strictly valid', () => {
@@ -147,8 +170,8 @@ describe.each([
 
 describe('ValidatingAdmissionPolicy objects', () => {
   const { manifests } = build();
-  const policy = only(manifests, 'ValidatingAdmissionPolicy');
-  const binding = only(manifests, 'ValidatingAdmissionPolicyBinding');
+  const policy = servicePolicy(manifests);
+  const binding = only(manifests, 'ValidatingAdmissionPolicyBinding', 'shop-api-policy');
 
   test('admissionregistration.k8s.io/v1 by default, valid on 1.35 (GA since 1.30)', () => {
     expect(policy.apiVersion).toBe('admissionregistration.k8s.io/v1');
@@ -182,21 +205,21 @@ describe('ValidatingAdmissionPolicy objects', () => {
 
   test('v1beta1 for Kubernetes 1.28/1.29: with the interpreter preStop pause, the whole output is valid on 1.28', () => {
     const beta = build({ security: { ...SECURITY, admissionApiVersion: AdmissionPolicyApiVersion.V1BETA1 }, shutdown: { preStopMethod: PreStopMethod.PYTHON_EXEC } }).manifests;
-    const p = only(beta, 'ValidatingAdmissionPolicy');
+    const p = servicePolicy(beta);
     expect(p.apiVersion).toBe('admissionregistration.k8s.io/v1beta1');
     expect(releasesServing(p)).toEqual(['1.28']);
     expectStrictlyValid(beta, ['1.28', '1.35']);
   });
 
   test('audit enforcement audits and warns instead of denying', () => {
-    const audit = only(build({ security: { ...SECURITY, enforcement: PolicyEnforcement.AUDIT } }).manifests, 'ValidatingAdmissionPolicyBinding');
+    const audit = only(build({ security: { ...SECURITY, enforcement: PolicyEnforcement.AUDIT } }).manifests, 'ValidatingAdmissionPolicyBinding', 'shop-api-policy');
     expect(audit.spec.validationActions).toEqual(['Audit', 'Warn']);
   });
 });
 
 describe('Kyverno NamespacedValidatingPolicy', () => {
   const { manifests } = build({ security: { ...SECURITY, admissionEngine: AdmissionEngine.KYVERNO, enforcement: PolicyEnforcement.AUDIT } });
-  const policy = only(manifests, 'NamespacedValidatingPolicy');
+  const policy = servicePolicy(manifests);
 
   test('policies.kyverno.io/v1 in the app namespace, never the deprecated kyverno.io/v1 kinds', () => {
     expect(policy.apiVersion).toBe('policies.kyverno.io/v1');
@@ -353,8 +376,50 @@ describe('self-check at synth', () => {
     expect(() => withEscalation(PodSecurityLevel.RESTRICTED).app.synth()).toThrow(/\(no-privilege-escalation\): container "app" allows privilege escalation/);
     const { app, chart } = withEscalation(PodSecurityLevel.BASELINE);
     expect(() => app.synth()).not.toThrow();
-    const policy = only(synth(chart), 'ValidatingAdmissionPolicy');
-    expect(policy.spec.validations.map((v: any) => v.message.split(':')[0])).toEqual(['allowed-images', 'allowed-volumes', 'no-host-path', 'no-host-namespaces', 'not-privileged']);
+    const policy = servicePolicy(synth(chart));
+    expect(policy.spec.validations.map((v: any) => v.message.split(':')[0])).toEqual([
+      'allowed-images', 'allowed-volumes', 'no-host-path', 'no-host-namespaces', 'not-privileged', 'no-host-process', 'no-host-ports', 'baseline-capabilities',
+      'apparmor', 'selinux', 'proc-mount', 'sysctls', 'seccomp',
+    ]);
+  });
+
+  describe('"baseline" in CEL is all of baseline', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    new PythonService(chart, 'api', { image: IMAGE, security: { ...SECURITY, podSecurityLevel: PodSecurityLevel.BASELINE } });
+    const manifests = synth(chart);
+    const policy = servicePolicy(manifests);
+    const deployment = only(manifests, 'Deployment');
+    const rules = admissionRules({ allowedImages: SECURITY.allowedImages, level: PodSecurityLevel.BASELINE });
+    const decide = (tamper: (m: Manifest) => void) => {
+      const copy = deepCopy(deployment);
+      tamper(copy);
+      return { cel: evaluatePolicy(policy.spec, copy), typescript: rules.flatMap((r) => r.check(podSpecOf(copy), podMetadataOf(copy).annotations).map(() => r.name)) };
+    };
+
+    test.each([
+      ['SYS_ADMIN added', 'baseline-capabilities', (m: Manifest) => { podSpecOf(m).containers[0].securityContext.capabilities.add = ['SYS_ADMIN']; }],
+      ['NET_RAW added (not in the baseline set)', 'baseline-capabilities', (m: Manifest) => { podSpecOf(m).containers[0].securityContext.capabilities.add = ['NET_RAW']; }],
+      ['seccomp Unconfined on the pod', 'seccomp', (m: Manifest) => { podSpecOf(m).securityContext.seccompProfile = { type: 'Unconfined' }; }],
+      ['seccomp Unconfined on a container', 'seccomp', (m: Manifest) => { podSpecOf(m).containers[0].securityContext.seccompProfile = { type: 'Unconfined' }; }],
+      ['a host port', 'no-host-ports', (m: Manifest) => { podSpecOf(m).containers[0].ports = [{ containerPort: 8080, hostPort: 80 }]; }],
+      ['an unsafe sysctl', 'sysctls', (m: Manifest) => { podSpecOf(m).securityContext.sysctls = [{ name: 'net.core.somaxconn', value: '4096' }]; }],
+    ])('denies %s, on both forms', (_what, rule, tamper) => {
+      const { cel, typescript } = decide(tamper);
+      expect(cel.error).toBeUndefined();
+      expect(cel.message).toMatch(new RegExp(`^${rule}: `));
+      expect(typescript).toEqual([rule]);
+    });
+
+    test.each([
+      ['CHOWN added', (m: Manifest) => { podSpecOf(m).containers[0].securityContext.capabilities.add = ['CHOWN']; }],
+      ['root', (m: Manifest) => { podSpecOf(m).containers[0].securityContext.runAsUser = 0; podSpecOf(m).securityContext.runAsNonRoot = false; delete podSpecOf(m).containers[0].securityContext.runAsNonRoot; }],
+      ['no seccomp profile', (m: Manifest) => { delete podSpecOf(m).containers[0].securityContext.seccompProfile; }],
+      ['a safe sysctl', (m: Manifest) => { podSpecOf(m).securityContext.sysctls = [{ name: 'net.ipv4.tcp_keepalive_time', value: '60' }]; }],
+    ])('admits %s, which only "restricted" forbids, on both forms', (_what, tamper) => {
+      const { cel, typescript } = decide(tamper);
+      expect(cel).toEqual({ allowed: true });
+      expect(typescript).toEqual([]);
+    });
   });
 
   test('SecurityPolicy alone checks any workload it is given', () => {
@@ -393,7 +458,7 @@ describe('bad security props', () => {
 
   test('persistence volumes are allowed by default', () => {
     const { manifests } = build({ replicas: 1, persistence: { size: Size.gibibytes(1) } });
-    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    const policy = servicePolicy(manifests);
     expect(policy.spec.validations[1].expression).toContain("['data', 'tmp', 'worker-tmp']");
   });
 });
@@ -438,14 +503,14 @@ describe('allowed images say what the user means', () => {
     new PythonService(chart, 'python-app', { image: 'python-app:latest', security: { allowedImages: ['python-app:latest'] } });
     const manifests = synth(chart);
     expectStrictlyValid(manifests);
-    expect(evaluatePolicy(only(manifests, 'ValidatingAdmissionPolicy').spec, only(manifests, 'Deployment'))).toEqual({ allowed: true });
+    expect(evaluatePolicy(servicePolicy(manifests).spec, only(manifests, 'Deployment'))).toEqual({ allowed: true });
   });
 });
 
 describe('allowed volumes say what the user means', () => {
   test('the library\'s own volumes are always allowed; allowedVolumes adds more', () => {
     const { manifests } = build({ server: PythonServer.gunicorn({ app: 'a:b' }), security: { ...SECURITY, allowedVolumes: ['cache'] } });
-    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    const policy = servicePolicy(manifests);
     expect(policy.spec.validations.find((v: any) => v.message.startsWith('allowed-volumes')).expression).toContain("['cache', 'tmp', 'worker-tmp']");
     expectStrictlyValid(manifests);
   });
@@ -459,5 +524,211 @@ describe('allowed volumes say what the user means', () => {
     const rendered = synth(chart);
     expect(only(rendered, 'ValidatingAdmissionPolicy').spec.matchConstraints.objectSelector).toBeUndefined();
     expectStrictlyValid(rendered);
+  });
+});
+
+describe('the namespace policy: no way around it by leaving labels off', () => {
+  const SHOP_IMAGE = 'registry.example.com/shop/api:1.4.2';
+  const BLOG_IMAGE = 'ghcr.io/acme/blog:2.0.1';
+  /** A pod as `kubectl run` creates it: none of the service's labels, restricted settings, any image. */
+  const bareRestrictedPod = (image: string): Manifest => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'x', namespace: 'shop', labels: { run: 'x' } },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'x', image, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    },
+  });
+
+  function twoServices(blogLevel?: PodSecurityLevel) {
+    const app = Testing.app();
+    const chart = new Chart(app, 'shop', { namespace: 'shop' });
+    const shop = new PythonService(chart, 'api', { image: SHOP_IMAGE, security: { allowedImages: ['registry.example.com/shop/'] } });
+    const blog = new PythonService(chart, 'blog', { image: BLOG_IMAGE, security: { allowedImages: ['ghcr.io/acme/blog'], podSecurityLevel: blogLevel } });
+    return { app, chart, shop, blog };
+  }
+
+  test('binds by namespace only, for every pod-creating object and ephemeral containers', () => {
+    const { manifests } = build();
+    const policy = namespacePolicy(manifests);
+    expect(policy.metadata.name).toBe('shop-namespace-policy');
+    expect(policy.spec.matchConstraints.objectSelector).toBeUndefined();
+    expect(policy.spec.matchConstraints.resourceRules.map((r: any) => r.resources).flat()).toEqual([
+      'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'pods', 'pods/ephemeralcontainers',
+    ]);
+    expect(only(manifests, 'ValidatingAdmissionPolicyBinding', 'shop-namespace-policy').spec.matchResources)
+      .toEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } });
+    // Emitted before anything it governs.
+    expect(manifests.findIndex((m) => m.metadata.name === 'shop-namespace-policy')).toBeLessThan(manifests.findIndex((m) => m.kind === 'Deployment'));
+  });
+
+  test('`kubectl run x --image=docker.io/evil/miner` without the service labels is denied', () => {
+    const { manifests } = build();
+    const decision = evaluatePolicy(namespacePolicy(manifests).spec, bareRestrictedPod('docker.io/evil/miner:latest'));
+    expect(decision.error).toBeUndefined();
+    expect(decision.message).toBe('allowed-images: images not allowed: docker.io/evil/miner:latest (allowed: registry.example.com/shop/)');
+  });
+
+  test.each([
+    ['privileged', 'not-privileged', (pod: Manifest) => { pod.spec.containers[0].securityContext.privileged = true; }],
+    ['root', 'run-as-non-root-user', (pod: Manifest) => { pod.spec.securityContext.runAsUser = 0; }],
+    ['hostPath', 'no-host-path', (pod: Manifest) => { pod.spec.volumes = [{ name: 'host', hostPath: { path: '/' } }]; }],
+  ])('an unlabelled %s pod with an allowed image is denied by the Pod Security rules', (_what, rule, tamper) => {
+    const { manifests } = build();
+    const pod = bareRestrictedPod(SHOP_IMAGE);
+    tamper(pod);
+    expect(evaluatePolicy(namespacePolicy(manifests).spec, pod).message).toMatch(new RegExp(`^${rule}: `));
+  });
+
+  test('two services with different allowlists share the namespace: one namespace policy allows both, each service policy only its own', () => {
+    const { chart } = twoServices();
+    const manifests = synth(chart);
+    const nsPolicy = namespacePolicy(manifests);
+    const deployments = allOf(manifests, 'Deployment');
+    expect(deployments.map((d) => d.metadata.name)).toEqual(['api', 'blog']);
+    for (const d of deployments) expect(evaluatePolicy(nsPolicy.spec, d)).toEqual({ allowed: true });
+    for (const name of ['api', 'blog']) {
+      const own = only(manifests, 'ValidatingAdmissionPolicy', `shop-${name}-policy`);
+      expect(evaluatePolicy(own.spec, only(manifests, 'Deployment', name))).toEqual({ allowed: true });
+    }
+    // The blog's image in the shop's pods: the namespace allows it, the shop's own policy does not.
+    const swapped = deepCopy(only(manifests, 'Deployment', 'api'));
+    podSpecOf(swapped).containers[0].image = BLOG_IMAGE;
+    expect(evaluatePolicy(nsPolicy.spec, swapped)).toEqual({ allowed: true });
+    expect(evaluatePolicy(only(manifests, 'ValidatingAdmissionPolicy', 'shop-api-policy').spec, swapped).message).toMatch(/^allowed-images: /);
+    expect(allOf(manifests, 'ValidatingAdmissionPolicy').map((m) => m.metadata.name)).toEqual(['shop-namespace-policy', 'shop-api-policy', 'shop-blog-policy']);
+    expectStrictlyValid(manifests);
+  });
+
+  test('a service below the level the namespace enforces is an error that says how to declare the level', () => {
+    expect(() => twoServices(PodSecurityLevel.BASELINE)).toThrow(
+      /PythonService 'blog': security.podSecurityLevel "baseline" is below the level the namespace "shop" enforces for every pod, "restricted" \(set by the first secured service of the namespace, shop\/namespace-policy-shop\); declare the namespace's level before the services: new SecurityPolicy\(chart, 'shop', \{ name: 'namespace', namespace: 'shop', allowedImages: \[\.\.\.\], podSecurityLevel: PodSecurityLevel.BASELINE \}\)/,
+    );
+  });
+
+  test('a namespace policy declared first sets the level; services add their images to it', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const declared = new SecurityPolicy(chart, 'shop', { name: 'namespace', namespace: 'shop', allowedImages: ['registry.example.com/platform/'], podSecurityLevel: PodSecurityLevel.BASELINE });
+    const shop = new PythonService(chart, 'api', { image: SHOP_IMAGE, security: { allowedImages: ['registry.example.com/shop/'] } });
+    new PythonService(chart, 'blog', { image: BLOG_IMAGE, security: { allowedImages: ['ghcr.io/acme/blog'], podSecurityLevel: PodSecurityLevel.BASELINE } });
+    expect(shop.namespaceSecurityPolicy).toBe(declared);
+    expect(declared.allowedImages).toEqual(['registry.example.com/platform/', 'registry.example.com/shop/', 'ghcr.io/acme/blog']);
+    const manifests = synth(chart);
+    expect(namespacePolicy(manifests).spec.validations[0].messageExpression).toContain('(allowed: registry.example.com/platform/, registry.example.com/shop/, ghcr.io/acme/blog)');
+    expect(namespacePolicy(manifests).spec.validations.map((v: any) => v.message.split(':')[0])).toContain('baseline-capabilities');
+    expectStrictlyValid(manifests);
+  });
+
+  test('one namespace has one namespace policy per app', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    new SecurityPolicy(chart, 'a', { name: 'a', namespace: 'shop', allowedImages: ['registry.example.com/'] });
+    expect(() => new SecurityPolicy(chart, 'b', { name: 'b', namespace: 'shop', allowedImages: ['registry.example.com/'] }))
+      .toThrow("SecurityPolicy 'b': matchLabels {} leaves the policy covering the whole namespace \"shop\", which shop/a already covers; one namespace has one such policy (add images to it with allowImages())");
+  });
+
+  describe('a namespace policy owned by the platform, in another app', () => {
+    const platformPolicy = () => {
+      const platform = new Chart(Testing.app(), 'platform');
+      return new SecurityPolicy(platform, 'shop', { name: 'namespace', namespace: 'shop', allowedImages: ['registry.example.com/'] });
+    };
+
+    test('is not changed and not emitted here; the app is checked against it', () => {
+      const policy = platformPolicy();
+      const { manifests } = build({ security: { ...SECURITY, namespacePolicy: policy } });
+      expect(allOf(manifests, 'ValidatingAdmissionPolicy').map((m) => m.metadata.name)).toEqual(['shop-api-policy']);
+      expect(policy.allowedImages).toEqual(['registry.example.com/']);
+    });
+
+    test('an image it does not allow fails synthesis, naming it', () => {
+      const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+      new PythonService(chart, 'blog', { image: BLOG_IMAGE, security: { allowedImages: ['ghcr.io/acme/'], namespacePolicy: platformPolicy() } });
+      expect(() => synth(chart)).toThrow(/platform\/shop: the workload does not pass its own security policy:\n {2}Deployment "blog" breaks its security policy \(allowed-images\): container "app" image "ghcr.io\/acme\/blog:2.0.1" is not allowed/);
+    });
+
+    test('must cover the whole namespace, and be of this namespace', () => {
+      const chart = new Chart(Testing.app(), 'platform');
+      const labelled = new SecurityPolicy(chart, 'labelled', { name: 'x', namespace: 'shop', matchLabels: { team: 'a' }, allowedImages: ['registry.example.com/'] });
+      const other = new SecurityPolicy(chart, 'other', { name: 'x', namespace: 'blog', allowedImages: ['registry.example.com/'] });
+      expect(() => build({ security: { ...SECURITY, namespacePolicy: labelled } })).toThrow(/security.namespacePolicy "platform\/labelled" must cover the whole namespace/);
+      expect(() => build({ security: { ...SECURITY, namespacePolicy: other } })).toThrow(/security.namespacePolicy "platform\/other" is the policy of namespace "blog", not of this service's namespace "shop"/);
+    });
+  });
+});
+
+describe('containers added through the handles', () => {
+  test('a sidecar gets the restricted settings it leaves unset and passes the policy', () => {
+    const { service } = build();
+    service.deployment.addContainer({ name: 'proxy', image: 'registry.example.com/shop/proxy:1', portNumber: 9000 });
+    const manifests = synth(Chart.of(service));
+    const sidecar = podTemplateOf(only(manifests, 'Deployment'))!.spec.containers[1];
+    expect(sidecar.securityContext).toEqual({
+      allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(evaluatePolicy(servicePolicy(manifests).spec, only(manifests, 'Deployment'))).toEqual({ allowed: true });
+    expectStrictlyValid(manifests);
+  });
+
+  test('a setting made explicitly is kept, and the self-check names it', () => {
+    const { service } = build();
+    service.deployment.addContainer({ name: 'proxy', image: 'registry.example.com/shop/proxy:1', securityContext: { allowPrivilegeEscalation: true } });
+    expect(() => synth(Chart.of(service))).toThrow(/\(no-privilege-escalation\): container "proxy" allows privilege escalation/);
+  });
+
+  test('without security the defaults apply too (the output is restricted either way)', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const service = new PythonService(chart, 'api', { image: IMAGE });
+    service.deployment.addInitContainer({ name: 'wait', image: 'busybox:1' });
+    const init = podTemplateOf(only(synth(chart), 'Deployment'))!.spec.initContainers[0];
+    expect(init.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+    expect(init.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+  });
+});
+
+describe('platform-owned objects in a chart of their own', () => {
+  function split() {
+    const app = Testing.app();
+    const platform = new Chart(app, 'platform');
+    const chart = new Chart(app, 'shop', { namespace: 'shop' });
+    const service = new PythonService(chart, 'api', {
+      image: IMAGE,
+      platformChart: platform,
+      backup: { schedule: '0 0 * * *' },
+      security: { ...SECURITY, podSecurityAdmission: true },
+    });
+    service.addWorker('worker', { process: WorkerProcess.celery({ app: 'shop' }) });
+    return { app, platform, chart, service };
+  }
+
+  test('the admission policies, the Namespace and the Velero Schedule go to the platform chart; the app chart keeps only namespaced app objects', () => {
+    const { platform, chart } = split();
+    const platformObjects = synth(platform);
+    const appObjects = synth(chart);
+    expect(platformObjects.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Namespace/shop', 'Schedule/shop-api-backup',
+      'ValidatingAdmissionPolicy/shop-api-policy', 'ValidatingAdmissionPolicy/shop-namespace-policy',
+      'ValidatingAdmissionPolicyBinding/shop-api-policy', 'ValidatingAdmissionPolicyBinding/shop-namespace-policy',
+    ]);
+    expect(platformObjects[0].kind).toBe('Namespace');
+    expect(appObjects.filter((m) => ['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Schedule'].includes(m.kind))).toEqual([]);
+    expect(appObjects.every((m) => m.metadata.namespace === 'shop')).toBe(true);
+    expect(only(platformObjects, 'Schedule').metadata.namespace).toBe('velero');
+    expectStrictlyValid([...platformObjects, ...appObjects]);
+  });
+
+  test('the app chart depends on the platform chart, so the platform file is applied first', () => {
+    const { platform, chart } = split();
+    expect(chart.node.dependencies).toContain(platform);
+  });
+
+  test('the self-check still holds every workload of the service to its policy', () => {
+    const { chart, service } = split();
+    ApiObject.of(service.deployment).addJsonPatch(JsonPatch.replace('/spec/template/spec/containers/0/image', 'docker.io/evil/miner:1'));
+    expect(() => synth(chart)).toThrow(/\(allowed-images\): container "app" image "docker.io\/evil\/miner:1" is not allowed/);
+  });
+
+  test('must be a chart of the same app', () => {
+    const other = new Chart(Testing.app(), 'platform');
+    expect(() => build({ platformChart: other })).toThrow("PythonService 'api': platformChart \"platform\" must be a chart of the same app, or its objects would never be synthesized");
   });
 });

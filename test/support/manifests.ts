@@ -147,3 +147,19 @@ export function crossObjectProblems(manifests: Manifest[]): string[] {
   }
   return problems;
 }
+
+const isAdmissionPolicy = (m: Manifest) => m.kind === 'ValidatingAdmissionPolicy' || m.kind === 'NamespacedValidatingPolicy';
+
+/** The one admission policy scoped to a service by its labels (ValidatingAdmissionPolicy or Kyverno's). */
+export function servicePolicy(manifests: Manifest[]): Manifest {
+  const found = manifests.filter((m) => isAdmissionPolicy(m) && m.spec.matchConstraints.objectSelector !== undefined);
+  if (found.length !== 1) throw new Error(`expected exactly one service admission policy, found ${found.map((m) => m.metadata.name).join(', ') || 'none'}`);
+  return found[0];
+}
+
+/** The one admission policy that covers the whole namespace (no label selector). */
+export function namespacePolicy(manifests: Manifest[]): Manifest {
+  const found = manifests.filter((m) => isAdmissionPolicy(m) && m.spec.matchConstraints.objectSelector === undefined);
+  if (found.length !== 1) throw new Error(`expected exactly one namespace admission policy, found ${found.map((m) => m.metadata.name).join(', ') || 'none'}`);
+  return found[0];
+}
