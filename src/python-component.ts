@@ -275,8 +275,11 @@ export function governComponent(scope: Construct, ctx: ComponentContext, workloa
   const policy = ctx.securityPolicy;
   if (policy) {
     policy.addWorkload(workload);
-    // A policy in a platform chart comes first by chart dependency (see PythonServiceProps.platformChart).
-    if (Chart.of(policy) === Chart.of(scope)) emitBefore([policy.policy, ...(policy.binding ? [policy.binding] : [])], scope);
+    // A component under the service comes after its policy (built first) in the file already; a
+    // policy in a platform chart comes first by chart dependency (PythonServiceProps.platformChart).
+    const owner = policy.node.scope;
+    const afterPolicy = owner !== undefined && scope.node.scopes.includes(owner);
+    if (!afterPolicy && Chart.of(policy) === Chart.of(scope)) emitBefore([policy.policy, ...(policy.binding ? [policy.binding] : [])], scope);
   }
   emitChartNamespaceBefore(scope);
 }

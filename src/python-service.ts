@@ -20,7 +20,7 @@ import { createAutoscaler } from './scaling';
 import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addConfigFiles, addExternalSecret, PythonServiceTracing } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
-import { ingressPeers, platformScopeOf, secureService } from './service-security';
+import { createServicePolicies, ingressPeers, lockDownService, platformScopeOf } from './service-security';
 import { PropValidator } from './validation';
 import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from './web-deployment';
 
@@ -136,6 +136,21 @@ export class PythonService extends Construct {
     this.labels = identity.labelsOf(WEB_COMPONENT);
     const metadata = (name: string) => identity.metadataOf(name, WEB_COMPONENT);
 
+    const platformScope = props.platformChart ? platformScopeOf(this, props.platformChart, identity) : this;
+    // First: the policies lead the service's objects in the file without dependency edges.
+    const secured = props.security ? createServicePolicies(this, {
+      platformScope,
+      security: this.security!,
+      identity,
+      labels: this.labels,
+      // The library's own volumes are always allowed; allowedVolumes adds the user's.
+      allowedVolumes: [...new Set([...r.emittedVolumes, ...(props.security.allowedVolumes ?? [])])].sort(),
+      argoCdWave: r.migrationArgoCdWave,
+    }) : undefined;
+    this.securityPolicy = secured?.policy;
+    this.namespaceSecurityPolicy = secured?.namespacePolicy;
+    this.podSecurityNamespace = secured?.namespace;
+
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(this.name), automountToken: false });
     // What the migration pod reads must exist before it under an Argo CD hook.
     const prerequisite = prerequisiteAnnotations(props.migrations);
@@ -232,7 +247,6 @@ export class PythonService extends Construct {
       });
     }
 
-    const platformScope = props.platformChart ? platformScopeOf(this, props.platformChart, identity) : this;
     if (props.backup) {
       this.backup = backUpService(platformScope, {
         settings: props.backup,
@@ -250,21 +264,12 @@ export class PythonService extends Construct {
       this.migrationJob = new MigrationJob(this, 'Migrations', { ...props.migrations, service: this });
     }
 
-    if (props.security) {
-      const secured = secureService(this, {
-        platformScope,
+    if (secured) {
+      lockDownService(secured, this, {
         security: this.security!,
-        identity,
-        labels: this.labels,
-        // The library's own volumes are always allowed; allowedVolumes adds the user's.
-        allowedVolumes: [...new Set([...r.emittedVolumes, ...(props.security.allowedVolumes ?? [])])].sort(),
         networkPolicies: [this.networkPolicy, ...(this.migrationJob ? [this.migrationJob.networkPolicy] : [])],
         workloads: [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])],
-        argoCdWave: this.migrationJob?.argoCdSyncWave,
       });
-      this.securityPolicy = secured.policy;
-      this.namespaceSecurityPolicy = secured.namespacePolicy;
-      this.podSecurityNamespace = secured.namespace;
       if (secured.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
     }
     emitChartNamespaceBefore(this);

@@ -71,6 +71,8 @@ export interface ResolvedService {
   readonly tracing?: ResolvedTracing;
   /** Where the config files are mounted, with `config`. */
   readonly configMountPath?: string;
+  /** The migration Job's Argo CD sync wave, when Argo CD options are set. */
+  readonly migrationArgoCdWave?: number;
   /** The library's gunicorn configuration, when gunicorn needs its hooks. */
   readonly gunicornConfig?: GunicornConfigOptions;
 }
@@ -209,7 +211,7 @@ export function resolveService(
     }
   }
 
-  if (props.migrations) validateMigrations(v, props.migrations);
+  const migrationArgoCdWave = props.migrations ? validateMigrations(v, props.migrations).argoCdWave : undefined;
 
   const emittedVolumes = [
     'tmp',
@@ -240,6 +242,7 @@ export function resolveService(
     routeTimeout,
     tracing,
     configMountPath,
+    migrationArgoCdWave,
     gunicornConfig: gunicornHooks || (gunicorn && autoInstrument) ? {
       multiprocess: gunicornHooks,
       metricsPort: monitoring && monitoring.metricsPort !== port ? monitoring.metricsPort : undefined,

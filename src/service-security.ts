@@ -6,49 +6,51 @@ import { Exposure } from './exposure';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './labels';
 import { argoCdWaves } from './migration-options';
 import { NetworkPeer, ServiceNetworkPolicy } from './network-policy';
-import { addSyncWave, emitBefore, registerChartNamespace } from './release-order';
+import { addSyncWave, registerChartNamespace } from './release-order';
 import { PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { ServiceIdentity } from './service-identity';
 import { PropValidator } from './validation';
 
 // How a PythonService applies its `security` prop to the children it built. Internal.
 
-/** What `secureService` built: the service's policy, the namespace's, and the Pod Security namespace. */
+/** What `createServicePolicies` built: the service's policy, the namespace's, and the Pod Security namespace. */
 export interface SecuredService {
   readonly policy: SecurityPolicy;
   readonly namespacePolicy: SecurityPolicy;
   readonly namespace?: PodSecurityNamespace;
 }
 
-/** What `secureService` locks down. */
-export interface ServiceSecurityTarget {
+/** What a service's policies are made of. */
+export interface ServicePolicyTarget {
   /** Where the platform-owned objects go: the service itself, or its node in a platform chart. */
   readonly platformScope: Construct;
   readonly security: PythonServiceSecurity;
   readonly identity: ServiceIdentity;
   readonly labels: { [key: string]: string };
   readonly allowedVolumes: string[];
-  /** The NetworkPolicies whose egress is restricted to DNS and `egressTo`. */
-  readonly networkPolicies: ServiceNetworkPolicy[];
-  /** The workloads the admission policy must admit (checked when they render). */
-  readonly workloads: kplus.AbstractPod[];
   /** The migration Job's Argo CD sync wave, when Argo CD options are set. */
   readonly argoCdWave?: number;
 }
 
+/** What a service's policies then hold. */
+export interface ServiceLockDown {
+  readonly security: PythonServiceSecurity;
+  /** The NetworkPolicies whose egress is restricted to DNS and `egressTo`. */
+  readonly networkPolicies: ServiceNetworkPolicy[];
+  /** The workloads the admission policies must admit (checked when they render). */
+  readonly workloads: kplus.AbstractPod[];
+}
+
 /**
- * Restricts egress, emits the admission policy (and the Pod Security Admission namespace), and
- * orders the output: the Namespace before everything in the chart, the policies before every
- * other object of the service.
+ * The admission policies (the namespace's, then the service's) and the Pod Security Admission
+ * namespace, built before any other child of the service: construction order is file order, so
+ * a first `kubectl apply -f` creates them before the pods they govern, with no dependency edges.
+ * The Namespace goes before everything in the chart.
  */
-export function secureService(scope: Construct, t: ServiceSecurityTarget): SecuredService {
+export function createServicePolicies(scope: Construct, t: ServicePolicyTarget): SecuredService {
   const s = t.security;
-  const dns = s.dns ?? defaultDns();
-  for (const networkPolicy of t.networkPolicies) {
-    networkPolicy.restrictEgress();
-    for (const rule of [...dns.rules, ...(s.egressTo ?? [])]) networkPolicy.addEgressRule(rule);
-  }
   const platform = t.platformScope;
+  const namespacePolicy = joinNamespacePolicy(scope, t);
   const policy = new SecurityPolicy(platform, 'SecurityPolicy', {
     name: t.identity.name,
     namespace: t.identity.namespace!,
@@ -61,19 +63,12 @@ export function secureService(scope: Construct, t: ServiceSecurityTarget): Secur
     podSecurityLevel: s.podSecurityLevel ?? PodSecurityLevel.RESTRICTED,
     labels: t.labels,
   });
-  for (const workload of t.workloads) policy.addWorkload(workload);
-  const namespacePolicy = joinNamespacePolicy(scope, t);
   const namespace = s.podSecurityAdmission
     ? new PodSecurityNamespace(platform, 'Namespace', { name: t.identity.namespace!, level: s.podSecurityLevel })
     : undefined;
 
   const namespaceObjects = namespace ? [ApiObject.of(namespace.namespace)] : [];
   const policyObjects = [policy.policy, ...(policy.binding ? [policy.binding] : [])];
-  if (platform === scope) {
-    emitBefore(policyObjects, scope, namespaceObjects);
-    // A policy this service created sits after it in the chart; one declared earlier is already first.
-    if (namespacePolicy.created) emitBefore(namespacePolicy.objects, scope, namespaceObjects);
-  }
   if (namespace) registerChartNamespace(Chart.of(platform), namespaceObjects[0]);
   if (t.argoCdWave !== undefined) {
     // File order helps only `kubectl apply -f`; Argo CD orders by phase, wave and kind.
@@ -85,6 +80,21 @@ export function secureService(scope: Construct, t: ServiceSecurityTarget): Secur
   return { policy, namespacePolicy: namespacePolicy.policy, namespace };
 }
 
+/** Restricts egress and holds the service's workloads to its policies. */
+export function lockDownService(secured: SecuredService, scope: Construct, t: ServiceLockDown): void {
+  const s = t.security;
+  const dns = s.dns ?? defaultDns();
+  for (const networkPolicy of t.networkPolicies) {
+    networkPolicy.restrictEgress();
+    for (const rule of [...dns.rules, ...(s.egressTo ?? [])]) networkPolicy.addEgressRule(rule);
+  }
+  for (const workload of t.workloads) secured.policy.addWorkload(workload);
+  if (secured.namespacePolicy.node.root !== scope.node.root) {
+    // Owned elsewhere: checked as it is; it emits nothing here.
+    for (const workload of t.workloads) secured.namespacePolicy.addWorkload(workload);
+  }
+}
+
 const LEVEL_RANK = { [PodSecurityLevel.PRIVILEGED]: 0, [PodSecurityLevel.BASELINE]: 1, [PodSecurityLevel.RESTRICTED]: 2 };
 const createdNamespacePolicies = new WeakSet<SecurityPolicy>();
 
@@ -92,7 +102,7 @@ const createdNamespacePolicies = new WeakSet<SecurityPolicy>();
  * Finds (or creates) the namespace's whole-namespace policy, adds the service's images to it
  * when it belongs to the same app, and holds the service's level to it.
  */
-function joinNamespacePolicy(scope: Construct, t: ServiceSecurityTarget): { policy: SecurityPolicy; created: boolean; objects: ApiObject[] } {
+function joinNamespacePolicy(scope: Construct, t: ServicePolicyTarget): { policy: SecurityPolicy; created: boolean; objects: ApiObject[] } {
   const s = t.security;
   const namespace = t.identity.namespace!;
   const v = new PropValidator(`PythonService '${scope.node.id}'`);
@@ -106,7 +116,9 @@ function joinNamespacePolicy(scope: Construct, t: ServiceSecurityTarget): { poli
   policy ??= SecurityPolicy.forNamespace(scope, namespace);
   const created = policy === undefined;
   if (policy === undefined) {
-    policy = new SecurityPolicy(Chart.of(t.platformScope), `namespace-policy-${namespace}`, {
+    // In the service's own chart, the first child of the first secured service: ahead of its pods in the file.
+    const inService = t.platformScope === scope;
+    policy = new SecurityPolicy(inService ? scope : Chart.of(t.platformScope), inService ? 'NamespacePolicy' : `namespace-policy-${namespace}`, {
       name: 'namespace',
       namespace,
       allowedImages: s.allowedImages,
@@ -124,12 +136,7 @@ function joinNamespacePolicy(scope: Construct, t: ServiceSecurityTarget): { poli
       : `(${policy.node.path}); lower the namespace policy's level, or keep this service at "${policy.podSecurityLevel}"`;
     v.fail('security.podSecurityLevel', level, `is below the level the namespace "${namespace}" enforces for every pod, "${policy.podSecurityLevel}" ${how}`);
   }
-  if (policy.node.root === scope.node.root) {
-    policy.allowImages(s.allowedImages);
-  } else {
-    // Owned elsewhere: check against it as it is; it emits nothing here.
-    for (const workload of t.workloads) policy.addWorkload(workload);
-  }
+  if (policy.node.root === scope.node.root) policy.allowImages(s.allowedImages);
   return { policy, created, objects: [policy.policy, ...(policy.binding ? [policy.binding] : [])] };
 }
 

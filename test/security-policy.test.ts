@@ -603,7 +603,7 @@ describe('the namespace policy: no way around it by leaving labels off', () => {
 
   test('a service below the level the namespace enforces is an error that says how to declare the level', () => {
     expect(() => twoServices(PodSecurityLevel.BASELINE)).toThrow(
-      /PythonService 'blog': security.podSecurityLevel "baseline" is below the level the namespace "shop" enforces for every pod, "restricted" \(set by the first secured service of the namespace, shop\/namespace-policy-shop\); declare the namespace's level before the services: new SecurityPolicy\(chart, 'shop', \{ name: 'namespace', namespace: 'shop', allowedImages: \[\.\.\.\], podSecurityLevel: PodSecurityLevel.BASELINE \}\)/,
+      /PythonService 'blog': security.podSecurityLevel "baseline" is below the level the namespace "shop" enforces for every pod, "restricted" \(set by the first secured service of the namespace, shop\/api\/NamespacePolicy\); declare the namespace's level before the services: new SecurityPolicy\(chart, 'shop', \{ name: 'namespace', namespace: 'shop', allowedImages: \[\.\.\.\], podSecurityLevel: PodSecurityLevel.BASELINE \}\)/,
     );
   });
 
