@@ -21,6 +21,8 @@ function rawService(chart, i, template) {
     return scope;
   };
   for (const { path, text } of template) {
+    // The namespace's policy is created once, by the first service of the namespace.
+    if (i > 0 && path[1] === 'NamespacePolicy') continue;
     const parts = path.map((p) => p.replace('svc-0', name));
     const scope = scopeOf(parts.slice(0, -1));
     const json = JSON.parse(text.replace(/svc-0-migrate-[0-9a-f]{8}|svc-0|Svc0|1\.0\.0|ADDR:([A-Za-z/]+)/g, (m, addrPath) => {
