@@ -111,6 +111,9 @@ export function resolveService(
     v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
   }
   if (props.security) validateSecurity(v, props.security, props.image, namespace);
+  if (props.security && name === 'namespace') {
+    v.fail('name', name, `is taken by the namespace's admission policy (${namespace ?? 'default'}-namespace-policy) when security is set; choose another name`);
+  }
 
   const port = props.port ?? DEFAULT_PORT;
   v.integerInRange('port', port, 1, 65535);

@@ -9,6 +9,7 @@ import { parseImageReference } from './image-reference';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { NetworkPeer, NetworkRule } from './network-policy';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
+import { NameRegistry } from './service-identity';
 import { PropValidator } from './validation';
 
 export { PodSecurityLevel } from './admission';
@@ -288,6 +289,10 @@ export class SecurityPolicy extends Construct {
     if (typeof matchLabels !== 'object' || matchLabels === null) v.fail('matchLabels', props.matchLabels, 'must be a label map (omit it, or {}, for the whole namespace)');
     this.namespace = props.namespace;
     this.coversWholeNamespace = Object.keys(matchLabels).length === 0;
+    const names = NameRegistry.of(this, 'security-policy');
+    const owner = names.ownerOf(`${props.namespace}/${props.name}`);
+    if (owner !== undefined) v.fail('name', props.name, `is already used by the SecurityPolicy at "${owner}" in namespace "${props.namespace}"; their objects would overwrite each other`);
+    names.claim(`${props.namespace}/${props.name}`, this.node.path);
     this.engine = props.admissionEngine ?? AdmissionEngine.VALIDATING_ADMISSION_POLICY;
     if (!Object.values(AdmissionEngine).includes(this.engine)) v.fail('admissionEngine', this.engine, `must be one of ${Object.values(AdmissionEngine).join(', ')}`);
     const enforcement = props.enforcement ?? PolicyEnforcement.DENY;

@@ -99,6 +99,12 @@ const CATALOGUE: Array<[string, () => void, string[]]> = [
   ['image outside the allowed prefixes', service({ security: { allowedImages: ['ghcr.io/acme/'] } }), ['image', `"${IMAGE}"`, 'security.allowedImages']],
   ['peer with an invalid CIDR', service({ security: { allowedImages: ['registry.example.com/'], ingressFrom: [{ cidr: '10.0.0.256/8' }] } }), ['security.ingressFrom[0].peers[0].cidr', '"10.0.0.256/8"', 'CIDR']],
   ['egress port 0', service({ security: { allowedImages: ['registry.example.com/'], egressTo: [{ ports: [{ port: 0 }] }] } }), ['security.egressTo[0].ports[0].port', '0', '1 to 65535']],
+  ['a secured service named like the namespace policy', service({ name: 'namespace', security: { allowedImages: ['registry.example.com/'] } }), ['name', '"namespace"', 'shop-namespace-policy']],
+  ['two SecurityPolicies with one name in one namespace', alone((chart) => {
+    new SecurityPolicy(chart, 'a', { name: 'x', namespace: 'shop', matchLabels: { app: 'a' }, allowedImages: ['a.example.com/'] });
+    new SecurityPolicy(chart, 'b', { name: 'x', namespace: 'shop', matchLabels: { app: 'b' }, allowedImages: ['a.example.com/'] });
+  }), ["SecurityPolicy 'b'", 'name', '"x"', 'c/a', 'overwrite']],
+  ['a namespace policy that is no SecurityPolicy', service({ security: { allowedImages: ['registry.example.com/'], namespacePolicy: {} as any } }), ['security.namespacePolicy', 'must be a SecurityPolicy']],
   ['SecurityPolicy alone with labels that are no map', alone((chart) => new SecurityPolicy(chart, 'p', { name: 'x', namespace: 'shop', matchLabels: 'app' as any, allowedImages: ['a.example.com/'] })), ["SecurityPolicy 'p'", 'matchLabels', '"app"']],
   ['PodSecurityNamespace with a bad name', alone((chart) => new PodSecurityNamespace(chart, 'n', { name: 'Shop' })), ["PodSecurityNamespace 'n'", 'name', '"Shop"']],
   ['NetworkPolicy rule with a bad peer', alone((chart) => new ServiceNetworkPolicy(chart, 'np', { metadata: {}, podSelector: { a: 'b' } }).addIngressRule({ peers: [{ cidr: '::1/129' }] })), ["ServiceNetworkPolicy 'np'", 'cidr', '"::1/129"']],
