@@ -279,7 +279,7 @@ export function governComponent(scope: Construct, ctx: ComponentContext, workloa
     // policy in a platform chart comes first by chart dependency (PythonServiceProps.platformChart).
     const owner = policy.node.scope;
     const afterPolicy = owner !== undefined && scope.node.scopes.includes(owner);
-    if (!afterPolicy && Chart.of(policy) === Chart.of(scope)) emitBefore([policy.policy, ...(policy.binding ? [policy.binding] : [])], scope);
+    if (!afterPolicy && Chart.of(policy) === Chart.of(scope)) emitBefore(policy.apiObjects, scope);
   }
   emitChartNamespaceBefore(scope);
 }

@@ -1,5 +1,6 @@
 import { ApiObject, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { podTemplateOfManifest } from './admission';
 import { afterRender, withSortedKey } from './after-render';
 import { orderEnvironment } from './environment';
 import { PropValidator } from './validation';
@@ -506,8 +507,7 @@ function hardenAddedContainers(workload: kplus.AbstractPod): void {
   if (hardened.has(workload)) return;
   hardened.add(workload);
   afterRender(ApiObject.of(workload), (manifest) => {
-    const template = manifest.kind === 'Pod' ? manifest : manifest.kind === 'CronJob' ? manifest.spec?.jobTemplate?.spec?.template : manifest.spec?.template;
-    const spec = template?.spec;
+    const spec = podTemplateOfManifest(manifest)?.spec;
     for (const field of ['containers', 'initContainers']) {
       if (!Array.isArray(spec?.[field])) continue;
       spec[field] = spec[field].map((container: any) => {

@@ -1,7 +1,7 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
-import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel } from './admission';
+import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel, podTemplateOfManifest } from './admission';
 import { afterRender } from './after-render';
 import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
@@ -276,6 +276,7 @@ export class SecurityPolicy extends Construct {
 
   private readonly images: string[];
   private readonly allowedVolumes?: string[];
+  private cachedRules?: AdmissionRule[];
   private readonly workloads = new Array<{ apiObject: ApiObject; render: () => any }>();
 
   constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
@@ -371,6 +372,11 @@ export class SecurityPolicy extends Construct {
     return this.rules.map((r) => r.name);
   }
 
+  /** The objects the policy emits: the policy, and its binding for the ValidatingAdmissionPolicy engine. */
+  public get apiObjects(): ApiObject[] {
+    return this.binding ? [this.policy, this.binding] : [this.policy];
+  }
+
   /** The images allowed now (with those added by `allowImages()`). */
   public get allowedImages(): string[] {
     return [...this.images];
@@ -384,6 +390,7 @@ export class SecurityPolicy extends Construct {
   public allowImages(images: string[]): void {
     validateAllowedImages(new PropValidator(`SecurityPolicy '${this.node.id}'`), 'allowImages()', images);
     for (const image of images) if (!this.images.includes(image)) this.images.push(image);
+    this.cachedRules = undefined;
   }
 
   /**
@@ -394,8 +401,10 @@ export class SecurityPolicy extends Construct {
     return imageAllowed(imageAllowlist(this.images), image);
   }
 
+  /** The rules for the images allowed now; every workload render reads them, so they are kept until images change. */
   private get rules(): AdmissionRule[] {
-    return admissionRules({ allowedImages: this.images, allowedVolumes: this.allowedVolumes, level: this.podSecurityLevel });
+    this.cachedRules ??= admissionRules({ allowedImages: this.images, allowedVolumes: this.allowedVolumes, level: this.podSecurityLevel });
+    return this.cachedRules;
   }
 
   /**
@@ -428,7 +437,7 @@ export class SecurityPolicy extends Construct {
 
   private problemsOf(manifest: any): string[] {
     const problems: string[] = [];
-    const template = manifest.kind === 'Pod' ? manifest : manifest.kind === 'CronJob' ? manifest.spec?.jobTemplate?.spec?.template : manifest.spec?.template;
+    const template = podTemplateOfManifest(manifest);
     const podSpec = template?.spec;
     const annotations = template?.metadata?.annotations ?? {};
     const where = `${manifest.kind} "${manifest.metadata?.name}"`;

@@ -68,14 +68,14 @@ export function createServicePolicies(scope: Construct, t: ServicePolicyTarget):
     : undefined;
 
   const namespaceObjects = namespace ? [ApiObject.of(namespace.namespace)] : [];
-  const policyObjects = [policy.policy, ...(policy.binding ? [policy.binding] : [])];
+  const policyObjects = policy.apiObjects;
   if (namespace) registerChartNamespace(Chart.of(platform), namespaceObjects[0]);
   if (t.argoCdWave !== undefined) {
     // File order helps only `kubectl apply -f`; Argo CD orders by phase, wave and kind.
     const waves = argoCdWaves(t.argoCdWave);
     addSyncWave(namespaceObjects, waves.namespace);
     addSyncWave(policyObjects, waves.policies);
-    if (namespacePolicy.created) addSyncWave(namespacePolicy.objects, waves.policies);
+    if (namespacePolicy.created) addSyncWave(namespacePolicy.policy.apiObjects, waves.policies);
   }
   return { policy, namespacePolicy: namespacePolicy.policy, namespace };
 }
@@ -102,7 +102,7 @@ const createdNamespacePolicies = new WeakSet<SecurityPolicy>();
  * Finds (or creates) the namespace's whole-namespace policy, adds the service's images to it
  * when it belongs to the same app, and holds the service's level to it.
  */
-function joinNamespacePolicy(scope: Construct, t: ServicePolicyTarget): { policy: SecurityPolicy; created: boolean; objects: ApiObject[] } {
+function joinNamespacePolicy(scope: Construct, t: ServicePolicyTarget): { policy: SecurityPolicy; created: boolean } {
   const s = t.security;
   const namespace = t.identity.namespace!;
   const v = new PropValidator(`PythonService '${scope.node.id}'`);
@@ -137,7 +137,7 @@ function joinNamespacePolicy(scope: Construct, t: ServicePolicyTarget): { policy
     v.fail('security.podSecurityLevel', level, `is below the level the namespace "${namespace}" enforces for every pod, "${policy.podSecurityLevel}" ${how}`);
   }
   if (policy.node.root === scope.node.root) policy.allowImages(s.allowedImages);
-  return { policy, created, objects: [policy.policy, ...(policy.binding ? [policy.binding] : [])] };
+  return { policy, created };
 }
 
 let sharedDefaultDns: DnsEgress | undefined;

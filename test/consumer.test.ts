@@ -4,13 +4,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { expectStrictlyValid } from './support/manifests';
-import { readmeQuickStart, shellCommands } from './support/readme';
+import { installedVersion, readmeQuickStart, shellCommands } from './support/readme';
 
 const root = path.resolve(__dirname, '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const rootPackage = require(path.join(root, 'package.json'));
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const installedVersion = (pkg: string): string => require(path.join(root, 'node_modules', pkg, 'package.json')).version;
 
 /** The Node.js majors users run besides this machine's 20, as the npm registry ships their binaries. */
 const OTHER_NODE_VERSIONS = ['22.23.5', '24.22.3'];

@@ -5,11 +5,9 @@ import * as path from 'path';
 import { App, Chart, Duration } from 'cdk8s';
 import * as ts from 'typescript';
 import { PythonService, WorkerProcess } from '../src';
-import { readmeQuickStart, shellCommands } from './support/readme';
+import { installedVersion, readmeQuickStart, shellCommands } from './support/readme';
 
 const root = path.resolve(__dirname, '..');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const installedVersion = (pkg: string): string => require(path.join(root, 'node_modules', pkg, 'package.json')).version;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const rootPackage = require(path.join(root, 'package.json'));
 

@@ -1,18 +1,26 @@
 import { Chart, Testing } from 'cdk8s';
 import { Exposure, PythonServer, PythonService } from '../src';
 
+/** The lines `fn` writes to stderr (where the library's warnings go). */
+function stderrOf(fn: () => void): string[] {
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { written.push(String(chunk)); return true; });
+  try {
+    fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return written;
+}
+
 describe('warnings (cdk8s has no warnings API: one line on stderr per process)', () => {
   test('monitoring without labels says that kube-prometheus-stack will not see it, once', () => {
-    const written: string[] = [];
-    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { written.push(String(chunk)); return true; });
-    try {
+    const written = stderrOf(() => {
       const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
       new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1', monitoring: {} });
       new PythonService(chart, 'web', { image: 'ghcr.io/acme/web:1', monitoring: {} });
       new PythonService(chart, 'labelled', { image: 'ghcr.io/acme/web:1', monitoring: { labels: { release: 'kube-prometheus-stack' } } });
-    } finally {
-      spy.mockRestore();
-    }
+    });
     const warnings = written.filter((line) => line.includes('monitoring.labels is empty'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^\[cdk8s-python-service\] warning: PythonService 'api': monitoring.labels is empty\. kube-prometheus-stack's Prometheus selects ServiceMonitors/);
@@ -21,17 +29,13 @@ describe('warnings (cdk8s has no warnings API: one line on stderr per process)',
 
 describe('metrics on a publicly exposed app port', () => {
   test('a server the library cannot move metrics for gets one warning with the fix', () => {
-    const written: string[] = [];
-    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { written.push(String(chunk)); return true; });
-    try {
+    const written = stderrOf(() => {
       const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
       const labels = { release: 'kube-prometheus-stack' };
       new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1', server: PythonServer.uvicorn({ app: 'a:app' }), expose: Exposure.ingress({ host: 'a.example.com' }), monitoring: { labels } });
       new PythonService(chart, 'own-port', { image: 'ghcr.io/acme/api:1', server: PythonServer.uvicorn({ app: 'a:app' }), expose: Exposure.ingress({ host: 'b.example.com' }), monitoring: { labels, port: 9100 } });
       new PythonService(chart, 'internal', { image: 'ghcr.io/acme/api:1', server: PythonServer.uvicorn({ app: 'a:app' }), monitoring: { labels } });
-    } finally {
-      spy.mockRestore();
-    }
+    });
     const warnings = written.filter((line) => line.includes('/metrics is public'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^\[cdk8s-python-service\] warning: PythonService 'api': metrics are scraped from the app port, which is exposed outside the cluster, so \/metrics is public too\. Serve them on a port of their own and set monitoring.port/);

@@ -22,3 +22,9 @@ export function readmeQuickStart(kind: 'ts' | 'python'): Map<string, string> {
 export function shellCommands(block: string): string[] {
   return block.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim()).filter((line) => line && !line.startsWith('#'));
 }
+
+/** The version of a package installed in the repository's node_modules (what the library is built and tested with). */
+export function installedVersion(pkg: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path.resolve(__dirname, '..', '..', 'node_modules', pkg, 'package.json')).version;
+}
