@@ -6,6 +6,10 @@ import { PropValidator } from './validation';
 
 const REFERENCE = /\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
 
+function mayRefer(value: string | undefined): boolean {
+  return typeof value === 'string' && value.includes('$(');
+}
+
 /** The names a value refers to with `$(NAME)`, ignoring `$$(NAME)` escapes. */
 export function referencesOf(value: string | undefined): string[] {
   if (typeof value !== 'string') return [];
@@ -31,6 +35,8 @@ export function orderEnvironment(
   const userNames = Object.keys(user).sort();
   for (const name of userNames) values.set(name, user[name]);
   const priority = [...new Set([...defaults.map(([name]) => name), ...userNames])];
+  // Most environments refer to nothing: then the priority order is the answer.
+  if (!priority.some((name) => mayRefer(values.get(name)!.value))) return priority.map((name) => [name, values.get(name)!]);
 
   const dependsOn = new Map(priority.map((name) => [
     name,

@@ -87,7 +87,8 @@ export class PropValidator {
 
   public labelMap(prop: string, labels: { [key: string]: string } | undefined): void {
     if (labels === undefined) return;
-    for (const [key, value] of Object.entries(labels)) {
+    for (const key of Object.keys(labels)) {
+      const value = labels[key];
       if (!isQualifiedName(key)) {
         this.fail(`${prop} key`, key, 'must be a qualified name: an optional DNS subdomain prefix and "/", then 1-63 letters, digits, "-", "_" or "." starting and ending with a letter or digit');
       }

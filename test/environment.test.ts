@@ -1,4 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
+import * as fc from 'fast-check';
 import * as kplus from 'cdk8s-plus-28';
 import { PythonServer, PythonService, PythonServiceProps } from '../src';
 import { orderEnvironment, referencesOf } from '../src/environment';
@@ -62,5 +63,34 @@ describe('environment variable order', () => {
   test('the order is stable: the same input gives the same list', () => {
     const props = { env: { B: '$(A)', A: '1', C: '3' } };
     expect(envList(props)).toEqual(envList(props));
+  });
+
+  test('any acyclic environment: each name once with the user\'s value, every reference after its target, and without references the plain order', () => {
+    const name = fc.constantFrom('A', 'B', 'C', 'D', 'E', 'TMPDIR', 'PYTHONUNBUFFERED');
+    // A variable may refer only to names earlier in a random ranking, so there is never a cycle.
+    const environment = fc.record({
+      defaults: fc.uniqueArray(name, { maxLength: 3 }),
+      user: fc.dictionary(name, fc.boolean(), { maxKeys: 6 }),
+      ranking: fc.shuffledSubarray(['A', 'B', 'C', 'D', 'E', 'TMPDIR', 'PYTHONUNBUFFERED'], { minLength: 7, maxLength: 7 }),
+    });
+    fc.assert(fc.property(environment, ({ defaults, user, ranking }) => {
+      const valueOf = (n: string, refer: boolean, owner: string) => {
+        const earlier = ranking.slice(0, ranking.indexOf(n)).filter((r) => r in user || defaults.includes(r));
+        return refer && earlier.length > 0 ? `${owner}:$(${earlier[earlier.length - 1]})` : `${owner}:${n}`;
+      };
+      const ordered = orderEnvironment(new PropValidator('X'),
+        defaults.map((n) => [n, kplus.EnvValue.fromValue(valueOf(n, false, 'library'))]),
+        Object.fromEntries(Object.entries(user).map(([n, refer]) => [n, kplus.EnvValue.fromValue(valueOf(n, refer, 'user'))])));
+      const names = ordered.map(([n]) => n);
+      expect(new Set(names).size).toBe(names.length);
+      expect([...names].sort()).toEqual([...new Set([...defaults, ...Object.keys(user)])].sort());
+      for (const [n, value] of ordered) {
+        expect(value.value!.startsWith(n in user ? 'user:' : 'library:')).toBe(true);
+        for (const ref of referencesOf(value.value)) expect(names.indexOf(ref)).toBeLessThan(names.indexOf(n));
+      }
+      if (!Object.values(user).includes(true)) {
+        expect(names).toEqual([...new Set([...defaults, ...Object.keys(user).sort()])]);
+      }
+    }));
   });
 });
