@@ -1,19 +1,64 @@
 import { ApiObject } from 'cdk8s';
 
 /**
+ * What runs on an object's rendered manifest. One wrapper per object, whatever the number of
+ * edits and checks: every wrapper would keep a bound function and a closure alive per object.
+ * The lists are replaced, not pushed to, so each is exactly as long as it needs to be (an array
+ * grown by push keeps room for 17), with one shared empty list.
+ */
+interface RenderHooks {
+  readonly render: () => any;
+  edits: ReadonlyArray<(manifest: any) => void>;
+  checks: ReadonlyArray<(manifest: any) => void>;
+}
+
+const NONE: ReadonlyArray<(manifest: any) => void> = Object.freeze([]);
+
+const hooksByObject = new WeakMap<ApiObject, RenderHooks>();
+
+function hooksOf(apiObject: ApiObject): RenderHooks {
+  const existing = hooksByObject.get(apiObject);
+  if (existing !== undefined) return existing;
+  const hooks: RenderHooks = { render: apiObject.toJson.bind(apiObject), edits: NONE, checks: NONE };
+  apiObject.toJson = () => {
+    const manifest = renderEdited(hooks);
+    for (const check of hooks.checks) check(manifest);
+    return manifest;
+  };
+  hooksByObject.set(apiObject, hooks);
+  return hooks;
+}
+
+function renderEdited(hooks: RenderHooks): any {
+  const manifest = hooks.render();
+  for (const edit of hooks.edits) edit(manifest);
+  return manifest;
+}
+
+/**
  * Edits an object's rendered manifest, after cdk8s has applied its JSON patches and the
  * generated Kubernetes types have dropped the fields they do not know (cdk8s-plus-28 predates
  * `lifecycle.preStop.sleep`, so a JSON patch adding it is filtered out). Edits run in the order
- * they were added, before any wrapper added later (such as the security policy's self-check).
- * Internal.
+ * they were added, all of them before any check. Internal.
  */
 export function afterRender(apiObject: ApiObject, edit: (manifest: any) => void): void {
-  const render = apiObject.toJson.bind(apiObject);
-  apiObject.toJson = () => {
-    const manifest = render();
-    edit(manifest);
-    return manifest;
-  };
+  const hooks = hooksOf(apiObject);
+  hooks.edits = hooks.edits.concat([edit]);
+}
+
+/**
+ * Checks an object's rendered manifest on every rendering, after every edit (also those added
+ * after the check); a check throws to fail the rendering. Internal.
+ */
+export function checkRendered(apiObject: ApiObject, check: (manifest: any) => void): void {
+  const hooks = hooksOf(apiObject);
+  hooks.checks = hooks.checks.concat([check]);
+}
+
+/** The manifest with its edits, without running its checks. Internal. */
+export function renderUnchecked(apiObject: ApiObject): any {
+  const hooks = hooksByObject.get(apiObject);
+  return hooks === undefined ? apiObject.toJson() : renderEdited(hooks);
 }
 
 /**

@@ -506,17 +506,19 @@ const hardened = new WeakSet<kplus.AbstractPod>();
 function hardenAddedContainers(workload: kplus.AbstractPod): void {
   if (hardened.has(workload)) return;
   hardened.add(workload);
-  afterRender(ApiObject.of(workload), (manifest) => {
-    const spec = podTemplateOfManifest(manifest)?.spec;
-    for (const field of ['containers', 'initContainers']) {
-      if (!Array.isArray(spec?.[field])) continue;
-      spec[field] = spec[field].map((container: any) => {
-        let context: { [key: string]: any } = container.securityContext ?? {};
-        for (const [key, value] of RESTRICTED_CONTAINER_DEFAULTS) {
-          if (context[key] === undefined) context = withSortedKey(context, key, JSON.parse(JSON.stringify(value)));
-        }
-        return context === container.securityContext ? container : withSortedKey(container, 'securityContext', context);
-      });
-    }
-  });
+  afterRender(ApiObject.of(workload), hardenContainers);
+}
+
+function hardenContainers(manifest: any): void {
+  const spec = podTemplateOfManifest(manifest)?.spec;
+  for (const field of ['containers', 'initContainers']) {
+    if (!Array.isArray(spec?.[field])) continue;
+    spec[field] = spec[field].map((container: any) => {
+      let context: { [key: string]: any } = container.securityContext ?? {};
+      for (const [key, value] of RESTRICTED_CONTAINER_DEFAULTS) {
+        if (context[key] === undefined) context = withSortedKey(context, key, JSON.parse(JSON.stringify(value)));
+      }
+      return context === container.securityContext ? container : withSortedKey(container, 'securityContext', context);
+    });
+  }
 }

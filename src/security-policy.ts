@@ -2,7 +2,7 @@ import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel, podTemplateOfManifest } from './admission';
-import { afterRender } from './after-render';
+import { afterRender, checkRendered, renderUnchecked } from './after-render';
 import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
 import { parseImageReference } from './image-reference';
@@ -277,7 +277,7 @@ export class SecurityPolicy extends Construct {
   private readonly images: string[];
   private readonly allowedVolumes?: string[];
   private cachedRules?: AdmissionRule[];
-  private readonly workloads = new Array<{ apiObject: ApiObject; render: () => any }>();
+  private readonly workloads = new Array<ApiObject>();
 
   constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
     super(scope, id);
@@ -416,23 +416,20 @@ export class SecurityPolicy extends Construct {
    */
   public addWorkload(workload: IConstruct): void {
     const apiObject = ApiObject.of(workload);
-    const render = apiObject.toJson.bind(apiObject);
-    this.workloads.push({ apiObject, render });
+    this.workloads.push(apiObject);
     // Checking inside the rendering, rather than in a validation that renders the object a
     // second time, keeps the self-check free: the JSON is produced once either way.
-    apiObject.toJson = () => {
-      const manifest = render();
+    checkRendered(apiObject, (manifest) => {
       const problems = this.problemsOf(manifest);
       if (problems.length > 0) {
         throw new Error(`${this.node.path}: the workload does not pass its own security policy:\n  ${problems.join('\n  ')}`);
       }
-      return manifest;
-    };
+    });
   }
 
   /** Every violation of the policy and the Pod Security level by the added workloads. */
   public selfCheck(): string[] {
-    return this.workloads.flatMap(({ render }) => this.problemsOf(render()));
+    return this.workloads.flatMap((apiObject) => this.problemsOf(renderUnchecked(apiObject)));
   }
 
   private problemsOf(manifest: any): string[] {
