@@ -9,13 +9,13 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const sizes = (process.env.BENCH_SIZES ?? '1,100,1000').split(',').map(Number);
-const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+const repeat = Number(process.env.BENCH_REPEAT ?? 9);
 const modes = ['library', 'handwritten', 'raw'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
 const templateFile = path.join(tmp, 'template.json');
 
-const run = (args, env = {}) => execFileSync(process.execPath, args, { cwd: root, env: { ...process.env, CDK8S_PYTHON_SERVICE_QUIET: '1', ...env }, encoding: 'utf8' });
-const worker = (mode, n, env) => JSON.parse(run([path.join(__dirname, 'worker.js'), mode, String(n), templateFile], env));
+const run = (args, env = {}, nodeOptions = []) => execFileSync(process.execPath, [...nodeOptions, ...args], { cwd: root, env: { ...process.env, CDK8S_PYTHON_SERVICE_QUIET: '1', ...env }, encoding: 'utf8' });
+const worker = (mode, n, env, nodeOptions) => JSON.parse(run([path.join(__dirname, 'worker.js'), mode, String(n), templateFile], env, nodeOptions));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 run([path.join(__dirname, 'worker.js'), 'template', '1', templateFile]);
@@ -39,21 +39,41 @@ const namespaceObjects = (dumps.library.match(/^  name: bench-namespace-policy$/
 const objectsPerService = ((dumps.library.match(/^kind: /gm) ?? []).length - namespaceObjects) / 3;
 
 // 2. Synth time and peak RSS, modes interleaved so machine noise hits them alike.
+// V8 runs few full collections here, so a process's peak RSS depends on where the last one falls,
+// and that moves with N: at one N either way can come out ahead by 10 % or more (RESULTS.md shows
+// the spread of each run). Each size is therefore measured at `repeat` counts spread ±20 % around
+// it, every time scaled to the size, and the ratios are medians of the per-count ratios.
+const spreadOf = (n) => (n < 10 ? Array(repeat).fill(n)
+  : Array.from({ length: repeat }, (_, k) => Math.round(n * (1 + (repeat === 1 ? 0 : 0.4 * k / (repeat - 1) - 0.2)))));
 const results = {};
 for (const n of sizes) {
-  const samples = Object.fromEntries(modes.map((m) => [m, []]));
-  for (let r = 0; r < repeat; r++) for (const mode of modes) samples[mode].push(worker(mode, n));
-  results[n] = Object.fromEntries(modes.map((m) => [m, {
-    workMs: median(samples[m].map((s) => s.workMs)),
-    constructMs: median(samples[m].map((s) => s.constructMs)),
-    synthMs: median(samples[m].map((s) => s.synthMs)),
-    rssMb: median(samples[m].map((s) => s.maxRssKb)) / 1024,
-    bytes: samples[m][0].bytes,
-  }]));
+  const points = spreadOf(n).map((count) => {
+    const sample = Object.fromEntries(modes.map((mode) => [mode, worker(mode, count)]));
+    return { count, ...sample };
+  });
+  const scaled = (mode, key) => median(points.map((p) => p[mode][key] * n / p.count));
+  const ratio = (key, a = 'library', b = 'handwritten') => median(points.map((p) => p[a][key] / p[b][key]));
+  results[n] = {
+    counts: points.map((p) => p.count),
+    rssRange: [Math.min(...points.map((p) => p.library.maxRssKb / p.handwritten.maxRssKb)), Math.max(...points.map((p) => p.library.maxRssKb / p.handwritten.maxRssKb))],
+    ratios: { workMs: ratio('workMs'), workMsRaw: ratio('workMs', 'library', 'raw'), constructMs: ratio('constructMs'), maxRssKb: ratio('maxRssKb') },
+    ...Object.fromEntries(modes.map((m) => [m, {
+      workMs: scaled(m, 'workMs'),
+      constructMs: scaled(m, 'constructMs'),
+      synthMs: scaled(m, 'synthMs'),
+      // Peak RSS is not proportional to N (the runtime's own ~50 MB), so it is the median as measured.
+      rssMb: median(points.map((p) => p[m].maxRssKb)) / 1024,
+    }])),
+  };
   console.log(`N=${n}: ${modes.map((m) => `${m} ${results[n][m].workMs.toFixed(1)} ms / ${results[n][m].rssMb.toFixed(1)} MB`).join(', ')}`);
 }
 
-// 3. Cold require() in fresh processes.
+// 3. Live heap after full collections at the largest size: deterministic, one process per way.
+const largest = Math.max(...sizes);
+const live = Object.fromEntries(modes.map((mode) => [mode, worker(mode, largest, { BENCH_LIVE: '1' }, ['--expose-gc'])]));
+console.log(`live heap, N=${largest}: ${modes.map((m) => `${m} ${live[m].liveAfterConstructMb.toFixed(1)} MB`).join(', ')}`);
+
+// 4. Cold require() in fresh processes.
 const requireMs = (target) => median(Array.from({ length: 7 }, () => Number(run(['-e',
   `const t = process.hrtime.bigint(); require(${JSON.stringify(target)}); process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`]))));
 const requires = {
@@ -63,13 +83,13 @@ const requires = {
 };
 console.log(`require(): ${Object.entries(requires).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
 
-// 4. RESULTS.md
-const r = (a, b) => (a / b).toFixed(2);
+// 5. RESULTS.md
+const f = (x) => x.toFixed(2);
 const lines = [
   '# Benchmark results',
   '',
   'Generated by `npx projen bench` (bench/run.js); do not edit by hand. All figures come from one',
-  `run on one machine (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}), ${repeat} fresh processes per cell, medians;`,
+  `run on one machine (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}), ${repeat} fresh processes per cell;`,
   'compare the ratios, not the absolute numbers. Each process builds N full-stack services (gunicorn with',
   'its rendered config, Ingress, HPA, PDB, NetworkPolicies, ServiceMonitor + PrometheusRule, Velero Schedule,',
   `migration Job + ServiceAccount, ValidatingAdmissionPolicy + Binding: ${objectsPerService} objects each; plus the namespace's policy + binding once)`,
@@ -82,13 +102,19 @@ const lines = [
   '',
   'Before timing, the run checks that all three produce byte-identical YAML.',
   '',
+  'A size N is measured at counts spread ±20 % around it (' + sizes.filter((n) => n >= 10).map((n) => `N = ${n}: ${results[n].counts.join(', ')}`).join('; ') + '),',
+  'one process per way and count; times are scaled to N and their median shown, peak RSS is the median as measured,',
+  'and each ratio is the median of the per-count ratios. One count alone misleads: V8 runs few full',
+  'collections in these processes, so the peak depends on where the last one falls, which moves with the count.',
+  'The library / hand-written RSS ratio ranged over ' + sizes.filter((n) => n >= 10).map((n) => `${f(results[n].rssRange[0])}–${f(results[n].rssRange[1])} (N = ${n})`).join(' and ') + ' in this run.',
+  '',
   '## Synth: construct + render (wall time in process) and peak RSS',
   '',
   '| N | library ms | handwritten ms | raw ms | library / handwritten time | library / raw time | library MB | handwritten MB | raw MB | library / handwritten RSS |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...sizes.map((n) => {
     const x = results[n];
-    return `| ${n} | ${x.library.workMs.toFixed(1)} | ${x.handwritten.workMs.toFixed(1)} | ${x.raw.workMs.toFixed(1)} | ${r(x.library.workMs, x.handwritten.workMs)} | ${r(x.library.workMs, x.raw.workMs)} | ${x.library.rssMb.toFixed(1)} | ${x.handwritten.rssMb.toFixed(1)} | ${x.raw.rssMb.toFixed(1)} | ${r(x.library.rssMb, x.handwritten.rssMb)} |`;
+    return `| ${n} | ${x.library.workMs.toFixed(1)} | ${x.handwritten.workMs.toFixed(1)} | ${x.raw.workMs.toFixed(1)} | ${f(x.ratios.workMs)} | ${f(x.ratios.workMsRaw)} | ${x.library.rssMb.toFixed(1)} | ${x.handwritten.rssMb.toFixed(1)} | ${x.raw.rssMb.toFixed(1)} | ${f(x.ratios.maxRssKb)} |`;
   }),
   '',
   '### The two phases apart',
@@ -101,8 +127,20 @@ const lines = [
   '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ...sizes.map((n) => {
     const x = results[n];
-    return `| ${n} | ${x.library.constructMs.toFixed(1)} | ${x.handwritten.constructMs.toFixed(1)} | ${x.raw.constructMs.toFixed(1)} | ${r(x.library.constructMs, x.handwritten.constructMs)} | ${x.library.synthMs.toFixed(1)} | ${x.handwritten.synthMs.toFixed(1)} | ${x.raw.synthMs.toFixed(1)} |`;
+    return `| ${n} | ${x.library.constructMs.toFixed(1)} | ${x.handwritten.constructMs.toFixed(1)} | ${x.raw.constructMs.toFixed(1)} | ${f(x.ratios.constructMs)} | ${x.library.synthMs.toFixed(1)} | ${x.handwritten.synthMs.toFixed(1)} | ${x.raw.synthMs.toFixed(1)} |`;
   }),
+  '',
+  `### Live heap at N = ${largest}`,
+  '',
+  'Heap in use once the services are built, after two full collections (node --expose-gc, one process per way).',
+  'Unlike the peak RSS it does not depend on when the runtime collects, so it moves only when the retained objects do.',
+  '',
+  '| library MB | handwritten MB | raw MB | library / handwritten | library − handwritten per service |',
+  '| --- | --- | --- | --- | --- |',
+  (() => {
+    const [l, h, w] = modes.map((m) => live[m].liveAfterConstructMb);
+    return `| ${l.toFixed(1)} | ${h.toFixed(1)} | ${w.toFixed(1)} | ${f(l / h)} | ${((l - h) * 1024 / largest).toFixed(1)} KB |`;
+  })(),
   '',
   'Time per service (linearity): ' + sizes.map((n) => `N=${n}: ${(results[n].library.workMs / n).toFixed(2)} ms`).join(', ') + '.',
   '',
