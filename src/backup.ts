@@ -205,37 +205,37 @@ const CRON_FIELDS: Array<[string, number, number]> = [['minute', 0, 59], ['hour'
  */
 export function validateCron(v: PropValidator, prop: string, expression: string): void {
   if (typeof expression !== 'string' || expression.trim() === '') v.fail(prop, expression, 'must be a 5-field cron expression such as "0 0 * * *"');
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 5) {
-    v.fail(prop, expression, `is not a 5-field cron expression (minute hour day-of-month month day-of-week); it has ${fields.length} field${fields.length === 1 ? '' : 's'}`);
-  }
-  fields.forEach((field, i) => {
-    if (/[LW#]/.test(field.replace(/[A-Z]{3}/g, (name) => (/^(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT)$/.test(name) ? '' : name)))) {
-      v.fail(prop, expression, `uses L, W or # in the ${CRON_FIELDS[i][0]} field, which Velero's cron parser does not support`);
-    }
-  });
   const problem = cronProblem(expression);
-  if (problem !== undefined) {
-    v.fail(prop, expression, `is not a valid cron expression: ${problem} (fields: ${CRON_FIELDS.map(([name, lo, hi]) => `${name} ${lo}-${hi}`).join(', ')})`);
-  }
+  if (problem !== undefined) v.fail(prop, expression, problem);
 }
 
-/** cron-parser's verdict per expression; apps repeat the same few schedules, and parsing is not cheap. */
+/** The verdict per expression; apps repeat the same few schedules, and checking one is not cheap. */
 const cronVerdicts = new Map<string, string | undefined>();
 
 function cronProblem(expression: string): string | undefined {
-  if (!cronVerdicts.has(expression)) {
-    let problem: string | undefined;
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
-      CronExpressionParser.parse(expression);
-    } catch (err) {
-      problem = (err as Error).message.replace(/^.*?got value (\S+) expected range (\S+).*$/, 'value $1 is outside $2');
-    }
-    cronVerdicts.set(expression, problem);
-  }
+  if (!cronVerdicts.has(expression)) cronVerdicts.set(expression, checkCron(expression));
   return cronVerdicts.get(expression);
+}
+
+function checkCron(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    return `is not a 5-field cron expression (minute hour day-of-month month day-of-week); it has ${fields.length} field${fields.length === 1 ? '' : 's'}`;
+  }
+  for (const [i, field] of fields.entries()) {
+    if (/[LW#]/.test(field.replace(/[A-Z]{3}/g, (name) => (/^(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT)$/.test(name) ? '' : name)))) {
+      return `uses L, W or # in the ${CRON_FIELDS[i][0]} field, which Velero's cron parser does not support`;
+    }
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
+    CronExpressionParser.parse(expression);
+    return undefined;
+  } catch (err) {
+    const problem = (err as Error).message.replace(/^.*?got value (\S+) expected range (\S+).*$/, 'value $1 is outside $2');
+    return `is not a valid cron expression: ${problem} (fields: ${CRON_FIELDS.map(([name, lo, hi]) => `${name} ${lo}-${hi}`).join(', ')})`;
+  }
 }
 
 /** Go's duration format, which Velero's `ttl` uses: 720h0m0s. */
@@ -305,10 +305,10 @@ export class BackupSchedule extends Construct {
 
     this.volumeMode = props.volumes ?? BackupVolumeMode.SNAPSHOT;
     const fsVolumes = this.volumeMode === BackupVolumeMode.FILE_SYSTEM ? props.fileSystemVolumes ?? [] : [];
-    this.podAnnotations = {
-      ...backupHookAnnotations(props.hooks ?? {}, props.hookContainer ?? 'app'),
-      ...(fsVolumes.length > 0 ? { 'backup.velero.io/backup-volumes': fsVolumes.join(',') } : {}),
-    };
+    this.podAnnotations = Object.assign(
+      backupHookAnnotations(props.hooks ?? {}, props.hookContainer ?? 'app'),
+      fsVolumes.length > 0 ? { 'backup.velero.io/backup-volumes': fsVolumes.join(',') } : undefined,
+    );
 
     // Velero runs pod hooks and file-system backups only for pods it backs up.
     const podsNeeded = Object.keys(this.podAnnotations).length > 0;
@@ -354,8 +354,7 @@ export interface BackedUpService {
 
 /** A service's Velero Schedule, with the hooks and volume opt-ins on its pods. Internal. */
 export function backUpService(scope: Construct, t: BackedUpService): BackupSchedule {
-  const backup = new BackupSchedule(scope, 'Backup', {
-    ...t.settings,
+  const backup = new BackupSchedule(scope, 'Backup', Object.assign({}, t.settings, {
     volumes: t.volumes,
     name: t.name,
     namespace: t.namespace,
@@ -363,7 +362,7 @@ export function backUpService(scope: Construct, t: BackedUpService): BackupSched
     fileSystemVolumes: t.fileSystemVolumes,
     hookContainer: 'app',
     labels: t.labels,
-  });
+  }));
   for (const [key, value] of Object.entries(backup.podAnnotations)) t.hookPods.podMetadata.addAnnotation(key, value);
   return backup;
 }

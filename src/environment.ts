@@ -20,29 +20,41 @@ export function referencesOf(value: string | undefined): string[] {
   return names;
 }
 
+/** A container's variables by name, in the order Kubernetes defines them. */
+export type OrderedEnvironment = { [name: string]: kplus.EnvValue };
+
 /**
  * Orders a container's variables so every `$(NAME)` reference to another of them resolves:
- * `defaults` (the library's, in the order given) first, then the user's variables by name, each
- * moved only as far as a reference needs. A variable in both stays one entry, with the user's
- * value. A reference cycle is an error naming the variables.
+ * `defaults` (the library's, in their order) first, then the user's variables by name, each
+ * moved only as far as a reference needs. A variable in both stays one entry, in the default's
+ * place, with the user's value. A reference cycle is an error naming the variables.
  */
 export function orderEnvironment(
   v: PropValidator,
-  defaults: Array<[string, kplus.EnvValue]>,
+  defaults: { [name: string]: kplus.EnvValue },
   user: { [name: string]: kplus.EnvValue },
-): Array<[string, kplus.EnvValue]> {
-  const values = new Map<string, kplus.EnvValue>(defaults);
+): OrderedEnvironment {
   const userNames = Object.keys(user).sort();
-  for (const name of userNames) values.set(name, user[name]);
-  const priority = [...new Set([...defaults.map(([name]) => name), ...userNames])];
-  // Most environments refer to nothing: then the priority order is the answer.
-  if (!priority.some((name) => mayRefer(values.get(name)!.value))) return priority.map((name) => [name, values.get(name)!]);
+  const defaultNames = Object.keys(defaults);
+  const valueOf = (name: string) => (Object.hasOwn(user, name) ? user[name] : defaults[name]);
+  // Most environments refer to nothing: then the priority order is the answer, built directly
+  // (this runs for every container of every service).
+  let refers = false;
+  for (const name of defaultNames) refers ||= mayRefer(valueOf(name).value);
+  for (const name of userNames) refers ||= mayRefer(user[name].value);
+  if (!refers) {
+    const result: OrderedEnvironment = {};
+    for (const name of defaultNames) result[name] = valueOf(name);
+    for (const name of userNames) if (!Object.hasOwn(defaults, name)) result[name] = user[name];
+    return result;
+  }
 
+  const priority = [...new Set([...defaultNames, ...userNames])];
   const dependsOn = new Map(priority.map((name) => [
     name,
-    referencesOf(values.get(name)!.value).filter((ref) => ref !== name && values.has(ref)),
+    referencesOf(valueOf(name).value).filter((ref) => ref !== name && (Object.hasOwn(user, ref) || Object.hasOwn(defaults, ref))),
   ]));
-  const ordered: Array<[string, kplus.EnvValue]> = [];
+  const ordered: OrderedEnvironment = {};
   const placed = new Set<string>();
   while (placed.size < priority.length) {
     const next = priority.find((name) => !placed.has(name) && dependsOn.get(name)!.every((ref) => placed.has(ref)));
@@ -51,7 +63,7 @@ export function orderEnvironment(
       v.fail('env', cycle.join(' -> '), 'is a cycle of $(NAME) references: Kubernetes expands a reference only to a variable defined earlier, so one of them would stay literal');
     }
     placed.add(next);
-    ordered.push([next, values.get(next)!]);
+    ordered[next] = valueOf(next);
   }
   return ordered;
 }

@@ -222,8 +222,8 @@ export function toKplusProbe(p: ResolvedProbe): kplus.Probe {
     initialDelaySeconds: p.initialDelay,
   };
   switch (p.kind) {
-    case HealthProbeKind.HTTP: return kplus.Probe.fromHttpGet(p.path!, { ...options, port: p.port });
-    case HealthProbeKind.TCP: return kplus.Probe.fromTcpSocket({ ...options, port: p.port });
+    case HealthProbeKind.HTTP: return kplus.Probe.fromHttpGet(p.path!, Object.assign({}, options, { port: p.port }));
+    case HealthProbeKind.TCP: return kplus.Probe.fromTcpSocket(Object.assign({}, options, { port: p.port }));
     default: return kplus.Probe.fromCommand(p.command!, options);
   }
 }

@@ -86,5 +86,5 @@ export function disruptionTolerantFailurePolicy(containerName: string, fatalExit
 export function prerequisiteAnnotations(m: PythonServiceMigrations | undefined): { [key: string]: string } | undefined {
   if (!m || (m.argoCdPreSyncHook !== true && m.argoCdSyncWave === undefined)) return undefined;
   const hook: { [key: string]: string } = m.argoCdPreSyncHook ? { 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' } : {};
-  return { ...hook, ...syncWaveAnnotation(argoCdWaves(m.argoCdSyncWave ?? 0).migrationServiceAccount) };
+  return Object.assign({}, hook, syncWaveAnnotation(argoCdWaves(m.argoCdSyncWave ?? 0).migrationServiceAccount));
 }

@@ -139,7 +139,7 @@ export class MigrationJob extends Construct {
     const hookAnnotations: { [key: string]: string } = props.argoCdPreSyncHook
       ? { 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' }
       : {};
-    const annotations = { ...hookAnnotations, ...(props.argoCdSyncWave !== undefined ? syncWaveAnnotation(props.argoCdSyncWave) : {}) };
+    const annotations = Object.assign({}, hookAnnotations, props.argoCdSyncWave !== undefined ? syncWaveAnnotation(props.argoCdSyncWave) : undefined);
     const saAnnotations = prerequisiteAnnotations(props);
 
     // Its own ServiceAccount: on an Argo CD first install the hook pod cannot wait for the
@@ -189,7 +189,7 @@ export class MigrationJob extends Construct {
   private nameByContent(apiObject: ApiObject): void {
     afterRender(apiObject, (manifest) => {
       const { name: _name, ...metadata } = manifest.metadata;
-      const hash = createHash('sha256').update(JSON.stringify({ ...manifest, metadata })).digest('hex').slice(0, HASH_LENGTH);
+      const hash = createHash('sha256').update(JSON.stringify(Object.assign({}, manifest, { metadata }))).digest('hex').slice(0, HASH_LENGTH);
       manifest.metadata.name = `${this.baseName}-${hash}`;
     });
   }

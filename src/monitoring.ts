@@ -478,11 +478,10 @@ export interface MonitoredService {
  */
 export function monitorService(scope: Construct, t: MonitoredService): ServiceMonitoring {
   const m = t.settings;
-  const portName = exposeMetrics(scope, t.container, t.service, {
-    ...t.resolved,
+  const portName = exposeMetrics(scope, t.container, t.service, Object.assign({}, t.resolved, {
     appPort: t.appPort,
     appPortName: 'http',
-  });
+  }));
   const monitoring = new ServiceMonitoring(scope, 'Monitoring', {
     path: m.path,
     interval: m.interval,
@@ -494,7 +493,7 @@ export function monitorService(scope: Construct, t: MonitoredService): ServiceMo
     portName,
     name: t.name,
     namespace: t.namespace,
-    labels: { ...t.labels, ...(m.labels ?? {}) },
+    labels: Object.assign({}, t.labels, m.labels),
     deploymentName: t.name,
     autoscalerName: t.autoscalerName,
   });

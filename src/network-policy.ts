@@ -143,8 +143,7 @@ export class ServiceNetworkPolicy extends Construct {
     this.validator.labelMap('podSelector', props.podSelector);
     this.egressOpen = props.allowAllEgress ?? true;
     const podSelector = { matchLabels: { ...props.podSelector } };
-    this.apiObject = new ApiObject(this, 'Resource', {
-      ...k8s.KubeNetworkPolicy.GVK,
+    this.apiObject = new ApiObject(this, 'Resource', Object.assign({}, k8s.KubeNetworkPolicy.GVK, {
       metadata: props.metadata,
       spec: Lazy.any({
         produce: () => ({
@@ -154,7 +153,7 @@ export class ServiceNetworkPolicy extends Construct {
           egress: this.egressOpen ? [{}] : this.egressRules.map((rule) => renderRule(rule, 'to')),
         }),
       }),
-    });
+    }));
   }
 
   /** Whether all egress is currently allowed. */

@@ -175,7 +175,7 @@ export function componentContext(
       template: service.podTemplate.derive({
         // Each component reports traces under its own name.
         env: service.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
-        envValues: { ...props.envValues, ...secretEnv },
+        envValues: Object.assign({}, props.envValues, secretEnv),
         envFrom: props.envFrom,
         resources: props.resources,
         errorLabel: label,
@@ -202,8 +202,8 @@ export function componentContext(
   const component = kind === 'PythonCronJob' ? 'cronjob' : 'worker';
   const serviceAccount = new kplus.ServiceAccount(scope, 'ServiceAccount', { metadata: identity.metadataOf(name, component), automountToken: false });
   const secretEnv = componentSecrets(scope, v, name, identity.labelsOf(component), props);
-  const envValues = { ...props.envValues, ...secretEnv };
-  const template = new PythonPodTemplate({ ...props, envValues, image: props.image!, serviceAccount, errorLabel: label });
+  const envValues = Object.assign({}, props.envValues, secretEnv);
+  const template = new PythonPodTemplate(Object.assign({}, props, { envValues, image: props.image!, serviceAccount, errorLabel: label }));
   let securityPolicy: SecurityPolicy | undefined;
   if (props.security) {
     securityPolicy = new SecurityPolicy(scope, 'SecurityPolicy', {

@@ -104,7 +104,7 @@ export class PythonCronJob extends Construct {
 
   constructor(scope: Construct, id: string, props: PythonCronJobProps) {
     super(scope, id);
-    const ctx = componentContext(this, id, 'PythonCronJob', { ...props, maxNameLength: CRONJOB_NAME_LIMIT });
+    const ctx = componentContext(this, id, 'PythonCronJob', Object.assign({}, props, { maxNameLength: CRONJOB_NAME_LIMIT }));
     const v = ctx.validator;
     const schedule = typeof props.schedule === 'string' ? props.schedule.trim().split(/\s+/).join(' ') : props.schedule;
     if (typeof schedule === 'string' && /^(CRON_)?TZ=/.test(schedule)) {

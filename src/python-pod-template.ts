@@ -2,7 +2,7 @@ import { ApiObject, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { podTemplateOfManifest } from './admission';
 import { afterRender, withSortedKey } from './after-render';
-import { orderEnvironment } from './environment';
+import { OrderedEnvironment, orderEnvironment } from './environment';
 import { PropValidator } from './validation';
 
 /**
@@ -264,6 +264,9 @@ export interface ResolvedPythonPod extends ResolvedResources {
 }
 
 const DEFAULT_ID = 10001;
+// EnvValues are immutable: the constant ones are shared by every container.
+const ONE = kplus.EnvValue.fromValue('1');
+const TMP_DIR = kplus.EnvValue.fromValue('/tmp');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -275,7 +278,7 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   const tmpSize = options.tmpSize ?? Size.mebibytes(256);
   v.wholeSize('tmpSize', tmpSize, 'Mi');
   validateEnv(v, options.env, options.envValues);
-  orderEnvironment(v, [], userEnvironment(options));
+  orderEnvironment(v, {}, userEnvironment(options));
 
   const identity: Required<PythonServiceSecurityContext> = {
     runAsUser: options.securityContext?.runAsUser ?? DEFAULT_ID,
@@ -285,7 +288,7 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
   v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
   v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
-  return { ...resources, tmpSize, identity };
+  return Object.assign({}, resources, { tmpSize, identity });
 }
 
 /** Checks resources (under `prop`) and applies their defaults. Internal. */
@@ -327,6 +330,8 @@ export class PythonPodTemplate {
   private readonly mounts: PythonPodMount[];
   private readonly options: PythonPodOptions;
   private readonly resolved: ResolvedPythonPod;
+  /** The user's variables as EnvValues, made once for all of the template's containers. */
+  private userVariables?: { [name: string]: kplus.EnvValue };
 
   constructor(props: PythonPodTemplateProps) {
     const v = new PropValidator(props.errorLabel ?? 'PythonPodTemplate');
@@ -352,12 +357,11 @@ export class PythonPodTemplate {
    */
   public derive(overrides: PythonPodOverrides): PythonPodTemplate {
     const o = this.options;
-    const env = { ...(o.env ?? {}), ...(overrides.env ?? {}) };
-    const envValues = { ...(o.envValues ?? {}), ...(overrides.envValues ?? {}) };
+    const env = Object.assign({}, o.env, overrides.env);
+    const envValues = Object.assign({}, o.envValues, overrides.envValues);
     for (const name of Object.keys(overrides.env ?? {})) delete envValues[name];
     for (const name of Object.keys(overrides.envValues ?? {})) delete env[name];
-    return new PythonPodTemplate({
-      ...o,
+    return new PythonPodTemplate(Object.assign({}, o, {
       env,
       envValues,
       envFrom: [...(o.envFrom ?? []), ...(overrides.envFrom ?? [])],
@@ -365,7 +369,7 @@ export class PythonPodTemplate {
       serviceAccount: this.serviceAccount,
       mounts: this.mounts,
       errorLabel: overrides.errorLabel ?? this.errorLabel,
-    });
+    }));
   }
 
   /**
@@ -402,15 +406,14 @@ export class PythonPodTemplate {
    */
   public addContainer(workload: kplus.AbstractPod, options: PythonContainerOptions): kplus.Container {
     const resources = options.resources ? resolveResources(this.validator, `${options.name} container resources`, options.resources) : this.resolved;
-    const container = workload.addContainer({
-      ...this.containerProps(options.name, options.derivedEnv ?? {}, resources),
+    const container = workload.addContainer(Object.assign({}, this.containerProps(options.name, options.derivedEnv ?? {}, resources), {
       command: options.command ? [...options.command] : undefined,
       ports: options.ports,
       startup: options.startup,
       readiness: options.readiness,
       liveness: options.liveness,
       lifecycle: options.lifecycle,
-    });
+    }));
     container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
     for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
     hardenAddedContainers(workload);
@@ -443,19 +446,17 @@ export class PythonPodTemplate {
     };
   }
 
-  private environment(derivedEnv: { [name: string]: string }): { [name: string]: kplus.EnvValue } {
-    const defaults: { [name: string]: string } = {
-      PYTHONUNBUFFERED: '1',
-      PYTHONDONTWRITEBYTECODE: '1',
+  private environment(derivedEnv: { [name: string]: string }): OrderedEnvironment {
+    const defaults: { [name: string]: kplus.EnvValue } = {
+      PYTHONUNBUFFERED: ONE,
+      PYTHONDONTWRITEBYTECODE: ONE,
       // Python 3.13+ reads this for os.cpu_count(); without it libraries size pools from the node's cores.
-      PYTHON_CPU_COUNT: String(Math.max(1, Math.ceil(this.resolved.cpuMillis / 1000))),
-      TMPDIR: '/tmp',
-      ...derivedEnv,
+      PYTHON_CPU_COUNT: kplus.EnvValue.fromValue(String(Math.max(1, Math.ceil(this.resolved.cpuMillis / 1000)))),
+      TMPDIR: TMP_DIR,
     };
-    const ordered = orderEnvironment(this.validator,
-      Object.entries(defaults).map(([name, value]) => [name, kplus.EnvValue.fromValue(value)]),
-      userEnvironment(this.options));
-    return Object.fromEntries(ordered);
+    for (const name of Object.keys(derivedEnv)) defaults[name] = kplus.EnvValue.fromValue(derivedEnv[name]);
+    this.userVariables ??= userEnvironment(this.options);
+    return orderEnvironment(this.validator, defaults, this.userVariables);
   }
 }
 
@@ -463,7 +464,7 @@ export class PythonPodTemplate {
 function userEnvironment(options: PythonPodOptions): { [name: string]: kplus.EnvValue } {
   const env: { [name: string]: kplus.EnvValue } = {};
   for (const [name, value] of Object.entries(options.env ?? {})) env[name] = kplus.EnvValue.fromValue(value);
-  return { ...env, ...(options.envValues ?? {}) };
+  return Object.assign(env, options.envValues);
 }
 
 /** Millicores of a kplus Cpu ("250m", "2", "0.5"). */

@@ -358,7 +358,7 @@ class GunicornServer extends PythonServer {
     }
 
     const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
-    const workers = sizeWorkers(v, { ...ctx, reservedMebibytes: (ctx.reservedMebibytes ?? 0) + WORKER_TMP_MEBIBYTES }, o.workers,
+    const workers = sizeWorkers(v, Object.assign({}, ctx, { reservedMebibytes: (ctx.reservedMebibytes ?? 0) + WORKER_TMP_MEBIBYTES }), o.workers,
       2 * Math.ceil(ctx.cpuMillis / 1000) + 1, ARBITER_MEBIBYTES);
     const command = [
       'gunicorn', o.app,

@@ -125,7 +125,7 @@ export class PythonService extends Construct {
     this.podIdentity = r.pod.identity;
     // Tracing adds the collector to the egress every component of the service shares.
     const tracingEgress = r.tracing?.egress ? [r.tracing.egress] : [];
-    this.security = props.security && { ...props.security, egressTo: [...(props.security.egressTo ?? []), ...tracingEgress] };
+    this.security = props.security && Object.assign({}, props.security, { egressTo: [...(props.security.egressTo ?? []), ...tracingEgress] });
     this.tracing = props.tracing;
     this.monitoringSettings = props.monitoring;
     this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
@@ -157,14 +157,13 @@ export class PythonService extends Construct {
     const external = props.externalSecret ? addExternalSecret(this, this.name, this.labels, props.externalSecret, prerequisite) : undefined;
     this.externalSecret = external?.externalSecret;
     this.configMap = props.config ? addConfigFiles(this, this.name, this.labels, props.config, prerequisite) : undefined;
-    this.podTemplate = new PythonPodTemplate({
-      ...props,
-      env: { ...r.tracing?.env, ...props.env },
-      envValues: { ...r.tracing?.envValues, ...props.envValues, ...external?.envValues },
+    this.podTemplate = new PythonPodTemplate(Object.assign({}, props, {
+      env: Object.assign({}, r.tracing?.env, props.env),
+      envValues: Object.assign({}, r.tracing?.envValues, props.envValues, external?.envValues),
       mounts: this.configMap ? [{ path: r.configMountPath!, volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), readOnly: true }] : undefined,
       serviceAccount: this.serviceAccount,
       errorLabel: label,
-    });
+    }));
 
     const web = addWebDeployment(this, {
       identity,
@@ -261,7 +260,7 @@ export class PythonService extends Construct {
     }
 
     if (props.migrations) {
-      this.migrationJob = new MigrationJob(this, 'Migrations', { ...props.migrations, service: this });
+      this.migrationJob = new MigrationJob(this, 'Migrations', Object.assign({}, props.migrations, { service: this }));
     }
 
     if (secured) {
@@ -287,11 +286,11 @@ export class PythonService extends Construct {
 
   /** Adds a background worker (Celery, beat, RQ, Dramatiq, a command) on this service's pod template. */
   public addWorker(id: string, options: PythonWorkerOptions): PythonWorker {
-    return new PythonWorker(this, id, { ...options, service: this });
+    return new PythonWorker(this, id, Object.assign({}, options, { service: this }));
   }
 
   /** Adds a scheduled job on this service's pod template. */
   public addCronJob(id: string, options: PythonCronJobOptions): PythonCronJob {
-    return new PythonCronJob(this, id, { ...options, service: this });
+    return new PythonCronJob(this, id, Object.assign({}, options, { service: this }));
   }
 }

@@ -232,7 +232,7 @@ function addWorkerMetrics(scope: Construct, ctx: ComponentContext, metricsPort: 
   addPodMonitor(scope, {
     name: ctx.name,
     namespace: ctx.identity.namespace,
-    labels: { ...ctx.identity.labelsOf(ctx.component), ...(monitoring.labels ?? {}) },
+    labels: Object.assign({}, ctx.identity.labelsOf(ctx.component), monitoring.labels),
     selector: ctx.identity.selectorLabels(ctx.component),
     portName: 'metrics',
     path: monitoring.path,

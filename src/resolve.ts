@@ -178,7 +178,7 @@ export function resolveService(
       v.fail('tracing.autoInstrument', true, 'needs a server command to wrap: the image\'s own command is not known here; set server, or start opentelemetry-instrument in the image\'s CMD');
     }
     // gunicorn starts the instrumentation after the fork instead (see the rendered configuration).
-    server = { ...server, command: ['opentelemetry-instrument', ...server.command!] };
+    server = Object.assign({}, server, { command: ['opentelemetry-instrument', ...server.command!] });
   }
   if (props.externalSecret) validateExternalSecret(v, props.externalSecret, [...Object.keys(props.env ?? {}), ...Object.keys(props.envValues ?? {})]);
   const configMountPath = props.config ? props.config.mountPath ?? `/etc/${name}` : undefined;

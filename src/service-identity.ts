@@ -76,7 +76,7 @@ export class ServiceIdentity {
       [LABEL_PART_OF]: props.partOf ?? props.name,
       [LABEL_MANAGED_BY]: MANAGED_BY,
     };
-    this.commonLabels = { ...this.userLabels, ...this.instanceLabels, ...this.releaseLabels };
+    this.commonLabels = Object.assign({}, this.userLabels, this.instanceLabels, this.releaseLabels);
   }
 
   /**
@@ -85,7 +85,7 @@ export class ServiceIdentity {
    * @param component the `app.kubernetes.io/component` value, e.g. `server` or a worker's id
    */
   public selectorLabels(component: string): { [key: string]: string } {
-    return { ...this.instanceLabels, [LABEL_COMPONENT]: component };
+    return Object.assign({}, this.instanceLabels, { [LABEL_COMPONENT]: component });
   }
 
   /**
@@ -93,7 +93,7 @@ export class ServiceIdentity {
    * @param component the `app.kubernetes.io/component` value
    */
   public labelsOf(component: string): { [key: string]: string } {
-    return { ...this.userLabels, ...this.selectorLabels(component), ...this.releaseLabels };
+    return Object.assign({}, this.userLabels, this.selectorLabels(component), this.releaseLabels);
   }
 
   /**

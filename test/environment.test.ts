@@ -56,7 +56,7 @@ describe('environment variable order', () => {
   test('a reference cycle is a clear error', () => {
     expect(() => envList({ env: { A: '$(B)', B: '$(C)', C: '$(A)' } }))
       .toThrow('PythonService \'api\': env "A -> B -> C -> A" is a cycle of $(NAME) references');
-    expect(() => orderEnvironment(new PropValidator('X'), [['D', kplus.EnvValue.fromValue('$(E)')]], { E: kplus.EnvValue.fromValue('$(D)') }))
+    expect(() => orderEnvironment(new PropValidator('X'), { D: kplus.EnvValue.fromValue('$(E)') }, { E: kplus.EnvValue.fromValue('$(D)') }))
       .toThrow('X: env "D -> E -> D"');
   });
 
@@ -79,9 +79,9 @@ describe('environment variable order', () => {
         const earlier = ranking.slice(0, ranking.indexOf(n)).filter((r) => r in user || defaults.includes(r));
         return refer && earlier.length > 0 ? `${owner}:$(${earlier[earlier.length - 1]})` : `${owner}:${n}`;
       };
-      const ordered = orderEnvironment(new PropValidator('X'),
-        defaults.map((n) => [n, kplus.EnvValue.fromValue(valueOf(n, false, 'library'))]),
-        Object.fromEntries(Object.entries(user).map(([n, refer]) => [n, kplus.EnvValue.fromValue(valueOf(n, refer, 'user'))])));
+      const ordered = Object.entries(orderEnvironment(new PropValidator('X'),
+        Object.fromEntries(defaults.map((n) => [n, kplus.EnvValue.fromValue(valueOf(n, false, 'library'))])),
+        Object.fromEntries(Object.entries(user).map(([n, refer]) => [n, kplus.EnvValue.fromValue(valueOf(n, refer, 'user'))]))));
       const names = ordered.map(([n]) => n);
       expect(new Set(names).size).toBe(names.length);
       expect([...names].sort()).toEqual([...new Set([...defaults, ...Object.keys(user)])].sort());
