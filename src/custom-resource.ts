@@ -26,10 +26,8 @@ export function customResource<P>(
 
 /** The JSON of custom-resource props, as `customResource` emits it (without kind and apiVersion). */
 export function customResourceJson(props: unknown): Omit<ApiObjectProps, 'apiVersion' | 'kind'> {
-  const json = plainJson(props) as Omit<ApiObjectProps, 'apiVersion' | 'kind'>;
   // The generated converters pass cdk8s' own metadata through as it is; cdk8s renders it.
-  const metadata = (props as { metadata?: ApiObjectProps['metadata'] }).metadata;
-  return Object.assign(json, metadata === undefined ? undefined : { metadata });
+  return copyObject(props as { [key: string]: unknown }, 'metadata') as Omit<ApiObjectProps, 'apiVersion' | 'kind'>;
 }
 
 /**
@@ -45,9 +43,15 @@ export function plainJson(value: unknown): unknown {
     const keys = Object.keys(object);
     return keys.length === 1 && keys[0] === 'value' ? object.value : object;
   }
+  return copyObject(object);
+}
+
+/** A plain object's defined fields, each through `plainJson` except `passThrough`, which is kept as it is. */
+function copyObject(object: { [key: string]: unknown }, passThrough?: string): { [key: string]: unknown } {
   const copy: { [key: string]: unknown } = {};
   for (const key of Object.keys(object)) {
-    if (object[key] !== undefined) copy[key] = plainJson(object[key]);
+    const value = object[key];
+    if (value !== undefined) copy[key] = key === passThrough ? value : plainJson(value);
   }
   return copy;
 }

@@ -49,10 +49,11 @@ export function orderEnvironment(
     return result;
   }
 
-  const priority = [...new Set([...defaultNames, ...userNames])];
+  const names = new Set([...defaultNames, ...userNames]);
+  const priority = [...names];
   const dependsOn = new Map(priority.map((name) => [
     name,
-    referencesOf(valueOf(name).value).filter((ref) => ref !== name && (Object.hasOwn(user, ref) || Object.hasOwn(defaults, ref))),
+    referencesOf(valueOf(name).value).filter((ref) => ref !== name && names.has(ref)),
   ]));
   const ordered: OrderedEnvironment = {};
   const placed = new Set<string>();

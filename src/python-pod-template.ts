@@ -261,6 +261,8 @@ export interface ResolvedResources {
 export interface ResolvedPythonPod extends ResolvedResources {
   readonly tmpSize: Size;
   readonly identity: Required<PythonServiceSecurityContext>;
+  /** The user's `env` and `envValues` as EnvValues (checked: names, no reference cycle). */
+  readonly userVariables: { [name: string]: kplus.EnvValue };
 }
 
 const DEFAULT_ID = 10001;
@@ -278,7 +280,8 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   const tmpSize = options.tmpSize ?? Size.mebibytes(256);
   v.wholeSize('tmpSize', tmpSize, 'Mi');
   validateEnv(v, options.env, options.envValues);
-  orderEnvironment(v, {}, userEnvironment(options));
+  const userVariables = userEnvironment(options);
+  orderEnvironment(v, {}, userVariables);
 
   const identity: Required<PythonServiceSecurityContext> = {
     runAsUser: options.securityContext?.runAsUser ?? DEFAULT_ID,
@@ -288,7 +291,7 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
   v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
   v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
-  return Object.assign({}, resources, { tmpSize, identity });
+  return Object.assign({}, resources, { tmpSize, identity, userVariables });
 }
 
 /** Checks resources (under `prop`) and applies their defaults. Internal. */
@@ -330,8 +333,6 @@ export class PythonPodTemplate {
   private readonly mounts: PythonPodMount[];
   private readonly options: PythonPodOptions;
   private readonly resolved: ResolvedPythonPod;
-  /** The user's variables as EnvValues, made once for all of the template's containers. */
-  private userVariables?: { [name: string]: kplus.EnvValue };
 
   constructor(props: PythonPodTemplateProps) {
     const v = new PropValidator(props.errorLabel ?? 'PythonPodTemplate');
@@ -455,8 +456,7 @@ export class PythonPodTemplate {
       TMPDIR: TMP_DIR,
     };
     for (const name of Object.keys(derivedEnv)) defaults[name] = kplus.EnvValue.fromValue(derivedEnv[name]);
-    this.userVariables ??= userEnvironment(this.options);
-    return orderEnvironment(this.validator, defaults, this.userVariables);
+    return orderEnvironment(this.validator, defaults, this.resolved.userVariables);
   }
 }
 
