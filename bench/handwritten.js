@@ -91,7 +91,7 @@ function handwrittenService(chart, i) {
       labels: { 'app.kubernetes.io/managed-by': 'cdk8s' },
       validations: [
         validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must be one of, or under one of: ${ALLOWED_IMAGES.join(', ')}`,
-          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
+          `'allowed-images: images not allowed: ' + variables.containers.filter(c, !(${images}.exists(p, c.image.startsWith(p)))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
         ...RESTRICTED_RULES.map(([expression, message]) => validation(expression, message)),
       ],
     });
@@ -115,7 +115,7 @@ function handwrittenService(chart, i) {
     objectSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
     validations: [
       validation(`variables.containers.all(c, ${images}.exists(p, c.image.startsWith(p)))`, `allowed-images: every container image must be one of, or under one of: ${ALLOWED_IMAGES.join(', ')}`,
-        `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${images}.exists(p, c.image.startsWith(p))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
+        `'allowed-images: images not allowed: ' + variables.containers.filter(c, !(${images}.exists(p, c.image.startsWith(p)))).map(c, c.image).join(', ') + ' (allowed: ${ALLOWED_IMAGES.join(', ')})'`),
       validation(`variables.podSpec.?volumes.orValue([]).all(v, v.name in ${volumeList})`, `allowed-volumes: only these volumes are allowed: ${volumes.join(', ')}`,
         `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${volumeList})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`),
       ...RESTRICTED_RULES.map(([expression, message]) => validation(expression, message)),
@@ -194,6 +194,8 @@ function handwrittenService(chart, i) {
     ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: kplus.Protocol.TCP }],
   });
   for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);
+  // cdk8s-plus-28 renders `externalIPs: []`, which the API server drops: a user who diffs applies removes it too.
+  ApiObject.of(service).addJsonPatch(JsonPatch.remove('/spec/externalIPs'));
 
   new kplus.Ingress(scope, 'Ingress', {
     metadata: meta(name),
@@ -333,7 +335,7 @@ function handwrittenService(chart, i) {
   const migrateNp = new Construct(migrations, 'NetworkPolicy');
   new ApiObject(migrateNp, 'Resource', {
     apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(`${name}-migrate-netpol`, migrationLabels),
-    spec: { podSelector: { matchLabels: { ...selector, 'app.kubernetes.io/component': 'migration' } }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [dns] },
+    spec: { podSelector: { matchLabels: { ...selector, 'app.kubernetes.io/component': 'migration' } }, policyTypes: ['Ingress', 'Egress'], egress: [dns] },
   });
 
 }

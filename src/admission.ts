@@ -161,7 +161,8 @@ function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
       name: 'allowed-images',
       expression: `variables.containers.all(c, ${celImageAllowed})`,
       message: `every container image must be one of, or under one of: ${described}`,
-      messageExpression: `'allowed-images: images not allowed: ' + variables.containers.filter(c, !${celImageAllowed}).map(c, c.image).join(', ') + ' (allowed: ${described})'`,
+      // Parenthesized: in CEL `!` binds tighter than `in`, so `!c.image in [...]` is `(!c.image) in [...]`.
+      messageExpression: `'allowed-images: images not allowed: ' + variables.containers.filter(c, !(${celImageAllowed})).map(c, c.image).join(', ') + ' (allowed: ${described})'`,
       check: (spec) => containersOf(spec).filter((c) => !imageAllowed(list, c.image)).map((c) => `container "${c.name}" image "${c.image}" is not allowed (${described})`),
     },
     ...(volumes === undefined ? [] : [{

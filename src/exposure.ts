@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
 import type * as gateway from './imports/gateway.networking.k8s.io';
+import { closeServiceGaps } from './plus-gaps';
 import { isQualifiedName, PropValidator } from './validation';
 
 /**
@@ -238,6 +239,7 @@ export function addExposure(scope: Construct, t: ExposureTarget): { service: kpl
     }],
   });
   for (const [key, value] of Object.entries(t.selector)) service.selectLabel(key, value);
+  closeServiceGaps(ApiObject.of(service));
 
   if (t.exposure.gatewayOptions) return { service, route: addHttpRoute(scope, t, t.exposure.gatewayOptions) };
   const options = t.exposure.ingressOptions;

@@ -119,6 +119,10 @@ export interface ServiceNetworkPolicyProps {
 
 const checkedRules = new WeakSet<NetworkRule>();
 
+function nonEmpty<T>(list: T[]): T[] | undefined {
+  return list.length > 0 ? list : undefined;
+}
+
 /**
  * One `networking.k8s.io/v1` NetworkPolicy that isolates a set of pods for both ingress and egress
  * and then admits exactly the rules added to it.
@@ -146,11 +150,13 @@ export class ServiceNetworkPolicy extends Construct {
     this.apiObject = new ApiObject(this, 'Resource', Object.assign({}, k8s.KubeNetworkPolicy.GVK, {
       metadata: props.metadata,
       spec: Lazy.any({
+        // An empty rule list is left out, not rendered as `[]`: the API server drops empty lists,
+        // so `ingress: []` would differ from the stored object on every apply (and denies the same).
         produce: () => ({
           podSelector,
           policyTypes: ['Ingress', 'Egress'],
-          ingress: this.ingressRules.map((rule) => renderRule(rule, 'from')),
-          egress: this.egressOpen ? [{}] : this.egressRules.map((rule) => renderRule(rule, 'to')),
+          ingress: nonEmpty(this.ingressRules.map((rule) => renderRule(rule, 'from'))),
+          egress: this.egressOpen ? [{}] : nonEmpty(this.egressRules.map((rule) => renderRule(rule, 'to'))),
         }),
       }),
     }));

@@ -8,6 +8,7 @@ import { DnsEgress } from './dns-egress';
 import { parseImageReference } from './image-reference';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { NetworkPeer, NetworkRule } from './network-policy';
+import { closeNamespaceGaps } from './plus-gaps';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
 import { NameRegistry } from './service-identity';
 import { PropValidator } from './validation';
@@ -494,6 +495,7 @@ export class PodSecurityNamespace extends Construct {
     }
     this.namespace = new kplus.Namespace(this, 'Resource', { metadata: { name: props.name, labels } });
     clusterScoped(ApiObject.of(this.namespace));
+    closeNamespaceGaps(ApiObject.of(this.namespace));
   }
 }
 

@@ -51,6 +51,13 @@ export interface Decision {
  * never as a plain denial, so tests can tell "denied by a false result" from "broke".
  */
 export function evaluatePolicy(spec: PolicySpecLike, object: unknown): Decision {
+  // The apiserver compiles every expression when the policy is written and refuses the policy
+  // when one does not type-check: a broken messageExpression is an error here too, never a
+  // silent fallback to `message` (that fallback is only for errors while evaluating).
+  for (const validation of spec.validations) {
+    expectType(validation.expression, 'bool');
+    if (validation.messageExpression) expectType(validation.messageExpression, 'string');
+  }
   const variables: Record<string, unknown> = {};
   const ctx = {
     object: toCel(object),
@@ -99,6 +106,18 @@ export function evaluatePolicy(spec: PolicySpecLike, object: unknown): Decision 
     }
   }
   return { allowed: true };
+}
+
+const checkedTypes = new Map<string, string>();
+
+/** Throws unless the expression compiles to the type the apiserver requires of its field. */
+function expectType(expression: string, type: 'bool' | 'string'): void {
+  let found = checkedTypes.get(expression);
+  if (found === undefined) {
+    found = staticTypeOf(expression);
+    checkedTypes.set(expression, found);
+  }
+  if (found !== type && found !== 'dyn') throw new Error(`CEL has type ${found}, not ${type}: ${expression}`);
 }
 
 /** The static type of an expression (the apiserver rejects validations that are not exactly bool). */
