@@ -10,7 +10,7 @@ import { kebabCase } from './resolve';
 import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addExternalSecret, PythonServiceExternalSecret, validateExternalSecret } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
-import { defaultDns } from './service-security';
+import { coverByNamespacePolicy, defaultDns, joinNamespacePolicy } from './service-security';
 import { PropValidator } from './validation';
 
 /**
@@ -129,6 +129,8 @@ export interface ComponentContext {
   readonly security?: PythonServiceSecurity;
   /** The admission policy that must admit the component's pods, if any. */
   readonly securityPolicy?: SecurityPolicy;
+  /** The namespace's policy the component joined, when it is secured (possibly another app's). */
+  readonly namespacePolicy?: SecurityPolicy;
 }
 
 /** The component ids a service uses itself, or that derive names it uses. */
@@ -183,6 +185,7 @@ export function componentContext(
       memoryPerProcess: props.memoryPerProcess ?? service.memoryPerProcess,
       security: service.security,
       securityPolicy: service.securityPolicy,
+      namespacePolicy: service.namespaceSecurityPolicy,
     };
   }
 
@@ -205,7 +208,10 @@ export function componentContext(
   const envValues = Object.assign({}, props.envValues, secretEnv);
   const template = new PythonPodTemplate(Object.assign({}, props, { envValues, image: props.image!, serviceAccount, errorLabel: label }));
   let securityPolicy: SecurityPolicy | undefined;
+  let namespacePolicy: SecurityPolicy | undefined;
   if (props.security) {
+    // The namespace's policy first (a new one leads the component's objects in the file), then its own.
+    namespacePolicy = joinNamespacePolicy(scope, { security: props.security, namespace: namespace!, platformScope: scope, errorLabel: label }).policy;
     securityPolicy = new SecurityPolicy(scope, 'SecurityPolicy', {
       name,
       namespace: namespace!,
@@ -229,6 +235,7 @@ export function componentContext(
     memoryPerProcess: props.memoryPerProcess ?? Size.mebibytes(128),
     security: props.security,
     securityPolicy,
+    namespacePolicy,
   };
 }
 
@@ -273,6 +280,7 @@ export function componentNetworkPolicy(scope: Construct, ctx: ComponentContext, 
 /** Puts the admission policy (and the chart's Namespace) before the component's objects, and has the policy check the workload. */
 export function governComponent(scope: Construct, ctx: ComponentContext, workload: kplus.AbstractPod): void {
   const policy = ctx.securityPolicy;
+  coverByNamespacePolicy(scope, workload, ctx.namespacePolicy);
   if (policy) {
     policy.addWorkload(workload);
     // A component under the service comes after its policy (built first) in the file already; a

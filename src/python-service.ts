@@ -20,7 +20,7 @@ import { createAutoscaler } from './scaling';
 import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addConfigFiles, addExternalSecret, PythonServiceTracing } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
-import { createServicePolicies, ingressPeers, lockDownService, platformScopeOf } from './service-security';
+import { coverByNamespacePolicy, createServicePolicies, ingressPeers, lockDownService, platformScopeOf } from './service-security';
 import { PropValidator } from './validation';
 import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from './web-deployment';
 
@@ -270,6 +270,9 @@ export class PythonService extends Construct {
         workloads: [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])],
       });
       if (secured.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
+    } else {
+      // Not secured itself, but its namespace's policy (another service's) still admits or refuses its pods.
+      for (const workload of [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])]) coverByNamespacePolicy(this, workload);
     }
     emitChartNamespaceBefore(this);
     // Claimed only once the service is fully built, so a failed construction keeps no name.

@@ -423,7 +423,8 @@ export class SecurityPolicy extends Construct {
     checkRendered(apiObject, (manifest) => {
       const problems = this.problemsOf(manifest);
       if (problems.length > 0) {
-        throw new Error(`${this.node.path}: the workload does not pass its own security policy:\n  ${problems.join('\n  ')}`);
+        const which = this.coversWholeNamespace ? `the policy of namespace "${this.namespace}", which the cluster applies to every pod there` : 'its own security policy';
+        throw new Error(`${this.node.path}: the workload does not pass ${which}:\n  ${problems.join('\n  ')}`);
       }
     });
   }

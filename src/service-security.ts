@@ -50,7 +50,9 @@ export interface ServiceLockDown {
 export function createServicePolicies(scope: Construct, t: ServicePolicyTarget): SecuredService {
   const s = t.security;
   const platform = t.platformScope;
-  const namespacePolicy = joinNamespacePolicy(scope, t);
+  const namespacePolicy = joinNamespacePolicy(scope, {
+    security: s, namespace: t.identity.namespace!, platformScope: platform, errorLabel: `PythonService '${scope.node.id}'`,
+  });
   const policy = new SecurityPolicy(platform, 'SecurityPolicy', {
     name: t.identity.name,
     namespace: t.identity.namespace!,
@@ -89,10 +91,47 @@ export function lockDownService(secured: SecuredService, scope: Construct, t: Se
     for (const rule of [...dns.rules, ...(s.egressTo ?? [])]) networkPolicy.addEgressRule(rule);
   }
   for (const workload of t.workloads) secured.policy.addWorkload(workload);
-  if (secured.namespacePolicy.node.root !== scope.node.root) {
-    // Owned elsewhere: checked as it is; it emits nothing here.
-    for (const workload of t.workloads) secured.namespacePolicy.addWorkload(workload);
-  }
+  for (const workload of t.workloads) coverByNamespacePolicy(scope, workload, secured.namespacePolicy);
+}
+
+/**
+ * Holds a workload to the policy its namespace enforces on every pod: `policy` when the workload
+ * knows it (a secured service's or component's, possibly another app's), and in any case the
+ * whole-namespace policy this app declares for its namespace, found when the app is synthesized
+ * (so the order of declaration does not matter). A pod that policy refuses would be refused by
+ * the cluster at deploy time: synthesis fails instead, naming the image and the policy.
+ */
+export function coverByNamespacePolicy(scope: Construct, workload: kplus.AbstractPod, policy?: SecurityPolicy): void {
+  const namespace = Chart.of(scope).namespace;
+  if (policy) cover(policy, workload);
+  if (namespace === undefined) return;
+  scope.node.addValidation({
+    validate: () => {
+      const found = SecurityPolicy.forNamespace(scope, namespace);
+      if (found) cover(found, workload);
+      return [];
+    },
+  });
+}
+
+const coverage = new WeakMap<SecurityPolicy, WeakSet<kplus.AbstractPod>>();
+
+function cover(policy: SecurityPolicy, workload: kplus.AbstractPod): void {
+  // Once per policy and workload, however often the app is validated.
+  let byPolicy = coverage.get(policy);
+  if (!byPolicy) coverage.set(policy, byPolicy = new WeakSet());
+  if (byPolicy.has(workload)) return;
+  byPolicy.add(workload);
+  policy.addWorkload(workload);
+}
+
+/** A secured service or standalone component, joining its namespace's policy. */
+export interface NamespacePolicyMember {
+  readonly security: PythonServiceSecurity;
+  readonly namespace: string;
+  /** Where a namespace policy this member creates goes: itself (first child), or a platform chart's node. */
+  readonly platformScope: Construct;
+  readonly errorLabel: string;
 }
 
 const LEVEL_RANK = { [PodSecurityLevel.PRIVILEGED]: 0, [PodSecurityLevel.BASELINE]: 1, [PodSecurityLevel.RESTRICTED]: 2 };
@@ -102,10 +141,10 @@ const createdNamespacePolicies = new WeakSet<SecurityPolicy>();
  * Finds (or creates) the namespace's whole-namespace policy, adds the service's images to it
  * when it belongs to the same app, and holds the service's level to it.
  */
-function joinNamespacePolicy(scope: Construct, t: ServicePolicyTarget): { policy: SecurityPolicy; created: boolean } {
+export function joinNamespacePolicy(scope: Construct, t: NamespacePolicyMember): { policy: SecurityPolicy; created: boolean } {
   const s = t.security;
-  const namespace = t.identity.namespace!;
-  const v = new PropValidator(`PythonService '${scope.node.id}'`);
+  const namespace = t.namespace;
+  const v = new PropValidator(t.errorLabel);
   const level = s.podSecurityLevel ?? PodSecurityLevel.RESTRICTED;
   let policy = s.namespacePolicy;
   if (policy !== undefined) {

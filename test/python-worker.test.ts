@@ -1,10 +1,10 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  CeleryPool, HealthProbe, PythonServer, PythonService, PythonServiceProps, PythonWorker, QueueScaling, WorkerProcess,
+  CeleryPool, HealthProbe, PythonCronJob, PythonServer, PythonService, PythonServiceProps, PythonWorker, QueueScaling, WorkerProcess,
 } from '../src';
 import { evaluatePolicy } from './support/cel';
-import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, only, podTemplateOf, selects, synth, servicePolicy } from './support/manifests';
+import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, namespacePolicy, only, podTemplateOf, selects, synth, servicePolicy } from './support/manifests';
 
 const IMAGE = 'ghcr.io/acme/shop:1.4.2';
 
@@ -198,6 +198,46 @@ describe('worker processes', () => {
     expect(podTemplateOf(deployment)!.spec.serviceAccountName).toBe('indexer');
     expectStrictlyValid(manifests);
     expect(evaluatePolicy(servicePolicy(manifests).spec, deployment)).toEqual({ allowed: true });
+  });
+});
+
+describe('standalone workers and cron jobs in a secured namespace join its policy', () => {
+  // The namespace's policy holds every pod of the namespace: a component the app declares must
+  // be admitted by it, or the cluster refuses it at deploy time while the app synthesized fine.
+  function namespaceWith(order: 'service first' | 'component first', component: (chart: Chart) => void) {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const service = () => new PythonService(chart, 'shop', { image: IMAGE, security: { allowedImages: ['ghcr.io/acme/'] } });
+    if (order === 'service first') service();
+    component(chart);
+    if (order === 'component first') service();
+    return chart;
+  }
+
+  describe.each(['service first', 'component first'] as const)('declared %s', (order) => {
+    test('a standalone worker with its own security adds its images, and the namespace policy admits it', () => {
+      const chart = namespaceWith(order, (c) => new PythonWorker(c, 'indexer', { image: 'ghcr.io/other/worker:1', process: WorkerProcess.rq({ queues: ['index'] }), security: { allowedImages: ['ghcr.io/other/'] } }));
+      const manifests = synth(chart);
+      const policy = namespacePolicy(manifests);
+      expect(allOf(manifests, 'ValidatingAdmissionPolicy').filter((m) => m.metadata.name === 'shop-namespace-policy')).toHaveLength(1);
+      for (const name of ['indexer', 'shop']) expect([name, evaluatePolicy(policy.spec, only(manifests, 'Deployment', name))]).toEqual([name, { allowed: true }]);
+      expectStrictlyValid(manifests);
+    });
+
+    test('a standalone cron job with its own security adds its images', () => {
+      const chart = namespaceWith(order, (c) => new PythonCronJob(c, 'report', { image: 'ghcr.io/other/report:1', schedule: '0 6 * * *', command: ['python', '-m', 'report'], security: { allowedImages: ['ghcr.io/other/report'] } }));
+      const manifests = synth(chart);
+      expect(evaluatePolicy(namespacePolicy(manifests).spec, only(manifests, 'CronJob', 'report'))).toEqual({ allowed: true });
+    });
+
+    test('a standalone worker without security whose image the namespace policy does not allow fails at synth, naming the image and the policy', () => {
+      const chart = namespaceWith(order, (c) => new PythonWorker(c, 'indexer', { image: 'ghcr.io/other/worker:1', process: WorkerProcess.rq({ queues: ['index'] }) }));
+      expect(() => synth(chart)).toThrow(/shop\/shop\/NamespacePolicy: the workload does not pass the policy of namespace "shop", which the cluster applies to every pod there:\n {2}Deployment "indexer" breaks its security policy \(allowed-images\): container "worker" image "ghcr.io\/other\/worker:1" is not allowed \(ghcr.io\/acme\/\)/);
+    });
+  });
+
+  test('a standalone worker without security whose image the namespace policy allows synthesizes', () => {
+    const chart = namespaceWith('service first', (c) => new PythonWorker(c, 'indexer', { image: 'ghcr.io/acme/worker:1', process: WorkerProcess.rq({ queues: ['index'] }) }));
+    expect(evaluatePolicy(namespacePolicy(synth(chart)).spec, only(synth(chart), 'Deployment', 'indexer'))).toEqual({ allowed: true });
   });
 });
 
