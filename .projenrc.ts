@@ -46,6 +46,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       testTimeout: 120_000,
       // Every custom resource any test builds is also converted by its generated toJson and compared.
       setupFilesAfterEnv: ['<rootDir>/test/support/check-custom-resources.ts'],
+      // The real programs the tests are judged by (kube-apiserver, etcd, kube-controller-manager,
+      // kubectl, Kyverno's CLI, promtool): built from the Go module proxy into a cache once.
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
     },
   },
   eslintOptions: {

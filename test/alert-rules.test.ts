@@ -6,16 +6,16 @@ import { Chart, Size, Testing } from 'cdk8s';
 import { stringify } from 'yaml';
 import { PythonServer, PythonService } from '../src';
 import { only, synth } from './support/manifests';
+import { provisionedTools } from './support/tools';
 
-// The alert rules, run by Prometheus' own rule engine (promtool, from Debian's `prometheus`
-// package, which .ci/run installs): they must load, and every alert must reach Alertmanager
+// The alert rules, run by Prometheus' own rule engine (promtool, from PATH or built into the
+// cache by the suite's global setup): they must load, and every alert must reach Alertmanager
 // with the labels it routes on (namespace and service).
 
 function promtool(args: string[], cwd: string): string {
   try {
-    return execFileSync('promtool', args, { cwd, encoding: 'utf8', stdio: 'pipe' });
+    return execFileSync(provisionedTools().promtool, args, { cwd, encoding: 'utf8', stdio: 'pipe' });
   } catch (error: any) {
-    if (error.code === 'ENOENT') throw new Error('promtool is not installed: apt-get install prometheus (as .ci/run does)');
     throw new Error(`promtool ${args.join(' ')} failed:\n${error.stdout}${error.stderr}`);
   }
 }

@@ -1,6 +1,7 @@
 import { Chart, Size, Testing, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BackupVolumeMode, Exposure, PythonServer, PythonService, PythonServiceProps } from '../src';
+import { CLUSTER_APPS } from './support/cluster-apps';
 import { Manifest, synth } from './support/manifests';
 
 /**
@@ -99,5 +100,41 @@ describe('a release applies over the previous one', () => {
     const pvc = first.find((m) => m.kind === 'PersistentVolumeClaim')!;
     const shrunk = { ...pvc, spec: { ...pvc.spec, resources: { requests: { storage: '1Gi' } } } };
     expect(immutableProblems([pvc], [shrunk])).toEqual(['PersistentVolumeClaim/shop/shop-data: storage can grow, never shrink']);
+  });
+});
+
+/**
+ * Empty values the API server keeps: structs it always serializes (`podSelector: {}` selects
+ * every pod) and volume sources whose presence is the meaning (`emptyDir: {}`). Any other empty
+ * list or map is dropped when stored, so the applied file and the live object differ on every
+ * apply (GitOps tools show the app out of sync forever). The real API server is the judge (the
+ * control-plane tier diffs a second apply); this is the fast layer that names the field.
+ */
+const KEPT_EMPTY = new Set(['podSelector', 'namespaceSelector', 'emptyDir', 'selector']);
+
+function droppedEmpties(value: unknown, at: string, out: string[]): string[] {
+  if (Array.isArray(value)) {
+    if (value.length === 0) out.push(at);
+    value.forEach((v, i) => {
+      // A list of one empty rule (`egress: [{}]`, allow all) is an element, kept as it is.
+      if (!(v && typeof v === 'object' && Object.keys(v).length === 0)) droppedEmpties(v, `${at}[${i}]`, out);
+    });
+  } else if (value && typeof value === 'object') {
+    const entries = Object.entries(value);
+    if (entries.length === 0 && !KEPT_EMPTY.has(at.split('.').pop()!)) out.push(at);
+    for (const [k, v] of entries) droppedEmpties(v, `${at}.${k}`, out);
+  }
+  return out;
+}
+
+describe('nothing the API server would drop (no apply ever differs from the live object)', () => {
+  const apps = CLUSTER_APPS.filter((a) => a.name !== 'example');
+  test.each(apps.map((a) => [a.name, a] as const))('app %s renders no empty list and no empty map outside the kept fields', (_name, app) => {
+    const problems = app.release().flat().flatMap((m) => droppedEmpties(m, `${m.kind}/${m.metadata.name}`, []));
+    expect(problems).toEqual([]);
+  });
+
+  test('the check itself catches an empty ingress list', () => {
+    expect(droppedEmpties({ spec: { podSelector: {}, ingress: [], egress: [{}] } }, 'NetworkPolicy/x', [])).toEqual(['NetworkPolicy/x.spec.ingress']);
   });
 });

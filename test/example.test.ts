@@ -1,29 +1,11 @@
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { parseAllDocuments } from 'yaml';
+import { synthExampleWithCli } from './support/cluster-apps';
 import { crossObjectProblems, expectStrictlyValid, Manifest } from './support/manifests';
-
-const root = path.resolve(__dirname, '..');
-const cdk8sCli = path.join(root, 'node_modules', '.bin', 'cdk8s');
 
 /** Runs the real `cdk8s synth` on the bundled example app, as the README's quick start does. */
 function synthExample(): { yaml: string; dockerfile: string; manifests: Manifest[] } {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'example-synth-'));
-  try {
-    execFileSync(cdk8sCli, ['synth', '--no-check-upgrade', '--output', out], {
-      cwd: path.join(root, 'examples'),
-      stdio: 'pipe',
-      env: { ...process.env, FORCE_COLOR: '0' },
-    });
-    expect(fs.readdirSync(out).sort()).toEqual(['.dockerignore', 'Dockerfile', 'shop.k8s.yaml']);
-    const yaml = fs.readFileSync(path.join(out, 'shop.k8s.yaml'), 'utf8');
-    const dockerfile = fs.readFileSync(path.join(out, 'Dockerfile'), 'utf8');
-    return { yaml, dockerfile, manifests: parseAllDocuments(yaml).map((d) => d.toJS()) };
-  } finally {
-    fs.rmSync(out, { recursive: true, force: true });
-  }
+  const { files, manifests } = synthExampleWithCli();
+  expect(Object.keys(files)).toEqual(['.dockerignore', 'Dockerfile', 'shop.k8s.yaml']);
+  return { yaml: files['shop.k8s.yaml'], dockerfile: files.Dockerfile, manifests };
 }
 
 describe('the bundled example app, synthesized by the cdk8s CLI', () => {

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Provisions the real programs the test suite is judged by, into a cache outside the repository:
+#   - per Kubernetes minor: kube-apiserver, kube-controller-manager and kubectl (one release),
+#     built from the Go module proxy; etcd (one release for all minors);
+#   - Kyverno's CLI; promtool.
+# Built once, then reused: a binary already in the cache is never rebuilt. Prints one line per
+# binary it builds and why. Prebuilt binaries are honoured (nothing is built for them):
+#   KUBEBUILDER_ASSETS   controller-runtime envtest's convention: a folder with kube-apiserver,
+#                        etcd and kubectl (used for the minor its kube-apiserver reports), or a
+#                        folder of such folders named <X.Y.Z>-<os>-<arch> as setup-envtest fills
+#                        them (~/.local/share/kubebuilder-envtest/k8s). kube-controller-manager is
+#                        never in them, so it is always built here.
+#   promtool / kyverno   used from PATH when there.
+# Environment:
+#   CDK8S_PYTHON_SERVICE_CACHE   cache folder (default: $XDG_CACHE_HOME or ~/.cache, /cdk8s-python-service)
+#   K8S_VERSIONS                 releases to provision (default: the two the tests run on)
+# Writes $cache/tools.env: one KEY=path line per binary, read by the tests.
+set -euo pipefail
+
+cache="${CDK8S_PYTHON_SERVICE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cdk8s-python-service}"
+# The oldest minor the library's defaults support and the newest Kubernetes release.
+k8s_versions="${K8S_VERSIONS:-1.30.14 1.37.2}"
+etcd_version=3.6.16
+kyverno_version=1.19.1
+prometheus_version=0.316.0
+
+mkdir -p "$cache"
+lock="$cache/.provision.lock"
+exec 9>"$lock"
+flock 9
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
+export CGO_ENABLED=0
+say() { echo "provision: $*" >&2; }
+
+# Runs a build step with its output in a log; on failure shows the log's end and stops.
+logged() {
+  local log="$cache/logs/$1.log"; shift
+  mkdir -p "$cache/logs"
+  if ! "$@" > "$log" 2>&1; then
+    say "failed: $* (see $log)"
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+
+need_go() {
+  command -v go >/dev/null 2>&1 || { say "Go is needed to build $1 (install Go 1.24 or newer, or point at prebuilt binaries; see README)"; exit 1; }
+}
+
+# A Go workspace module that builds packages of one release; $1 = folder, rest = go.mod lines.
+go_module() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  printf '%s\n' "$@" > "$dir/go.mod"
+}
+
+# Version ldflags, without which a Kubernetes binary reports v0.0.0 (and kubectl warns on skew).
+k8s_ldflags() {
+  local v=$1 minor
+  minor=$(echo "$v" | cut -d. -f2)
+  local flags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags="$flags -X $pkg.gitVersion=v$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$flags"
+}
+
+prebuilt_k8s_dir() {
+  # Echoes the KUBEBUILDER_ASSETS folder that holds release $1's minor, if any.
+  local v=$1 minor dir
+  minor=$(echo "$v" | cut -d. -f1,2)
+  [ -n "${KUBEBUILDER_ASSETS:-}" ] || return 1
+  for dir in "$KUBEBUILDER_ASSETS" "$KUBEBUILDER_ASSETS"/"$minor".*; do
+    [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ] && [ -x "$dir/kubectl" ] || continue
+    if "$dir/kube-apiserver" --version 2>/dev/null | grep -q "v$minor\."; then
+      echo "$dir"
+      return 0
+    fi
+  done
+  return 1
+}
+
+build_k8s() {
+  local v=$1 out="$cache/k8s/$1" src="$cache/src/k8s-$1"
+  local minor
+  minor=$(echo "$v" | cut -d. -f2)
+  local wanted=(kube-apiserver kube-controller-manager kubectl)
+  local prebuilt=""
+  if prebuilt=$(prebuilt_k8s_dir "$v"); then
+    wanted=(kube-controller-manager)
+  fi
+  local missing=()
+  for b in "${wanted[@]}"; do [ -x "$out/$b" ] || missing+=("$b"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    need_go "Kubernetes v$v"
+    mkdir -p "$out"
+    if [ ! -f "$src/go.sum" ]; then
+      say "resolving k8s.io/kubernetes v$v and its staging modules (once per release)"
+      local gomod
+      gomod=$(cd "$(mktemp -d)" && go mod download -json "k8s.io/kubernetes@v$v" 2>/dev/null | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+      [ -f "$gomod" ] || { say "could not download k8s.io/kubernetes@v$v from the Go module proxy"; exit 1; }
+      local lines=("module cdk8s-python-service/k8s-tools" "go 1.24" "require k8s.io/kubernetes v$v")
+      # Each ./staging module is published under its own path at v0.<minor>.<patch>.
+      while read -r mod; do
+        lines+=("replace $mod => $mod v0.${v#1.}")
+      done < <(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9.-]*\) => \./staging/.*#\1#p' "$gomod")
+      go_module "$src" "${lines[@]}"
+      printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > "$src/tools.go"
+      (cd "$src" && logged "k8s-$v-tidy" go mod tidy)
+    fi
+    for b in "${missing[@]}"; do
+      local why="not in the cache"
+      [ -n "$prebuilt" ] && why="KUBEBUILDER_ASSETS never holds it"
+      say "building $b v$v ($why; a few minutes)"
+      (cd "$src" && logged "$b-$v" go build -trimpath -ldflags "$(k8s_ldflags "$v")" -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+      mv "$out/$b.tmp" "$out/$b"
+    done
+  fi
+  local key="K8S_${minor}"
+  local base="$out"
+  [ -n "$prebuilt" ] && base="$prebuilt"
+  {
+    echo "${key}_VERSION=$v"
+    echo "${key}_KUBE_APISERVER=$base/kube-apiserver"
+    echo "${key}_KUBECTL=$base/kubectl"
+    echo "${key}_KUBE_CONTROLLER_MANAGER=$out/kube-controller-manager"
+    if [ -n "$prebuilt" ]; then echo "${key}_ETCD=$prebuilt/etcd"; else need_etcd=1; fi
+  } >> "$env_file.tmp"
+}
+
+# Builds one Go program of a module release into the cache (once) and records it as KEY=path.
+#   $1 KEY  $2 binary  $3 module  $4 version  $5 package  $6 ldflags  $7 how long  $8.. extra go.mod lines
+build_go_tool() {
+  local key=$1 bin=$2 module=$3 version=$4 pkg=$5 ldflags=$6 duration=$7; shift 7
+  local out="$cache/$bin/$version/$bin" src="$cache/src/$bin-$version"
+  if [ ! -x "$out" ]; then
+    need_go "$bin v$version"
+    say "building $bin v$version (not in the cache; $duration)"
+    go_module "$src" "module cdk8s-python-service/$bin-tools" "go 1.24" "require $module v$version" "$@"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > "$src/tools.go"
+    (cd "$src" && logged "$bin-tidy" go mod tidy && logged "$bin" go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+    mv "$out.tmp" "$out"
+  fi
+  echo "$key=$out" >> "$env_file.tmp"
+}
+
+# A program already on PATH (at the pinned version, when $3 is given) is used as it is.
+from_path() {
+  local found
+  found=$(command -v "$2" 2>/dev/null) || return 1
+  [ -z "${3:-}" ] || "$found" version 2>/dev/null | grep -q "$3" || return 1
+  echo "$1=$found" >> "$env_file.tmp"
+}
+
+build_etcd() {
+  [ "$need_etcd" = 1 ] || return 0
+  build_go_tool ETCD etcd go.etcd.io/etcd/server/v3 "$etcd_version" go.etcd.io/etcd/server/v3 "" "about a minute"
+}
+
+build_kyverno() {
+  from_path KYVERNO kyverno "$kyverno_version" && return
+  local gomod
+  gomod=$(cd "$(mktemp -d)" && go mod download -json "github.com/kyverno/kyverno@v$kyverno_version" 2>/dev/null | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  [ -f "$gomod" ] || { say "could not download github.com/kyverno/kyverno@v$kyverno_version from the Go module proxy"; exit 1; }
+  # Kyverno's own replace lines (a forked dependency) must hold in the building module too.
+  local replaces=()
+  while read -r line; do replaces+=("replace $line"); done < <(sed -n 's/^replace \(.*=>.*\)$/\1/p' "$gomod")
+  build_go_tool KYVERNO kyverno github.com/kyverno/kyverno "$kyverno_version" github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno \
+    "-X github.com/kyverno/kyverno/pkg/version.BuildVersion=v$kyverno_version" "about 6 minutes" "${replaces[@]}"
+}
+
+build_promtool() {
+  from_path PROMTOOL promtool && return
+  build_go_tool PROMTOOL promtool github.com/prometheus/prometheus "$prometheus_version" github.com/prometheus/prometheus/cmd/promtool "" "a few minutes"
+}
+
+env_file="$cache/tools.env"
+: > "$env_file.tmp"
+need_etcd=0
+for v in $k8s_versions; do build_k8s "$v"; done
+echo "K8S_VERSIONS=$k8s_versions" >> "$env_file.tmp"
+build_etcd
+build_kyverno
+build_promtool
+mv "$env_file.tmp" "$env_file"
+echo "$env_file"

@@ -1,0 +1,64 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+/** The Kubernetes minors the real-control-plane tier runs on: the oldest the defaults support and the newest release. */
+export const CONTROL_PLANE_MINORS = ['1.30', '1.37'] as const;
+export type ControlPlaneMinor = typeof CONTROL_PLANE_MINORS[number];
+
+/** Paths of the real programs, per minor where they are per release. */
+export interface ToolPaths {
+  readonly etcd: string;
+  readonly kyverno: string;
+  readonly promtool: string;
+  readonly kubernetes: { [minor: string]: { version: string; kubeApiserver: string; kubeControllerManager: string; kubectl: string; etcd?: string } };
+}
+
+const root = path.resolve(__dirname, '..', '..');
+
+/** The cache the provisioning script builds into (outside the repository). */
+export function toolCacheDir(): string {
+  return process.env.CDK8S_PYTHON_SERVICE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'cdk8s-python-service');
+}
+
+/**
+ * Runs scripts/provision-tools.sh (which builds only what is missing) and reads what it wrote.
+ * Its progress lines go to this process's stderr, so a first run says what it builds and why.
+ */
+export function provisionTools(): ToolPaths {
+  const envFile = execFileSync('bash', [path.join(root, 'scripts', 'provision-tools.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: process.env,
+  }).trim().split('\n').pop()!;
+  return readTools(envFile);
+}
+
+/** The provisioned programs, as the last provisioning wrote them down. */
+export function provisionedTools(): ToolPaths {
+  const envFile = path.join(toolCacheDir(), 'tools.env');
+  if (!fs.existsSync(envFile)) throw new Error(`${envFile} is missing: the test suite's global setup provisions it (scripts/provision-tools.sh)`);
+  return readTools(envFile);
+}
+
+function readTools(envFile: string): ToolPaths {
+  const values: { [key: string]: string } = {};
+  for (const line of fs.readFileSync(envFile, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) values[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  const kubernetes: ToolPaths['kubernetes'] = {};
+  for (const version of (values.K8S_VERSIONS ?? '').split(' ').filter(Boolean)) {
+    const minor = version.split('.').slice(0, 2).join('.');
+    const key = `K8S_${minor.split('.')[1]}`;
+    kubernetes[minor] = {
+      version: values[`${key}_VERSION`],
+      kubeApiserver: values[`${key}_KUBE_APISERVER`],
+      kubeControllerManager: values[`${key}_KUBE_CONTROLLER_MANAGER`],
+      kubectl: values[`${key}_KUBECTL`],
+      etcd: values[`${key}_ETCD`],
+    };
+  }
+  return { etcd: values.ETCD, kyverno: values.KYVERNO, promtool: values.PROMTOOL, kubernetes };
+}
