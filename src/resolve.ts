@@ -188,7 +188,12 @@ export function resolveService(
   // The proxy should wait at least as long as gunicorn lets a sync worker run a request.
   const serverTimeout = server.requestTimeout ? Duration.seconds(server.requestTimeout.toSeconds() + ROUTE_TIMEOUT_MARGIN_SECONDS) : undefined;
   const routeTimeout = gateway === undefined || gateway.timeouts === false ? undefined : gateway.requestTimeout ?? serverTimeout;
-  const health = resolveHealthCheck(v, props.healthCheck ?? {}, { port, server: server.kind, exposedHost: exposure.publicHosts.find((h) => !h.startsWith('*.')) });
+  const health = resolveHealthCheck(v, props.healthCheck ?? {}, {
+    port,
+    exposedHost: exposure.publicHosts.find((h) => !h.startsWith('*.')),
+    // The Service's name resolves in the cluster whatever its domain; Django can list it in ALLOWED_HOSTS.
+    inClusterHost: namespace === undefined ? name : `${name}.${namespace}.svc`,
+  });
 
   if (maxReplicas <= 1 && props.disruptionBudget !== undefined) {
     v.fail('disruptionBudget', props.disruptionBudget, 'needs more than one replica: a budget for a single pod either blocks node drains or protects nothing');

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { afterRender, withSortedKey } from './after-render';
 import { HealthProbe, HealthProbeKind, ResolvedProbe, resolveProbe, toKplusProbe, validateHostHeader } from './health-probe';
 import { PythonPodTemplate } from './python-pod-template';
-import { PythonServerConfig, PythonServerKind } from './python-server';
+import { PythonServerConfig } from './python-server';
 import { topologySpreadConstraints } from './scaling';
 import { ServiceIdentity } from './service-identity';
 import { PropValidator } from './validation';
@@ -30,7 +30,8 @@ export interface PythonServiceHealthCheck {
    * The `Host` header of the HTTP probes. Django with `DEBUG=False` answers a request whose host
    * is not in `ALLOWED_HOSTS` with 400, and the kubelet sends `Host: <pod IP>:<port>`, so every
    * probe would fail. Sent as an `httpHeaders` entry (`httpGet.host` is the address to connect to).
-   * @default - the first host name the service is exposed under that is not a wildcard; none without one
+   * List it in `ALLOWED_HOSTS`.
+   * @default - the first host name the service is exposed under that is not a wildcard; else the Service's in-cluster name, `<name>.<namespace>.svc` (`<name>` in a chart without a namespace), which needs no cluster domain
    */
   readonly host?: string;
 
@@ -53,8 +54,9 @@ export interface PythonServiceHealthCheck {
   readonly readiness?: HealthProbe;
 
   /**
-   * The liveness probe, instead of the default.
-   * @default - uvicorn: HTTP GET on `path` every 30 s, restart after 5 failures (a wedged event loop still accepts TCP connections); others: TCP on the port every 20 s, restart after 3 failures; HTTP GET on `livenessPath` when set
+   * The liveness probe, instead of the default. Liveness never runs the readiness check: a view
+   * that checks the database would restart every pod during a database outage.
+   * @default - TCP on the port every 20 s, restart after 3 failures; HTTP GET on `livenessPath` when set (a path that checks no dependency, e.g. to catch a wedged event loop, which still accepts TCP connections)
    */
   readonly liveness?: HealthProbe;
 }
@@ -116,7 +118,7 @@ export interface ResolvedHealthCheck {
 }
 
 export function resolveHealthCheck(
-  v: PropValidator, health: PythonServiceHealthCheck, context: { port: number; server: PythonServerKind; exposedHost?: string },
+  v: PropValidator, health: PythonServiceHealthCheck, context: { port: number; exposedHost?: string; inClusterHost: string },
 ): ResolvedHealthCheck {
   const path = health.path ?? '/healthz';
   v.httpPath('healthCheck.path', path);
@@ -129,7 +131,7 @@ export function resolveHealthCheck(
   }
   const startupTimeout = health.startupTimeout ?? Duration.minutes(2);
   v.positiveDuration('healthCheck.startupTimeout', startupTimeout);
-  const host = health.host ?? context.exposedHost;
+  const host = health.host ?? context.exposedHost ?? context.inClusterHost;
   if (health.host !== undefined) validateHostHeader(v, 'healthCheck.host', health.host);
 
   const seconds = (s: number) => Duration.seconds(s);
@@ -139,9 +141,7 @@ export function resolveHealthCheck(
   const readiness = resolveProbe(v, 'healthCheck.readiness', health.readiness ?? HealthProbe.http({ path }), {
     port: context.port, host, period: seconds(10), timeout: seconds(5), failureThreshold: 3,
   }, { readiness: true });
-  const defaultLiveness = health.livenessPath !== undefined ? HealthProbe.http({ path: health.livenessPath })
-    : context.server === PythonServerKind.UVICORN ? HealthProbe.http({ path, period: seconds(30), failureThreshold: 5 })
-      : HealthProbe.tcp();
+  const defaultLiveness = health.livenessPath !== undefined ? HealthProbe.http({ path: health.livenessPath }) : HealthProbe.tcp();
   const liveness = resolveProbe(v, 'healthCheck.liveness', health.liveness ?? defaultLiveness, {
     port: context.port, host, period: seconds(20), timeout: seconds(5), failureThreshold: 3,
   });

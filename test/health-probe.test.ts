@@ -25,11 +25,19 @@ describe('probes that Django with a strict ALLOWED_HOSTS answers', () => {
     expectStrictlyValid(manifests(django));
   });
 
-  test('healthCheck.host wins; a wildcard host is never sent; without exposure no header', () => {
+  test('healthCheck.host wins; a wildcard host is never sent; an internal service sends its in-cluster name', () => {
     expect(container({ ...django, healthCheck: { host: 'internal.shop.example.com' } }).readinessProbe.httpGet.httpHeaders)
       .toEqual([{ name: 'Host', value: 'internal.shop.example.com' }]);
-    expect(container({ expose: Exposure.ingress({ host: '*.shop.example.com' }) }).readinessProbe.httpGet.httpHeaders).toBeUndefined();
-    expect(container({}).readinessProbe.httpGet.httpHeaders).toBeUndefined();
+    // Without a public host the kubelet would send `<pod IP>:<port>`, which Django refuses (DisallowedHost).
+    expect(container({ expose: Exposure.ingress({ host: '*.shop.example.com' }) }).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
+    expect(container({}).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
+    expect(container({ name: 'pricing' }).startupProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'pricing.shop.svc' }]);
+  });
+
+  test('in a chart without a namespace, the in-cluster name is the Service name alone', () => {
+    const chart = new Chart(Testing.app(), 'shop');
+    new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1' });
+    expect(appContainer(only(synth(chart), 'Deployment')).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api' }]);
   });
 
   test('an HTTP liveness path gets the header too', () => {
@@ -39,14 +47,23 @@ describe('probes that Django with a strict ALLOWED_HOSTS answers', () => {
   });
 });
 
-describe('uvicorn liveness', () => {
-  test('HTTP on the health path, less often and more patient than readiness: a wedged event loop still accepts TCP', () => {
-    const c = container({ server: PythonServer.uvicorn({ app: 'shop.main:app' }), healthCheck: { path: '/health' } });
-    expect(c.livenessProbe.httpGet.path).toBe('/health');
-    expect(c.livenessProbe.tcpSocket).toBeUndefined();
-    expect(c.livenessProbe.periodSeconds).toBeGreaterThan(c.readinessProbe.periodSeconds);
-    expect(c.livenessProbe.failureThreshold).toBeGreaterThan(c.readinessProbe.failureThreshold);
-    expect(c.livenessProbe).toMatchObject({ periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 5 });
+describe('liveness no dependency can fail', () => {
+  // A readiness view that checks the database fails during an outage; if liveness ran it too,
+  // every pod would be restarted (and the outage made worse) instead of only leaving the Service.
+  test.each([
+    ['uvicorn', PythonServer.uvicorn({ app: 'shop.main:app' })],
+    ['gunicorn', PythonServer.gunicorn({ app: 'shop.wsgi:application' })],
+    ['gunicorn with uvicorn workers', PythonServer.gunicorn({ app: 'shop.main:app', workerClass: 'uvicorn_worker.UvicornWorker' })],
+    ['a command', PythonServer.command(['python', '-m', 'shop'])],
+  ])('%s: TCP on the port by default, never the readiness path', (_what, server) => {
+    const c = container({ server, healthCheck: { path: '/health' } });
+    expect(c.livenessProbe.httpGet).toBeUndefined();
+    expect(c.livenessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 });
+  });
+
+  test('HTTP only on a path declared for liveness (one that checks no dependency)', () => {
+    const c = container({ server: PythonServer.uvicorn({ app: 'shop.main:app' }), healthCheck: { path: '/health', livenessPath: '/livez' } });
+    expect(c.livenessProbe.httpGet.path).toBe('/livez');
   });
 });
 

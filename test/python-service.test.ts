@@ -93,8 +93,8 @@ describe('PythonService defaults', () => {
   test('readiness tolerates a few slow requests: 5 s timeout, NotReady only after 3 failures in a row', () => {
     expect(container.readinessProbe).toMatchObject({ periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
     expect(container.livenessProbe).toMatchObject({ periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
-    // No Host header without a host name to send.
-    expect(container.readinessProbe.httpGet.httpHeaders).toBeUndefined();
+    // Not exposed: the Service's in-cluster name, which Django can list in ALLOWED_HOSTS (the pod IP it cannot).
+    expect(container.readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
   });
 
   test('pauses in preStop with the kubelet\'s sleep action, and the grace period adds up', () => {
