@@ -185,7 +185,10 @@ function handwrittenService(chart, i) {
   app.mount('/run/gunicorn', kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(16) }));
   // prometheus_client's multiprocess hooks for gunicorn, in a config file the pods mount. The
   // Python text is the library's: a user would write the same file by hand.
-  const gunicornConfig = new kplus.ConfigMap(scope, 'GunicornConfig', { metadata: meta(`${name}-gunicorn`), data: { 'gunicorn.conf.py': GUNICORN_CONFIG } });
+  // Named by its content (immutable), so a change of the hooks rolls the pods.
+  const gunicornData = { 'gunicorn.conf.py': GUNICORN_CONFIG };
+  const gunicornHash = createHash('sha256').update(JSON.stringify(gunicornData)).digest('hex').slice(0, 8);
+  const gunicornConfig = new kplus.ConfigMap(scope, 'GunicornConfig', { metadata: meta(`${name}-gunicorn-${gunicornHash}`), data: gunicornData, immutable: true });
   app.mount('/etc/gunicorn', kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', gunicornConfig, { name: 'gunicorn-config' }), { readOnly: true });
 
   const service = new kplus.Service(scope, 'Service', {

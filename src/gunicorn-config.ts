@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { contentNamedConfigMap } from './service-config';
 
 // The gunicorn configuration file the library renders for prometheus_client's multiprocess mode
 // and OpenTelemetry's post-fork start, so both work with no change to the app. Internal.
@@ -96,16 +97,15 @@ def post_fork(server, worker):
 }
 
 /**
- * The ConfigMap `<name>` with the rendered configuration, mounted read-only at
+ * The immutable ConfigMap `<name>-<hash>` with the rendered configuration, mounted read-only at
  * `GUNICORN_CONFIG_DIR` in `container` (the command passes it with `--config`).
  */
 export function addGunicornConfig(
   scope: Construct, container: kplus.Container, name: string, labels: { [key: string]: string }, options: GunicornConfigOptions,
 ): kplus.ConfigMap {
-  const configMap = new kplus.ConfigMap(scope, 'GunicornConfig', {
-    metadata: { name, labels: { ...labels } },
-    data: { [GUNICORN_CONFIG_FILE]: renderGunicornConfig(options) },
-  });
+  // Named by its content, as the config files are: a change of the hooks rolls the pods, and
+  // pods mid-rollout keep the configuration they started with.
+  const configMap = contentNamedConfigMap(scope, 'GunicornConfig', name, labels, { [GUNICORN_CONFIG_FILE]: renderGunicornConfig(options) });
   container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: 'gunicorn-config' }), { readOnly: true });
   return configMap;
 }

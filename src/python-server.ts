@@ -349,8 +349,8 @@ class GunicornServer extends PythonServer {
     v.positiveDuration('server.gracefulTimeout', o.gracefulTimeout);
     v.positiveDuration('server.timeout', o.timeout);
     v.positiveDuration('server.keepAlive', o.keepAlive);
-    validateArgs(v, 'server.extraArgs', o.extraArgs);
-    if (o.workerClass !== undefined) v.nonEmptyString('server.workerClass', o.workerClass);
+    validateArgs(v, 'server.extraArgs', o.extraArgs, GUNICORN_MANAGED_FLAGS);
+    if (o.workerClass !== undefined) validateWorkerClass(v, o.workerClass);
     if (o.forwardedAllowIps !== undefined) v.nonEmptyString('server.forwardedAllowIps', o.forwardedAllowIps);
     const workerClass = o.workerClass ?? 'sync';
     if (workerClass === 'sync' && o.keepAlive !== undefined) {
@@ -411,7 +411,7 @@ class UvicornServer extends PythonServer {
     v.positiveDuration('server.gracefulTimeout', o.gracefulTimeout);
     v.positiveDuration('server.keepAlive', o.keepAlive);
     if (o.forwardedAllowIps !== undefined) v.nonEmptyString('server.forwardedAllowIps', o.forwardedAllowIps);
-    validateArgs(v, 'server.extraArgs', o.extraArgs);
+    validateArgs(v, 'server.extraArgs', o.extraArgs, UVICORN_MANAGED_FLAGS);
 
     const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
     // More than one uvicorn process adds a supervisor process.
@@ -478,10 +478,63 @@ function validateAppReference(v: PropValidator, prop: string, app: string): void
   }
 }
 
-function validateArgs(v: PropValidator, prop: string, args: string[] | undefined): void {
+/** A flag the library sets on the server's command line, and what to set instead. */
+interface ManagedFlag {
+  readonly long: string;
+  readonly short?: string;
+  readonly instead: string;
+}
+
+const WORKERS_INSTEAD = 'server.workers (checked against the memory limit, and exported as WEB_CONCURRENCY)';
+const GUNICORN_MANAGED_FLAGS: ManagedFlag[] = [
+  { long: '--workers', short: '-w', instead: WORKERS_INSTEAD },
+  { long: '--worker-class', short: '-k', instead: 'server.workerClass' },
+  { long: '--bind', short: '-b', instead: 'port (the probes, Service and NetworkPolicy follow it)' },
+  { long: '--config', short: '-c', instead: 'nothing: the library mounts its own configuration (metrics and tracing hooks)' },
+  { long: '--worker-tmp-dir', instead: 'nothing: the heartbeat directory is the memory-backed volume the library mounts' },
+  { long: '--graceful-timeout', instead: 'server.gracefulTimeout (the grace period adds up from it)' },
+  { long: '--timeout', short: '-t', instead: 'server.timeout' },
+  { long: '--keep-alive', instead: 'server.keepAlive' },
+  { long: '--threads', instead: 'server.threads' },
+  { long: '--max-requests', instead: 'server.maxRequests' },
+  { long: '--max-requests-jitter', instead: 'server.maxRequestsJitter' },
+  { long: '--forwarded-allow-ips', instead: 'server.forwardedAllowIps (checked against the NetworkPolicy)' },
+];
+const UVICORN_MANAGED_FLAGS: ManagedFlag[] = [
+  { long: '--workers', instead: WORKERS_INSTEAD },
+  { long: '--host', instead: 'nothing: the server listens on every address of the pod' },
+  { long: '--port', instead: 'port (the probes, Service and NetworkPolicy follow it)' },
+  { long: '--uds', instead: 'port' },
+  { long: '--fd', instead: 'port' },
+  { long: '--timeout-graceful-shutdown', instead: 'server.gracefulTimeout (the grace period adds up from it)' },
+  { long: '--timeout-keep-alive', instead: 'server.keepAlive' },
+  { long: '--forwarded-allow-ips', instead: 'server.forwardedAllowIps (checked against the NetworkPolicy)' },
+  { long: '--limit-max-requests', instead: 'server.limitMaxRequests' },
+];
+
+/** The managed flag an argument sets: `--workers 9`, `--workers=9`, `-w 9` and `-w9` alike. */
+function managedFlagOf(arg: string, flags: ManagedFlag[]): ManagedFlag | undefined {
+  return flags.find((f) => arg === f.long || arg.startsWith(`${f.long}=`)
+    || (f.short !== undefined && (arg === f.short || (arg.startsWith(f.short) && !arg.startsWith('--')))));
+}
+
+function validateArgs(v: PropValidator, prop: string, args: string[] | undefined, managed: ManagedFlag[] = []): void {
   if (args === undefined) return;
   if (!Array.isArray(args)) v.fail(prop, args, 'must be a list of strings');
   args.forEach((arg, i) => {
     if (typeof arg !== 'string') v.fail(`${prop}[${i}]`, arg, 'must be a string');
+    const flag = managedFlagOf(arg, managed);
+    // A second occurrence would silently win over the library's value (and its checks).
+    if (flag) v.fail(`${prop}[${i}]`, arg, `sets ${flag.long}, which the library manages; set ${flag.instead}`);
   });
+}
+
+/** gunicorn's built-in worker classes (gunicorn.workers.SUPPORTED_WORKERS). */
+const GUNICORN_WORKER_CLASSES = ['sync', 'gthread', 'eventlet', 'gevent', 'tornado'];
+const DOTTED_CLASS = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
+
+function validateWorkerClass(v: PropValidator, workerClass: string): void {
+  if (typeof workerClass === 'string' && (GUNICORN_WORKER_CLASSES.includes(workerClass) || DOTTED_CLASS.test(workerClass))) return;
+  v.fail('server.workerClass', workerClass,
+    `must be one of gunicorn's worker classes (${GUNICORN_WORKER_CLASSES.join(', ')}) or the dotted import path of a worker class, e.g. "uvicorn_worker.UvicornWorker"`);
 }

@@ -6,12 +6,13 @@ import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './heal
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
+import { PythonServiceResources } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { addScaledObject } from './queue-scaler';
 import { QueueScaling, resolveQueueScaling } from './queue-scaling';
 import { createAutoscaler, resolveAutoscaling } from './scaling';
 import { spreadReplicas } from './web-deployment';
-import { WorkerProcess, WorkerProcessConfig } from './worker-process';
+import { WorkerProcess, WorkerProcessConfig, WorkerProcessKind } from './worker-process';
 
 /**
  * Graceful shutdown of a worker: running tasks get `taskTimeLimit` to finish after SIGTERM.
@@ -134,11 +135,19 @@ export class PythonWorker extends Construct {
 
   constructor(scope: Construct, id: string, props: PythonWorkerProps) {
     super(scope, id);
-    const ctx = componentContext(this, id, 'PythonWorker', props);
+    // Beat is one small scheduler process that runs no task: it needs neither the web's
+    // resources nor a grace period for tasks, and it saves its schedule and exits on SIGTERM.
+    const beat = props.process instanceof WorkerProcess && props.process.kind === WorkerProcessKind.CELERY_BEAT;
+    const ctx = componentContext(this, id, 'PythonWorker', beat && props.resources === undefined
+      ? Object.assign({}, props, { resources: beatResources(props.memoryPerProcess ?? props.service?.memoryPerProcess) })
+      : props);
     const v = ctx.validator;
     if (!(props.process instanceof WorkerProcess)) v.fail('process', props.process, 'must come from WorkerProcess.celery(), .celeryBeat(), .rq(), .dramatiq() or .command()');
     const shutdown = props.shutdown ?? {};
-    const taskTimeLimit = shutdown.taskTimeLimit ?? Duration.minutes(5);
+    if (beat && shutdown.taskTimeLimit !== undefined) {
+      v.fail('shutdown.taskTimeLimit', shutdown.taskTimeLimit, 'does not apply to celery beat, which runs no task (the workers do); set it on the workers');
+    }
+    const taskTimeLimit = shutdown.taskTimeLimit ?? (beat ? BEAT_STOP_TIME : Duration.minutes(5));
     const margin = shutdown.margin ?? Duration.seconds(15);
     v.positiveDuration('shutdown.taskTimeLimit', taskTimeLimit);
     v.positiveDuration('shutdown.margin', margin, { allowZero: true });
@@ -225,6 +234,13 @@ export class PythonWorker extends Construct {
 
 /** Celery's prefork parent (and headroom), in MiB. */
 const PARENT_MEBIBYTES = 32;
+/** How long beat takes to save its schedule and exit after SIGTERM (well under a second; room for a slow volume). */
+const BEAT_STOP_TIME = Duration.seconds(15);
+
+/** Beat's own resources: one process, a tenth of a core. */
+function beatResources(memoryPerProcess: Size | undefined): PythonServiceResources {
+  return { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes((memoryPerProcess?.toMebibytes() ?? 128) + PARENT_MEBIBYTES) };
+}
 
 function addWorkerMetrics(scope: Construct, ctx: ComponentContext, metricsPort: number | undefined, networkPolicy: ServiceNetworkPolicy): void {
   const monitoring = ctx.service?.monitoringSettings;

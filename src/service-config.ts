@@ -210,8 +210,16 @@ export function addConfigFiles(
 ): kplus.ConfigMap {
   const data: { [key: string]: string } = {};
   for (const file of Object.keys(c.files).sort()) data[file] = c.files[file];
+  return contentNamedConfigMap(scope, 'Config', `${name}-config`, labels, data, annotations);
+}
+
+/** An immutable ConfigMap `<baseName>-<hash of its data>` (see `addConfigFiles` for why). Internal. */
+export function contentNamedConfigMap(
+  scope: Construct, id: string, baseName: string, labels: { [key: string]: string },
+  data: { [key: string]: string }, annotations?: { [key: string]: string },
+): kplus.ConfigMap {
   const hash = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 8);
-  return new kplus.ConfigMap(scope, 'Config', { metadata: { name: `${name}-config-${hash}`, labels: { ...labels }, annotations }, data, immutable: true });
+  return new kplus.ConfigMap(scope, id, { metadata: { name: `${baseName}-${hash}`, labels: { ...labels }, annotations }, data, immutable: true });
 }
 
 /** Checks tracing and derives its environment and egress. Internal. */

@@ -24,6 +24,11 @@ const CATALOGUE: Array<[string, () => void, string[]]> = [
   ['name with upper case', service({ name: 'Api' }), ['name', '"Api"', 'DNS-1035']],
   ['name starting with a digit', service({ name: '9api' }), ['name', '"9api"', 'DNS-1035']],
   ['name over 63 characters', service({ name: 'a'.repeat(64) }), ['name', '64 characters', 'limit is 63']],
+  // server flags the library manages
+  ['a misspelt worker class', service({ server: PythonServer.gunicorn({ app: 'a:b', workerClass: 'gthred' }) }), ["PythonService 'api'", 'server.workerClass', '"gthred"', 'dotted import path']],
+  ['workers through extraArgs', service({ server: PythonServer.gunicorn({ app: 'a:b', extraArgs: ['-w', '9'] }) }), ['server.extraArgs[0]', '"-w"', 'which the library manages', 'server.workers']],
+  ['a bind address through extraArgs', service({ server: PythonServer.gunicorn({ app: 'a:b', extraArgs: ['--bind=0.0.0.0:9000'] }) }), ['server.extraArgs[0]', '"--bind=0.0.0.0:9000"', 'set port']],
+  ['uvicorn workers through extraArgs', service({ server: PythonServer.uvicorn({ app: 'a:b', extraArgs: ['--workers', '4'] }) }), ['server.extraArgs[0]', '"--workers"', 'server.workers']],
   // ports and replicas
   ['port 0', service({ port: 0 }), ['port', '0', '1 to 65535']],
   ['port 65536', service({ port: 65536 }), ['port', '65536', '1 to 65535']],

@@ -13,7 +13,7 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
 
   test('emits the article\'s system: Deployment (3 to 5 replicas, port 8080), Service, Ingress, scaling, migrations, monitoring, backup, security', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
-      'ConfigMap/python-app-gunicorn', 'CronJob/python-app-clear-sessions',
+      expect.stringMatching(/^ConfigMap\/python-app-gunicorn-[0-9a-f]{8}$/), 'CronJob/python-app-clear-sessions',
       'Deployment/python-app', 'Deployment/python-app-beat', 'Deployment/python-app-worker', 'HorizontalPodAutoscaler/python-app-hpa', 'Ingress/python-app',
       expect.stringMatching(/^Job\/python-app-migrate-[0-9a-f]{8}$/),
       'NetworkPolicy/python-app-beat-netpol', 'NetworkPolicy/python-app-clear-sessions-netpol', 'NetworkPolicy/python-app-migrate-netpol', 'NetworkPolicy/python-app-netpol',

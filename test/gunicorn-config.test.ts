@@ -120,9 +120,12 @@ describe('metrics without app changes', () => {
     const container = appContainer(deployment);
     expect(container.command.slice(-2)).toEqual(['--config', '/etc/gunicorn/gunicorn.conf.py']);
     expect(container.volumeMounts).toContainEqual({ name: 'gunicorn-config', mountPath: '/etc/gunicorn', readOnly: true });
-    expect(podTemplateOf(deployment)!.spec.volumes).toContainEqual({ name: 'gunicorn-config', configMap: { name: 'api-gunicorn' } });
+    const configMap = only(manifests, 'ConfigMap');
+    // Named by its content and immutable, as the config files: a change of the hooks rolls the pods.
+    expect(configMap.metadata.name).toMatch(/^api-gunicorn-[0-9a-f]{8}$/);
+    expect(configMap.immutable).toBe(true);
+    expect(podTemplateOf(deployment)!.spec.volumes).toContainEqual({ name: 'gunicorn-config', configMap: { name: configMap.metadata.name } });
     expect(envOf(container).PROMETHEUS_MULTIPROC_DIR).toBe('/run/prometheus');
-    const configMap = only(manifests, 'ConfigMap', 'api-gunicorn');
     expect(configMap.data['gunicorn.conf.py']).toContain('METRICS_PORT = 9090');
     expect(container.ports).toContainEqual({ containerPort: 9090, name: 'metrics', protocol: 'TCP' });
     expectStrictlyValid(manifests);

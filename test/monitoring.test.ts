@@ -227,7 +227,7 @@ describe('metrics are not public when the app port is', () => {
       { containerPort: 9090, name: 'metrics', protocol: 'TCP' },
     ]);
     expect(only(manifests, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
-    expect(only(manifests, 'ConfigMap', 'api-gunicorn').data['gunicorn.conf.py']).toContain('METRICS_PORT = 9090');
+    expect(only(manifests, 'ConfigMap').data['gunicorn.conf.py']).toContain('METRICS_PORT = 9090');
     const netpol = only(manifests, 'NetworkPolicy', 'api-netpol');
     const metricsRule = netpol.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === 9090));
     expect(metricsRule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);

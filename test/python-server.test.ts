@@ -144,3 +144,40 @@ describe('PythonServer.command and imageDefault', () => {
     expect(() => PythonServer.command(['']).bind(pod(500))).toThrow(/server.command\[0\] "" must be a non-empty string/);
   });
 });
+
+describe('flags the library manages cannot be overridden silently', () => {
+  test.each([
+    ['gthred', /server.workerClass "gthred" must be one of gunicorn's worker classes \(sync, gthread, eventlet, gevent, tornado\) or the dotted import path of a worker class, e.g. "uvicorn_worker.UvicornWorker"/],
+    ['uvicorn worker', /server.workerClass "uvicorn worker" must be one of/],
+    ['', /server.workerClass "" must be one of/],
+  ])('workerClass %j is refused', (workerClass, message) => {
+    expect(() => PythonServer.gunicorn({ app: 'a:b', workerClass }).bind(pod(500))).toThrow(message);
+  });
+
+  test.each(['gthread', 'gevent', 'uvicorn_worker.UvicornWorker', 'uvicorn.workers.UvicornWorker'])('workerClass %s is accepted', (workerClass) => {
+    expect(PythonServer.gunicorn({ app: 'a:b', workerClass }).bind(pod(500)).command).toEqual(expect.arrayContaining(['--worker-class', workerClass]));
+  });
+
+  test.each([
+    [['--workers', '9'], '--workers 9', '--workers'], [['--workers=9'], '--workers=9', '--workers'], [['-w', '9'], '-w 9', '--workers'], [['-w9'], '-w9', '--workers'],
+    [['-k', 'gevent'], '-k gevent', '--worker-class'], [['-b', '0.0.0.0:9000'], '-b', '--bind'], [['-c', '/etc/g.py'], '-c', '--config'],
+    [['--timeout=120'], '--timeout=120', '--timeout'], [['--graceful-timeout', '90'], '--graceful-timeout', '--graceful-timeout'],
+  ])('gunicorn extraArgs %j are refused, naming the prop to set', (extraArgs, _what, flag) => {
+    expect(() => PythonServer.gunicorn({ app: 'a:b', extraArgs }).bind(pod(500)))
+      .toThrow(new RegExp(`PythonService 'api': server.extraArgs\\[0\\] "${extraArgs[0]}" sets ${flag}, which the library manages; set `));
+  });
+
+  test('the memory cap cannot be bypassed through extraArgs', () => {
+    expect(() => PythonServer.gunicorn({ app: 'a:b', extraArgs: ['--preload', '--workers', '9'] }).bind(pod(500)))
+      .toThrow(/server.extraArgs\[1\] "--workers" sets --workers, which the library manages; set server.workers \(checked against the memory limit, and exported as WEB_CONCURRENCY\)/);
+  });
+
+  test.each([[['--workers', '4']], [['--port=9000']], [['--timeout-keep-alive', '5']], [['--host', '127.0.0.1']]])('uvicorn extraArgs %j are refused', (extraArgs) => {
+    expect(() => PythonServer.uvicorn({ app: 'a:b', extraArgs }).bind(pod(500))).toThrow(/server.extraArgs\[0\] .* which the library manages/);
+  });
+
+  test('flags the library does not manage pass through', () => {
+    expect(PythonServer.gunicorn({ app: 'a:b', extraArgs: ['--preload', '--log-level', 'debug'] }).bind(pod(500)).command!.slice(-3)).toEqual(['--preload', '--log-level', 'debug']);
+    expect(PythonServer.uvicorn({ app: 'a:b', extraArgs: ['--http', 'h11', '--proxy-headers'] }).bind(pod(500)).command!.slice(-3)).toEqual(['--http', 'h11', '--proxy-headers']);
+  });
+});

@@ -112,6 +112,15 @@ describe('a Django + Celery + beat + cron + KEDA application', () => {
     expect(allOf(manifests, 'PodDisruptionBudget').map((p) => p.metadata.name)).not.toContain('shop-beat-pdb');
   });
 
+  test('beat is sized and stopped as what it is: one small process that runs no task', () => {
+    const beat = only(manifests, 'Deployment', 'shop-beat');
+    // Not the web's 500m/512Mi: one scheduler process (memoryPerProcess 128Mi + 32Mi for the interpreter's parent overhead).
+    expect(appContainer(beat).resources).toEqual({ limits: { 'memory': '160Mi', 'ephemeral-storage': expect.any(String) }, requests: { 'cpu': '100m', 'memory': '160Mi', 'ephemeral-storage': expect.any(String) } });
+    // Beat saves its schedule and exits on SIGTERM: no 5-minute task limit to wait out.
+    expect(beat.spec.template.spec.terminationGracePeriodSeconds).toBe(30);
+    expect(only(manifests, 'Deployment', 'shop-worker').spec.template.spec.terminationGracePeriodSeconds).toBe(315);
+  });
+
   test('the cron job: batch/v1 CronJob <service>-<id>, Forbid, the time zone, the same pod template', () => {
     const cron = only(manifests, 'CronJob', 'shop-clear-sessions');
     expect(cron.spec).toMatchObject({ schedule: '0 3 * * *', timeZone: 'Europe/Berlin', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 300 });
@@ -246,6 +255,7 @@ describe('bad worker and cron job props', () => {
   test.each([
     ['beat with 2 replicas', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), replicas: 2 })), "PythonService 'shop' PythonWorker 'beat2': replicas 2 must stay at 1 for celery beat"],
     ['beat with scaling', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), autoscaling: { minReplicas: 1, maxReplicas: 2 } })), 'must stay at 1 for celery beat'],
+    ['beat with a task time limit', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), shutdown: { taskTimeLimit: Duration.minutes(10) } })), 'shutdown.taskTimeLimit (10 minutes) does not apply to celery beat, which runs no task'],
     ['autoscaling and queue scaling', add((w) => w.addWorker('w', { process: WorkerProcess.rq({ queues: ['q'] }), autoscaling: { minReplicas: 1, maxReplicas: 2 }, queueScaling: QueueScaling.custom({ type: 'kafka', metadata: {}, maxReplicas: 3 }) })), 'autoscaling {"minReplicas":1,"maxReplicas":2} cannot be combined with queueScaling'],
     ['a reserved id', add((w) => w.addWorker('migrate', { process: WorkerProcess.rq({ queues: ['q'] }) })), 'id "migrate" must be a DNS-1035 label other than server, migration, migrate'],
     ['an id that is no DNS label', add((w) => w.addWorker('Celery_Worker', { process: WorkerProcess.rq({ queues: ['q'] }) })), 'id "Celery_Worker" must be a DNS-1035 label'],

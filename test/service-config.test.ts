@@ -149,7 +149,7 @@ describe('OpenTelemetry', () => {
     const gunicorn = appContainer(only(manifests, 'Deployment'));
     expect(gunicorn.command[0]).toBe('gunicorn');
     expect(gunicorn.command.slice(-2)).toEqual(['--config', '/etc/gunicorn/gunicorn.conf.py']);
-    expect(only(manifests, 'ConfigMap', 'shop-gunicorn').data['gunicorn.conf.py']).toContain('OTEL_POST_FORK = True');
+    expect(manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('shop-gunicorn-'))!.data['gunicorn.conf.py']).toContain('OTEL_POST_FORK = True');
   });
 
   test.each([
