@@ -2,7 +2,7 @@
 # Provisions the real programs the test suite is judged by, into a cache outside the repository:
 #   - per Kubernetes minor: kube-apiserver, kube-controller-manager and kubectl (one release),
 #     built from the Go module proxy; etcd (one release for all minors);
-#   - Kyverno's CLI; promtool.
+#   - Kyverno's CLI; promtool; redis-server (Debian's binary, unpacked).
 # Built once, then reused: a binary already in the cache is never rebuilt. Prints one line per
 # binary it builds and why. Prebuilt binaries are honoured (nothing is built for them):
 #   KUBEBUILDER_ASSETS   controller-runtime envtest's convention: a folder with kube-apiserver,
@@ -175,6 +175,27 @@ build_promtool() {
   build_go_tool PROMTOOL promtool github.com/prometheus/prometheus "$prometheus_version" github.com/prometheus/prometheus/cmd/promtool "" "a few minutes"
 }
 
+# Redis, the broker the Python-runtime tests run Celery against: from PATH, or Debian's binary
+# unpacked into the cache (`apt-get download` + `dpkg-deb -x`: no install scripts, nothing started).
+build_redis() {
+  if from_path REDIS_SERVER redis-server; then echo "REDIS_LIBRARY_PATH=" >> "$env_file.tmp"; return; fi
+  local out="$cache/redis" bin
+  bin="$out/root/usr/bin/redis-server"
+  if [ ! -x "$bin" ]; then
+    command -v apt-get >/dev/null 2>&1 || { say "redis-server is needed (install Redis, or run where Debian's apt-get can download it)"; exit 1; }
+    say "unpacking Debian's redis-server (not on PATH nor in the cache; seconds)"
+    rm -rf "$out" && mkdir -p "$out/debs"
+    (cd "$out/debs" && { apt-get download redis-tools libjemalloc2 liblzf1 >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get download redis-tools libjemalloc2 liblzf1 >/dev/null 2>&1; }; } \
+      || { say "could not download Debian's redis-tools (apt-get download)"; exit 1; })
+    for deb in "$out"/debs/*.deb; do dpkg-deb -x "$deb" "$out/root"; done
+    # Debian's redis-server is redis-check-rdb under another name (the binary picks its mode by argv[0]).
+    ln -sf redis-check-rdb "$bin"
+  fi
+  echo "REDIS_SERVER=$bin" >> "$env_file.tmp"
+  echo "REDIS_LIBRARY_PATH=$out/root/usr/lib/x86_64-linux-gnu" >> "$env_file.tmp"
+}
+
 env_file="$cache/tools.env"
 : > "$env_file.tmp"
 need_etcd=0
@@ -183,5 +204,6 @@ echo "K8S_VERSIONS=$k8s_versions" >> "$env_file.tmp"
 build_etcd
 build_kyverno
 build_promtool
+build_redis
 mv "$env_file.tmp" "$env_file"
 echo "$env_file"

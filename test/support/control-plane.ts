@@ -1,11 +1,11 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import type { Manifest } from './manifests';
+import { freePort } from './ports';
 import { sharedDir } from './shared';
 import { ControlPlaneMinor, provisionedTools } from './tools';
 
@@ -23,18 +23,6 @@ export interface KubectlResult {
 export interface ApiResponse {
   readonly status: number;
   readonly body: any;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -12,6 +12,9 @@ export interface ToolPaths {
   readonly etcd: string;
   readonly kyverno: string;
   readonly promtool: string;
+  readonly redisServer: string;
+  /** Where the unpacked redis-server finds its libraries ('' when it came from PATH). */
+  readonly redisLibraryPath: string;
   readonly kubernetes: { [minor: string]: { version: string; kubeApiserver: string; kubeControllerManager: string; kubectl: string; etcd?: string } };
 }
 
@@ -60,5 +63,7 @@ function readTools(envFile: string): ToolPaths {
       etcd: values[`${key}_ETCD`],
     };
   }
-  return { etcd: values.ETCD, kyverno: values.KYVERNO, promtool: values.PROMTOOL, kubernetes };
+  return {
+    etcd: values.ETCD, kyverno: values.KYVERNO, promtool: values.PROMTOOL, redisServer: values.REDIS_SERVER, redisLibraryPath: values.REDIS_LIBRARY_PATH ?? '', kubernetes,
+  };
 }

@@ -1,0 +1,119 @@
+/**
+ * Small real Python apps the runtime tests run under the rendered commands: a Django project
+ * whose health view checks its database (a SQLite file the test can take away) and counts
+ * requests with prometheus_client, and a FastAPI app.
+ */
+
+/** The Django project `shop`: ALLOWED_HOSTS as a user would set it after reading the README. */
+export function djangoShop(allowedHosts: string[]): { [file: string]: string } {
+  return {
+    'shop/__init__.py': '',
+    'shop/settings.py': `
+import os
+SECRET_KEY = "test-only"
+DEBUG = False
+ALLOWED_HOSTS = ${JSON.stringify(allowedHosts)}
+ROOT_URLCONF = "shop.urls"
+INSTALLED_APPS = []
+# Django's defaults: CommonMiddleware is what checks the Host header against ALLOWED_HOSTS.
+MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware"]
+# The database lives on the pod's writable /tmp; the test removes the file to take it away.
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/shop.sqlite3"}}
+`,
+    'shop/wsgi.py': `
+import os, sqlite3
+from prometheus_client import Gauge
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+sqlite3.connect("/tmp/shop.sqlite3").close()
+# One per live worker (each imports this module after the fork): a worker that died must
+# leave the sum, which gunicorn's child_exit hook (mark_process_dead) does.
+WORKERS = Gauge("shop_workers_up", "Live worker processes", multiprocess_mode="livesum")
+WORKERS.set(1)
+from django.core.wsgi import get_wsgi_application
+application = get_wsgi_application()
+`,
+    'shop/urls.py': `
+from django.urls import path
+from shop import views
+urlpatterns = [path("healthz", views.healthz), path("work", views.work), path("slow", views.slow), path("pid", views.pid)]
+`,
+    'shop/views.py': `
+import os, sqlite3, time
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import Counter
+
+REQUESTS = Counter("shop_work_requests", "Requests to /work")
+
+def healthz(request):
+    # Readiness: the app can serve only with its database (here: the file must exist and answer).
+    path = settings.DATABASES["default"]["NAME"]
+    if not os.path.exists(path):
+        return HttpResponse("database gone", status=503)
+    sqlite3.connect(path).execute("select 1")
+    return HttpResponse("ok")
+
+def work(request):
+    REQUESTS.inc()
+    return HttpResponse("done")
+
+def slow(request):
+    time.sleep(float(request.GET.get("s", "3")))
+    return HttpResponse("finished")
+
+def pid(request):
+    return JsonResponse({"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()})
+`,
+  };
+}
+
+/** A FastAPI app `api.main:app` with a health view that checks a dependency file. */
+export function fastApi(): { [file: string]: string } {
+  return {
+    'api/__init__.py': '',
+    'api/main.py': `
+import asyncio, os
+from fastapi import FastAPI, Response
+app = FastAPI()
+
+@app.get("/healthz")
+def healthz(response: Response):
+    if not os.path.exists("/tmp/dependency-up"):
+        response.status_code = 503
+        return {"status": "dependency down"}
+    return {"status": "ok"}
+
+@app.get("/slow")
+async def slow(s: float = 3):
+    await asyncio.sleep(s)
+    return {"status": "finished"}
+
+@app.on_event("startup")
+def startup():
+    open("/tmp/dependency-up", "w").close()
+`,
+  };
+}
+
+/** A Celery app `shop` (found as `shop.celery` by `celery -A shop`) with a slow task and a beat schedule. */
+export function celeryShop(): { [file: string]: string } {
+  return {
+    'shop/__init__.py': '',
+    'shop/celery.py': `
+import os, time
+from celery import Celery
+app = Celery("shop", broker=os.environ["CELERY_BROKER_URL"], backend=os.environ["CELERY_BROKER_URL"])
+app.conf.task_track_started = True
+app.conf.beat_schedule = {"tick": {"task": "shop.tick", "schedule": 1.0}}
+
+@app.task(name="shop.slow")
+def slow(seconds):
+    time.sleep(seconds)
+    return "finished"
+
+@app.task(name="shop.tick")
+def tick():
+    return "tick"
+`,
+  };
+}
