@@ -31,7 +31,8 @@ flock 9
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
 export CGO_ENABLED=0
-say() { echo "provision: $*" >&2; }
+started=$SECONDS
+say() { echo "provision: [+$((SECONDS - started))s] $*" >&2; }
 
 # Runs a build step with its output in a log; on failure shows the log's end and stops.
 logged() {
@@ -206,4 +207,5 @@ build_kyverno
 build_promtool
 build_redis
 mv "$env_file.tmp" "$env_file"
+[ $((SECONDS - started)) -lt 5 ] || say "done"
 echo "$env_file"
