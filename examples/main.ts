@@ -11,6 +11,8 @@ const chart = new Chart(app, 'shop', { namespace: 'shop' });
 
 const service = new PythonService(chart, 'python-app', {
   image: 'registry.example.com/shop/python-app:1.4.2',
+  // A private registry: the kubelet pulls with this docker-registry Secret (every pod of the app).
+  imagePullSecrets: ['registry-credentials'],
   server: PythonServer.gunicorn({ app: 'app.wsgi:application' }),
   port: 8080,
   // The article scales from 3 to 5 replicas by hand; an autoscaler does it on CPU.

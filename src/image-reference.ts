@@ -1,3 +1,5 @@
+import { warnOnce } from './warnings';
+
 /**
  * A parsed container image reference (`[registry/]repository[:tag][@digest]`), following the
  * grammar of the distribution reference library that container runtimes use.
@@ -31,6 +33,18 @@ export function parseImageReference(image: string): ImageReference | undefined {
   // The grammar lets "host:5000/app" parse as repository "host" + tag "5000/app" only if the tag
   // allowed "/", which it does not; so a match here is unambiguous.
   return { repository: match[1], tag: match[2], digest: match[3] };
+}
+
+/**
+ * Warns, once per image, about a tag that names no version (none, or `latest`): a new build
+ * pushed under it changes nothing in the rendered YAML, so the next apply neither rolls the pods
+ * nor runs the migrations again (the migration Job is named by its rendered spec).
+ */
+export function warnMutableTag(label: string, image: string, ref: ImageReference): void {
+  if (ref.digest !== undefined || (ref.tag !== undefined && ref.tag !== 'latest')) return;
+  warnOnce(`mutable-tag:${image}`, `${label}: image "${image}" ${ref.tag === undefined ? 'has no tag (it means "latest")' : 'is tagged "latest"'}: `
+    + 'a new build pushed under the same tag changes nothing in the rendered YAML, so the next apply neither rolls the pods nor runs the migrations again; '
+    + `use a version tag (${ref.repository}:1.4.2) or a digest (${ref.repository}@sha256:...)`);
 }
 
 /**

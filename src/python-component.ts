@@ -1,7 +1,7 @@
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { versionLabelOf, parseImageReference } from './image-reference';
+import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { PythonPodTemplate, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import type { PythonService } from './python-service';
@@ -71,6 +71,13 @@ export interface StandalonePythonOptions {
    * @default kplus.ImagePullPolicy.ALWAYS
    */
   readonly imagePullPolicy?: kplus.ImagePullPolicy;
+
+  /**
+   * Names of registry Secrets (`kubernetes.io/dockerconfigjson`) in the namespace for pulling a
+   * private image; set on the pod spec.
+   * @default - the service's; none without a service
+   */
+  readonly imagePullSecrets?: string[];
 
   /**
    * Numeric user, group and fsGroup.
@@ -161,7 +168,7 @@ export function componentContext(
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id) || RESERVED_COMPONENTS.includes(id)) {
       v.fail('id', id, `must be a DNS-1035 label other than ${RESERVED_COMPONENTS.join(', ')} (it becomes the component label and part of the object names)`);
     }
-    for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'tmpSize', 'labels', 'version', 'partOf'] as const) {
+    for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'imagePullSecrets', 'tmpSize', 'labels', 'version', 'partOf'] as const) {
       if (props[prop] !== undefined) v.fail(prop, props[prop], 'comes from the service; set it there (a component of a service shares its image and identity)');
     }
     const name = service.identity.objectName(id, props.maxNameLength);
@@ -194,6 +201,7 @@ export function componentContext(
   }
   const image = parseImageReference(props.image!);
   if (!image) v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
+  warnMutableTag(label, props.image!, image!);
   const name = props.name ?? kebabCase(id);
   if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) v.fail('name', name, 'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter');
   if (name.length > (props.maxNameLength ?? 63)) v.fail('name', name, `is ${name.length} characters long; the limit is ${props.maxNameLength ?? 63}`);

@@ -113,6 +113,15 @@ export interface PythonPodOptions {
    * @default Size.mebibytes(256)
    */
   readonly tmpSize?: Size;
+
+  /**
+   * Names of `kubernetes.io/dockerconfigjson` Secrets in the app namespace the kubelet uses to
+   * pull the image from a private registry. Set on every pod (web, workers, scheduled jobs,
+   * migrations), not on the ServiceAccount: the pod spec is what the kubelet reads, it holds
+   * whichever ServiceAccount the pod runs as, and it shows in the rendered YAML.
+   * @default - none (a public registry, or credentials the nodes already have)
+   */
+  readonly imagePullSecrets?: string[];
 }
 
 /**
@@ -291,7 +300,16 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   v.integerInRange('securityContext.runAsUser', identity.runAsUser, 1, 2147483647);
   v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
   v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
+  validateImagePullSecrets(v, options.imagePullSecrets);
   return Object.assign({}, resources, { tmpSize, identity, userVariables });
+}
+
+function validateImagePullSecrets(v: PropValidator, names: string[] | undefined): void {
+  if (names === undefined) return;
+  if (!Array.isArray(names) || names.length === 0) v.fail('imagePullSecrets', names, 'must list at least one Secret name (leave it unset for none)');
+  names.forEach((name, i) => v.dnsSubdomain(`imagePullSecrets[${i}]`, name));
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) v.fail('imagePullSecrets', names, `names "${repeated}" twice`);
 }
 
 /** Checks resources (under `prop`) and applies their defaults. Internal. */
@@ -418,6 +436,7 @@ export class PythonPodTemplate {
     container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
     for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
     hardenAddedContainers(workload);
+    if (this.options.imagePullSecrets) setImagePullSecrets(workload, this.options.imagePullSecrets);
     return container;
   }
 
@@ -496,6 +515,19 @@ const RESTRICTED_CONTAINER_DEFAULTS: Array<[string, unknown]> = [
   ['runAsNonRoot', true],
   ['seccompProfile', { type: 'RuntimeDefault' }],
 ];
+
+const withPullSecrets = new WeakSet<kplus.AbstractPod>();
+
+/** cdk8s-plus-28 takes one registry Secret (`dockerRegistryAuth`); pods may need several. */
+function setImagePullSecrets(workload: kplus.AbstractPod, names: string[]): void {
+  if (withPullSecrets.has(workload)) return;
+  withPullSecrets.add(workload);
+  const secrets = names.map((name) => ({ name }));
+  afterRender(ApiObject.of(workload), (manifest) => {
+    const template = podTemplateOfManifest(manifest);
+    if (template?.spec) template.spec = withSortedKey(template.spec, 'imagePullSecrets', JSON.parse(JSON.stringify(secrets)));
+  });
+}
 
 const hardened = new WeakSet<kplus.AbstractPod>();
 

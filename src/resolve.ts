@@ -6,7 +6,7 @@ import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
 import { Exposure, validateExposure } from './exposure';
 import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE, GunicornConfigOptions } from './gunicorn-config';
-import { parseImageReference, versionLabelOf } from './image-reference';
+import { parseImageReference, versionLabelOf, warnMutableTag } from './image-reference';
 import { LABEL_PART_OF, LABEL_VERSION } from './labels';
 import { validateMigrations } from './migration-options';
 import { MULTIPROCESS_DIR_MEBIBYTES, validateMonitoringOptions } from './monitoring';
@@ -110,6 +110,7 @@ export function resolveService(
   if (!image) {
     v.fail('image', props.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
   }
+  warnMutableTag(v.label, props.image, image!);
   if (props.security) validateSecurity(v, props.security, props.image, namespace);
   if (props.security && name === 'namespace') {
     v.fail('name', name, `is taken by the namespace's admission policy (${namespace ?? 'default'}-namespace-policy) when security is set; choose another name`);

@@ -1,6 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { PythonPodTemplate } from '../src';
+import { PythonPodTemplate, PythonService, PythonWorker, WorkerProcess } from '../src';
 import { restrictedViolations } from '../src/pod-security-standards';
 import { appContainer, envOf, expectStrictlyValid, only, podTemplateOf, synth } from './support/manifests';
 
@@ -55,5 +55,53 @@ describe('PythonPodTemplate', () => {
     [{ image: 'a:1', resources: { memory: Size.kibibytes(100) } }, 'resources.memory "100Ki" must be a whole number of mebibytes'],
   ])('rejects %j clearly', (props, message) => {
     expect(() => new PythonPodTemplate({ ...props, errorLabel: undefined })).toThrow(message);
+  });
+});
+
+describe('private registries', () => {
+  test('every pod of the app pulls with the registry Secrets: web, workers, beat, scheduled jobs, migrations, and standalone components', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const web = new PythonService(chart, 'shop', {
+      image: 'registry.internal/acme/shop:1.0',
+      imagePullSecrets: ['registry-credentials', 'mirror-credentials'],
+      migrations: { command: ['python', 'manage.py', 'migrate'] },
+    });
+    web.addWorker('worker', { process: WorkerProcess.celery({ app: 'shop' }) });
+    web.addWorker('beat', { process: WorkerProcess.celeryBeat({ app: 'shop' }) });
+    web.addCronJob('report', { schedule: '0 6 * * *', command: ['python', '-m', 'report'] });
+    new PythonWorker(chart, 'indexer', { image: 'registry.internal/acme/indexer:1.0', imagePullSecrets: ['indexer-pull'], process: WorkerProcess.rq({ queues: ['index'] }) });
+    const manifests = synth(chart);
+    const pulls = manifests.filter((m) => podTemplateOf(m)).map((m) => [m.metadata.name.replace(/-[0-9a-f]{8}$/, ''), podTemplateOf(m)!.spec.imagePullSecrets]);
+    expect(pulls).toEqual([
+      ['shop', [{ name: 'registry-credentials' }, { name: 'mirror-credentials' }]],
+      ['shop-migrate', [{ name: 'registry-credentials' }, { name: 'mirror-credentials' }]],
+      ['shop-worker', [{ name: 'registry-credentials' }, { name: 'mirror-credentials' }]],
+      ['shop-beat', [{ name: 'registry-credentials' }, { name: 'mirror-credentials' }]],
+      ['shop-report', [{ name: 'registry-credentials' }, { name: 'mirror-credentials' }]],
+      ['indexer', [{ name: 'indexer-pull' }]],
+    ]);
+    expectStrictlyValid(manifests);
+  });
+
+  test('without imagePullSecrets the pods have none (nodes with registry credentials, or a public registry)', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    new PythonService(chart, 'shop', { image: 'ghcr.io/acme/shop:1.0' });
+    expect(podTemplateOf(only(synth(chart), 'Deployment'))!.spec.imagePullSecrets).toBeUndefined();
+  });
+
+  test.each([
+    ['an empty list', () => ({ imagePullSecrets: [] }), "PythonService 'shop': imagePullSecrets [] must list at least one Secret name (leave it unset for none)"],
+    ['a name that is no Secret name', () => ({ imagePullSecrets: ['Registry_Creds'] }), "PythonService 'shop': imagePullSecrets[0] \"Registry_Creds\" must be"],
+    ['a name twice', () => ({ imagePullSecrets: ['a', 'a'] }), 'imagePullSecrets ["a","a"] names "a" twice'],
+  ])('%s is an error', (_what, props, message) => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    expect(() => new PythonService(chart, 'shop', Object.assign({ image: 'ghcr.io/acme/shop:1.0' }, props()))).toThrow(message);
+  });
+
+  test('a component of a service takes the service\'s, and says so', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const web = new PythonService(chart, 'shop', { image: 'ghcr.io/acme/shop:1.0' });
+    expect(() => web.addWorker('w', { process: WorkerProcess.rq({ queues: ['q'] }), imagePullSecrets: ['x'] } as any))
+      .toThrow("PythonService 'shop' PythonWorker 'w': imagePullSecrets [\"x\"] comes from the service; set it there");
   });
 });

@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { Exposure, PythonServer, PythonService } from '../src';
+import { Exposure, PythonServer, PythonService, PythonWorker, WorkerProcess } from '../src';
 
 /** The lines `fn` writes to stderr (where the library's warnings go). */
 function stderrOf(fn: () => void): string[] {
@@ -39,5 +39,25 @@ describe('metrics on a publicly exposed app port', () => {
     const warnings = written.filter((line) => line.includes('/metrics is public'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^\[cdk8s-python-service\] warning: PythonService 'api': metrics are scraped from the app port, which is exposed outside the cluster, so \/metrics is public too\. Serve them on a port of their own and set monitoring.port/);
+  });
+});
+
+describe('mutable image tags', () => {
+  test('an image without a tag, or tagged latest, gets one warning each with the fix; versions and digests none', () => {
+    const written = stderrOf(() => {
+      const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+      new PythonService(chart, 'bare', { image: 'ghcr.io/acme/bare' });
+      new PythonService(chart, 'latest', { image: 'ghcr.io/acme/latest:latest', migrations: { command: ['migrate'] } });
+      new PythonService(chart, 'again', { image: 'ghcr.io/acme/latest:latest' });
+      new PythonService(chart, 'pinned', { image: 'ghcr.io/acme/pinned:1.4.2' });
+      new PythonService(chart, 'digest', { image: `ghcr.io/acme/digest@sha256:${'a'.repeat(64)}` });
+      new PythonWorker(chart, 'indexer', { image: 'ghcr.io/acme/indexer', process: WorkerProcess.rq({ queues: ['q'] }) });
+    });
+    const warnings = written.filter((line) => line.includes('a new build pushed under the same tag'));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^\[cdk8s-python-service\] warning: PythonService 'bare': image "ghcr.io\/acme\/bare" has no tag \(it means "latest"\): .* neither rolls the pods nor runs the migrations again; use a version tag \(ghcr.io\/acme\/bare:1.4.2\) or a digest \(ghcr.io\/acme\/bare@sha256:...\)\n$/),
+      expect.stringMatching(/^\[cdk8s-python-service\] warning: PythonService 'latest': image "ghcr.io\/acme\/latest:latest" is tagged "latest"/),
+      expect.stringMatching(/^\[cdk8s-python-service\] warning: PythonWorker 'indexer': image "ghcr.io\/acme\/indexer" has no tag/),
+    ]);
   });
 });
