@@ -22,21 +22,43 @@ export interface NodePortExposureOptions {
  */
 export interface IngressExposureOptions {
   /**
-   * The host name the Ingress routes, e.g. `shop.example.com`.
+   * The host name the Ingress routes, e.g. `shop.example.com` (or `hosts` for several).
+   * @default - `hosts`; one of the two is required
    */
-  readonly host: string;
+  readonly host?: string;
 
   /**
-   * The path prefix routed to the service.
+   * The host names the Ingress routes, e.g. `['example.com', 'www.example.com']` (a leading
+   * `*.` wildcard is allowed), as `Exposure.gateway()` takes `hostnames`. The first one that is
+   * not a wildcard is the probes' `Host` header.
+   * @default - `host`; one of the two is required
+   */
+  readonly hosts?: string[];
+
+  /**
+   * The path routed to the service, on every host.
    * @default "/"
    */
   readonly path?: string;
 
   /**
-   * A TLS Secret (type kubernetes.io/tls) in the app namespace for `host`.
-   * @default - no TLS section; the Ingress serves plain HTTP unless the controller adds TLS
+   * How the path matches (`Prefix` or `Exact` in the Ingress), as for `Exposure.gateway()`.
+   * @default GatewayPathType.PATH_PREFIX
+   */
+  readonly pathType?: GatewayPathType;
+
+  /**
+   * One TLS Secret (type kubernetes.io/tls) in the app namespace whose certificate covers every host.
+   * @default - no TLS section (or `tlsSecretNames`); the Ingress serves plain HTTP unless the controller adds TLS
    */
   readonly tlsSecretName?: string;
+
+  /**
+   * One TLS Secret per host, `{ 'example.com': 'example-com-tls', 'www.example.com': 'www-tls' }`;
+   * every key must be one of the hosts.
+   * @default - `tlsSecretName` for all hosts, or no TLS
+   */
+  readonly tlsSecretNames?: { [host: string]: string };
 
   /**
    * The IngressClass name (`spec.ingressClassName`).
@@ -199,7 +221,7 @@ export class Exposure {
 
   /** The host names the service is reached under from outside, in order (wildcards included). */
   public get publicHosts(): string[] {
-    if (this.ingressOptions?.host !== undefined) return [this.ingressOptions.host];
+    if (this.ingressOptions) return ingressHosts(this.ingressOptions);
     return [...(this.gatewayOptions?.hostnames ?? [])];
   }
 
@@ -244,20 +266,33 @@ export function addExposure(scope: Construct, t: ExposureTarget): { service: kpl
   if (t.exposure.gatewayOptions) return { service, route: addHttpRoute(scope, t, t.exposure.gatewayOptions) };
   const options = t.exposure.ingressOptions;
   if (!options) return { service };
+  const hosts = ingressHosts(options);
+  const backend = kplus.IngressBackend.fromService(service, { port: t.servicePort });
+  const pathType = options.pathType === GatewayPathType.EXACT ? kplus.HttpIngressPathType.EXACT : kplus.HttpIngressPathType.PREFIX;
   const ingress = new kplus.Ingress(scope, 'Ingress', {
     metadata: { name: t.name, labels: { ...t.labels }, annotations: options.annotations },
     className: options.className,
-    rules: [{
-      host: options.host,
-      path: options.path ?? '/',
-      pathType: kplus.HttpIngressPathType.PREFIX,
-      backend: kplus.IngressBackend.fromService(service, { port: t.servicePort }),
-    }],
-    tls: options.tlsSecretName
-      ? [{ hosts: [options.host], secret: kplus.Secret.fromSecretName(scope, 'TlsSecret', options.tlsSecretName) }]
-      : undefined,
+    rules: hosts.map((host) => ({ host, path: options.path ?? '/', pathType, backend })),
+    tls: ingressTls(scope, options, hosts),
   });
   return { service, ingress };
+}
+
+/** The Ingress's hosts, from `host` or `hosts`. */
+function ingressHosts(options: IngressExposureOptions): string[] {
+  return options.hosts !== undefined ? [...options.hosts] : options.host !== undefined ? [options.host] : [];
+}
+
+/** One TLS entry for all hosts (`tlsSecretName`), or one per Secret of `tlsSecretNames`, hosts in their order. */
+function ingressTls(scope: Construct, options: IngressExposureOptions, hosts: string[]): kplus.IngressTls[] | undefined {
+  if (options.tlsSecretName !== undefined) return [{ hosts, secret: kplus.Secret.fromSecretName(scope, 'TlsSecret', options.tlsSecretName) }];
+  const byHost = options.tlsSecretNames;
+  if (byHost === undefined) return undefined;
+  const secrets = [...new Set(hosts.filter((h) => byHost[h] !== undefined).map((h) => byHost[h]))];
+  return secrets.map((secretName, i) => ({
+    hosts: hosts.filter((h) => byHost[h] === secretName),
+    secret: kplus.Secret.fromSecretName(scope, i === 0 ? 'TlsSecret' : `TlsSecret${i}`, secretName),
+  }));
 }
 
 function gatewayApi(): typeof gateway {
@@ -290,12 +325,28 @@ export function validateExposure(v: PropValidator, exposure: Exposure): void {
   if (exposure.gatewayOptions) validateGateway(v, exposure.gatewayOptions);
   const ingress = exposure.ingressOptions;
   if (!ingress) return;
-  const host = ingress.host;
-  if (typeof host !== 'string' || !/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host) || host.length > 253) {
-    v.fail('expose.host', host, 'must be a lower-case DNS host name such as "shop.example.com" (no scheme, port or path)');
+  if (ingress.host !== undefined && ingress.hosts !== undefined) v.fail('expose.hosts', ingress.hosts, 'cannot be combined with expose.host; list every host in hosts');
+  if (ingress.host === undefined && ingress.hosts === undefined) v.fail('expose.host', undefined, 'is required: the host name the Ingress routes (or hosts, for several)');
+  if (ingress.host !== undefined) validateIngressHost(v, 'expose.host', ingress.host);
+  if (ingress.hosts !== undefined) {
+    if (!Array.isArray(ingress.hosts) || ingress.hosts.length === 0) v.fail('expose.hosts', ingress.hosts, 'must list at least one host name');
+    ingress.hosts.forEach((host, i) => validateIngressHost(v, `expose.hosts[${i}]`, host));
+    const repeated = ingress.hosts.find((h, i) => ingress.hosts!.indexOf(h) !== i);
+    if (repeated !== undefined) v.fail('expose.hosts', ingress.hosts, `names "${repeated}" twice`);
   }
   v.httpPath('expose.path', ingress.path);
+  if (ingress.pathType !== undefined && !Object.values(GatewayPathType).includes(ingress.pathType)) {
+    v.fail('expose.pathType', ingress.pathType, `must be one of ${Object.values(GatewayPathType).join(', ')}`);
+  }
   if (ingress.tlsSecretName !== undefined) v.dnsSubdomain('expose.tlsSecretName', ingress.tlsSecretName);
+  if (ingress.tlsSecretNames !== undefined) {
+    if (ingress.tlsSecretName !== undefined) v.fail('expose.tlsSecretNames', ingress.tlsSecretNames, 'cannot be combined with expose.tlsSecretName (one Secret for every host)');
+    const hosts = ingressHosts(ingress);
+    for (const [host, secretName] of Object.entries(ingress.tlsSecretNames)) {
+      if (!hosts.includes(host)) v.fail(`expose.tlsSecretNames["${host}"]`, secretName, `is for a host the Ingress does not route (hosts: ${hosts.join(', ')})`);
+      v.dnsSubdomain(`expose.tlsSecretNames["${host}"]`, secretName);
+    }
+  }
   if (ingress.className !== undefined) v.dnsSubdomain('expose.className', ingress.className);
   for (const [key, value] of Object.entries(ingress.annotations ?? {})) {
     if (!isQualifiedName(key)) v.fail('expose.annotations key', key, 'must be a qualified name such as "cert-manager.io/cluster-issuer"');
@@ -304,6 +355,12 @@ export function validateExposure(v: PropValidator, exposure: Exposure): void {
 }
 
 const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function validateIngressHost(v: PropValidator, prop: string, host: string): void {
+  if (typeof host !== 'string' || !HOSTNAME.test(host) || host.length > 253) {
+    v.fail(prop, host, 'must be a lower-case DNS host name such as "shop.example.com" (no scheme, port or path)');
+  }
+}
 
 function validateGateway(v: PropValidator, o: GatewayExposureOptions): void {
   v.dnsSubdomain('expose.gatewayName', o.gatewayName);

@@ -102,6 +102,8 @@ describe('gunicorn (sync workers) with a Django app, an internal service with me
     // The README: list the in-cluster name in ALLOWED_HOSTS.
     pod = PodProcess.start(rendered.deployment, { app: djangoShop(['api.shop.svc']), manifests: rendered.manifests });
     await eventually('the startup probe', () => probePasses(rendered.container.startupProbe), 60_000, pod);
+    // The first worker can answer before the arbiter has forked the others.
+    await eventually('the workers to boot and load the app', async () => metric((await get(metricsPort, '/metrics')).body, 'shop_workers_up') === 3, 60_000, pod);
   }, 300_000);
   afterAll(() => pod?.stop());
 

@@ -73,7 +73,7 @@ function servers(variant: { image?: string; env?: string } = {}): Release {
   new PythonService(chart, 'sync', {
     ...common('sync', `${REGISTRY}/servers/sync:1.0`, [`${REGISTRY}/servers/sync:1.0`]), // exact
     server: PythonServer.gunicorn({ app: 'shop.wsgi:application', maxRequests: 1000 }),
-    expose: Exposure.ingress({ host: 'sync.example.com', tlsSecretName: 'sync-tls', proxyNamespace: 'ingress-nginx' }),
+    expose: Exposure.ingress({ hosts: ['sync.example.com', 'www.sync.example.com'], tlsSecretNames: { 'sync.example.com': 'sync-tls', 'www.sync.example.com': 'www-tls' }, proxyNamespace: 'ingress-nginx' }),
     monitoring: { alerts: true, labels: { release: 'kube-prometheus-stack' } },
   });
   new PythonService(chart, 'gthread', {

@@ -22,7 +22,8 @@ const root = path.resolve(__dirname, '..', '..');
 
 /** The cache the provisioning script builds into (outside the repository). */
 export function toolCacheDir(): string {
-  return process.env.CDK8S_PYTHON_SERVICE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'cdk8s-python-service');
+  // As the provisioning script reads them: an empty variable counts as unset.
+  return process.env.CDK8S_PYTHON_SERVICE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cdk8s-python-service');
 }
 
 /**
