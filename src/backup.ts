@@ -129,6 +129,16 @@ export interface PythonServiceBackup {
    * @default BackupObjects.WHOLE_NAMESPACE - a restore then also brings back Secrets and ConfigMaps made elsewhere
    */
   readonly objects?: BackupObjects;
+
+  /**
+   * The image of Velero's file-system restore helper, the init container `restore-wait` Velero
+   * adds to every restored pod with file-system-backed volumes: the Velero server's image (e.g.
+   * `velero/velero:v1.17.2`) unless Velero's restore-helper ConfigMap names another. With
+   * `security`, the service's and the namespace's policies allow exactly this image, or they
+   * would refuse the restored pods.
+   * @default - none: with BackupVolumeMode.FILE_SYSTEM and security, synthesis warns that restores will be refused
+   */
+  readonly restoreHelperImage?: string;
 }
 
 /**

@@ -125,7 +125,12 @@ export class PythonService extends Construct {
     this.podIdentity = r.pod.identity;
     // Tracing adds the collector to the egress every component of the service shares.
     const tracingEgress = r.tracing?.egress ? [r.tracing.egress] : [];
-    this.security = props.security && Object.assign({}, props.security, { egressTo: [...(props.security.egressTo ?? []), ...tracingEgress] });
+    // Velero's restore helper runs in restored pods: its image is allowed beside the app's.
+    const restoreHelper = props.backup?.restoreHelperImage !== undefined ? [props.backup.restoreHelperImage] : [];
+    this.security = props.security && Object.assign({}, props.security, {
+      allowedImages: [...props.security.allowedImages, ...restoreHelper],
+      egressTo: [...(props.security.egressTo ?? []), ...tracingEgress],
+    });
     this.tracing = props.tracing;
     this.monitoringSettings = props.monitoring;
     this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);

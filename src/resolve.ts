@@ -215,6 +215,18 @@ export function resolveService(
     if (backupVolumes === BackupVolumeMode.FILE_SYSTEM && !props.persistence) {
       v.fail('backup.volumes', backupVolumes, 'needs persistence: there is no volume to back up');
     }
+    const helper = props.backup.restoreHelperImage;
+    if (helper !== undefined) {
+      if (backupVolumes !== BackupVolumeMode.FILE_SYSTEM) v.fail('backup.restoreHelperImage', helper, 'only applies with backup.volumes BackupVolumeMode.FILE_SYSTEM: only file-system restores run the helper');
+      const ref = parseImageReference(helper);
+      if (!ref || (ref.tag === undefined && ref.digest === undefined)) {
+        v.fail('backup.restoreHelperImage', helper, 'must be an image reference with a tag or digest, the one your Velero runs (e.g. "velero/velero:v1.17.2")');
+      }
+    } else if (backupVolumes === BackupVolumeMode.FILE_SYSTEM && props.security) {
+      warnOnce(`restore-helper:${v.label}`, `${v.label}: backup.volumes is FILE_SYSTEM and security.allowedImages is set, but backup.restoreHelperImage is not: `
+        + 'on restore, Velero adds its restore-wait init container (the Velero server image) to the pods, and the admission policies refuse them; '
+        + 'set backup.restoreHelperImage to the image your Velero runs (e.g. "velero/velero:v1.17.2"), which the policies then allow');
+    }
     if (props.backup.hooksOnce && maxReplicas > 1) {
       v.fail('backup.hooksOnce', true, `needs the pods that carry the hooks to be a singleton, but this service runs up to ${maxReplicas} replicas and Velero runs pod hooks in each (use replicas: 1 without autoscaling)`);
     }

@@ -1,7 +1,8 @@
 import { App, Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BackupHookErrorMode, BackupObjects, BackupSchedule, BackupVolumeMode, PythonService, PythonServiceProps } from '../src';
-import { allOf, expectStrictlyValid, Manifest, only, podTemplateOf, selects, synth } from './support/manifests';
+import { evaluatePolicy } from './support/cel';
+import { allOf, expectStrictlyValid, Manifest, only, podTemplateOf, selects, servicePolicy, synth } from './support/manifests';
 
 /** What a Velero backup made from a Schedule's template takes of the app namespace's objects. */
 function veleroTakes(template: any, m: Manifest): boolean {
@@ -174,5 +175,49 @@ describe('bad backup props', () => {
     const chart = new Chart(Testing.app(), 'c');
     expect(() => new PythonService(chart, 'api', { image: 'x/api:1', backup: { schedule: '0 0 * * *' } }))
       .toThrow(/PythonService 'api': backup "0 0 \* \* \*" needs the app namespace/);
+  });
+});
+
+describe('restores the admission policy lets through (Velero\'s file-system restore helper)', () => {
+  const HELPER = 'velero/velero:v1.17.2';
+  const secured = (backup: Partial<PythonServiceProps['backup']> = {}) => build({
+    replicas: 1,
+    persistence: { size: Size.gibibytes(1) },
+    backup: Object.assign({ schedule: '0 0 * * *', volumes: BackupVolumeMode.FILE_SYSTEM }, backup),
+    security: { allowedImages: ['ghcr.io/acme/'] },
+  });
+  /** A restored pod: the app's pod with Velero's restore-wait init container, restricted like the app (Velero copies the first container's securityContext when no restore-helper ConfigMap exists). */
+  const restoredPod = (manifests: Manifest[]) => {
+    const template = JSON.parse(JSON.stringify(podTemplateOf(only(manifests, 'Deployment'))!));
+    template.spec.initContainers = [{ name: 'restore-wait', image: HELPER, command: ['/velero-restore-helper'], securityContext: template.spec.containers[0].securityContext }];
+    return { apiVersion: 'v1', kind: 'Pod', metadata: Object.assign({}, template.metadata, { name: 'restored', namespace: 'shop' }), spec: template.spec };
+  };
+
+  test('with restoreHelperImage, the service\'s and the namespace\'s policies admit a restored pod', () => {
+    const manifests = secured({ restoreHelperImage: HELPER });
+    for (const policy of allOf(manifests, 'ValidatingAdmissionPolicy')) {
+      expect([policy.metadata.name, evaluatePolicy(policy.spec, restoredPod(manifests))]).toEqual([policy.metadata.name, { allowed: true }]);
+    }
+    expectStrictlyValid(manifests);
+  });
+
+  test('without it, the policies refuse the restored pod, and synthesis warns with the fix', () => {
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { written.push(String(chunk)); return true; });
+    let manifests: Manifest[];
+    try {
+      manifests = secured();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.filter((l) => l.includes('backup.restoreHelperImage is not'))).toEqual([expect.stringContaining('set backup.restoreHelperImage to the image your Velero runs (e.g. "velero/velero:v1.17.2")')]);
+    expect(evaluatePolicy(servicePolicy(manifests!).spec, restoredPod(manifests!)).message).toMatch(/^allowed-images: images not allowed: velero\/velero:v1.17.2/);
+  });
+
+  test.each([
+    ['without file-system backups', { volumes: BackupVolumeMode.SNAPSHOT, restoreHelperImage: HELPER }, 'backup.restoreHelperImage "velero/velero:v1.17.2" only applies with backup.volumes BackupVolumeMode.FILE_SYSTEM'],
+    ['without a tag', { restoreHelperImage: 'velero/velero' }, 'backup.restoreHelperImage "velero/velero" must be an image reference with a tag or digest'],
+  ])('%s is an error', (_what, backup, message) => {
+    expect(() => secured(backup as any)).toThrow(message);
   });
 });
