@@ -26,6 +26,7 @@ export type { PythonServiceHealthCheck, PythonServiceShutdown } from './web-depl
 export { HealthProbe, HealthProbeKind } from './health-probe';
 export type { HealthProbeTiming, HttpHealthProbeOptions, TcpHealthProbeOptions } from './health-probe';
 export * from './worker-process';
+export type { PythonSidecarOptions } from './sidecar';
 export { PythonWorker } from './python-worker';
 export type { PythonWorkerOptions, PythonWorkerProps, PythonWorkerShutdown } from './python-worker';
 export { PythonCronJob } from './python-cron-job';

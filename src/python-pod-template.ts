@@ -448,21 +448,8 @@ export class PythonPodTemplate {
       imagePullPolicy: this.options.imagePullPolicy ?? kplus.ImagePullPolicy.ALWAYS,
       envVariables: this.environment(derivedEnv),
       envFrom: this.options.envFrom,
-      resources: {
-        cpu: { request: r.cpu, limit: r.cpuLimit },
-        memory: { request: r.memory, limit: r.memory },
-        ephemeralStorage: { request: r.ephemeralStorage, limit: r.ephemeralStorage },
-      },
-      securityContext: {
-        ensureNonRoot: true,
-        user: id.runAsUser,
-        group: id.runAsGroup,
-        privileged: false,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: [kplus.Capability.ALL] },
-        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-      },
+      resources: containerResources(r),
+      securityContext: restrictedSecurityContext(id),
     };
   }
 
@@ -515,6 +502,29 @@ const RESTRICTED_CONTAINER_DEFAULTS: Array<[string, unknown]> = [
   ['runAsNonRoot', true],
   ['seccompProfile', { type: 'RuntimeDefault' }],
 ];
+
+/** Requests as resolved; memory and ephemeral storage limited to their requests. Internal. */
+export function containerResources(r: ResolvedResources): kplus.ContainerResources {
+  return {
+    cpu: { request: r.cpu, limit: r.cpuLimit },
+    memory: { request: r.memory, limit: r.memory },
+    ephemeralStorage: { request: r.ephemeralStorage, limit: r.ephemeralStorage },
+  };
+}
+
+/** Pod Security "restricted" for one container, with the pod's numeric ids and a read-only root. Internal. */
+export function restrictedSecurityContext(id: PythonServiceSecurityContext): kplus.ContainerSecurityContextProps {
+  return {
+    ensureNonRoot: true,
+    user: id.runAsUser,
+    group: id.runAsGroup,
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: [kplus.Capability.ALL] },
+    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+  };
+}
 
 const withPullSecrets = new WeakSet<kplus.AbstractPod>();
 

@@ -21,6 +21,7 @@ import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './s
 import { addConfigFiles, addExternalSecret, PythonServiceTracing } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
 import { coverByNamespacePolicy, createServicePolicies, ingressPeers, lockDownService, platformScopeOf } from './service-security';
+import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
 import { PropValidator } from './validation';
 import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from './web-deployment';
 
@@ -295,6 +296,17 @@ export class PythonService extends Construct {
   /** Adds a background worker (Celery, beat, RQ, Dramatiq, a command) on this service's pod template. */
   public addWorker(id: string, options: PythonWorkerOptions): PythonWorker {
     return new PythonWorker(this, id, Object.assign({}, options, { service: this }));
+  }
+
+  /**
+   * Adds a native sidecar to the web pods (an init container with `restartPolicy: Always`): up
+   * before the app, beside it for the pod's life, stopped after it; restricted like the app, with
+   * small resources of its own. With `security`, its image must be allowed.
+   * @param id the container name (a DNS label)
+   * @param options image, command, port, resources
+   */
+  public addSidecar(id: string, options: PythonSidecarOptions): kplus.Container {
+    return addNativeSidecar(new PropValidator(`PythonService '${this.node.id}'`), this.deployment, id, options, this.podIdentity);
   }
 
   /** Adds a scheduled job on this service's pod template. */

@@ -6,11 +6,13 @@ import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './heal
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
-import { PythonServiceResources } from './python-pod-template';
+import { PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { addScaledObject } from './queue-scaler';
 import { QueueScaling, resolveQueueScaling } from './queue-scaling';
 import { createAutoscaler, resolveAutoscaling } from './scaling';
+import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
+import { PropValidator } from './validation';
 import { spreadReplicas } from './web-deployment';
 import { WorkerProcess, WorkerProcessConfig, WorkerProcessKind } from './worker-process';
 
@@ -133,6 +135,9 @@ export class PythonWorker extends Construct {
   /** The HorizontalPodAutoscaler, with `autoscaling`. */
   public readonly autoscaler?: kplus.HorizontalPodAutoscaler;
 
+  private readonly label: string;
+  private readonly podIdentity: PythonServiceSecurityContext;
+
   constructor(scope: Construct, id: string, props: PythonWorkerProps) {
     super(scope, id);
     // Beat is one small scheduler process that runs no task: it needs neither the web's
@@ -229,6 +234,18 @@ export class PythonWorker extends Construct {
     this.networkPolicy = componentNetworkPolicy(this, ctx, props.egressTo);
     addWorkerMetrics(this, ctx, props.metricsPort, this.networkPolicy);
     governComponent(this, ctx, this.deployment);
+    this.label = ctx.label;
+    this.podIdentity = ctx.template.identity;
+  }
+
+  /**
+   * Adds a native sidecar to the worker's pods (an init container with `restartPolicy: Always`),
+   * restricted like the worker, with small resources of its own; see `PythonService.addSidecar`.
+   * @param id the container name (a DNS label)
+   * @param options image, command, port, resources
+   */
+  public addSidecar(id: string, options: PythonSidecarOptions): kplus.Container {
+    return addNativeSidecar(new PropValidator(this.label), this.deployment, id, options, this.podIdentity);
   }
 }
 

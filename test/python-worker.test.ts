@@ -287,3 +287,47 @@ describe('bad worker and cron job props', () => {
     expect(only(manifests, 'CronJob', 'shop-hourly').spec.schedule).toBe('@hourly');
   });
 });
+
+describe('native sidecars', () => {
+  function withSidecars() {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const web = new PythonService(chart, 'shop', { image: IMAGE, security: { allowedImages: ['ghcr.io/acme/', 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1'] } });
+    web.addSidecar('cloud-sql-proxy', { image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1', args: ['--port=5432', 'acme:europe-west1:shop'], port: 5432 });
+    const worker = web.addWorker('worker', { process: WorkerProcess.celery({ app: 'shop' }) });
+    worker.addSidecar('cloud-sql-proxy', { image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1', args: ['--port=5432', 'acme:europe-west1:shop'], resources: { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(128) } });
+    return { chart, manifests: synth(chart) };
+  }
+
+  test('an init container with restartPolicy Always, restricted like the app, with small resources of its own', () => {
+    const { manifests } = withSidecars();
+    const sidecar = podTemplateOf(only(manifests, 'Deployment', 'shop'))!.spec.initContainers[0];
+    expect(sidecar).toMatchObject({
+      name: 'cloud-sql-proxy',
+      image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1',
+      restartPolicy: 'Always',
+      args: ['--port=5432', 'acme:europe-west1:shop'],
+      ports: [{ containerPort: 5432, name: 'cloud-sql-proxy', protocol: 'TCP' }],
+      resources: { requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '1Gi' }, limits: { 'memory': '64Mi', 'ephemeral-storage': '1Gi' } },
+      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+    });
+    expect(podTemplateOf(only(manifests, 'Deployment', 'shop-worker'))!.spec.initContainers[0].resources.requests).toMatchObject({ cpu: '100m', memory: '128Mi' });
+    expectStrictlyValid(manifests);
+    for (const m of manifests.filter((x) => x.kind === 'Deployment')) expect(evaluatePolicy(servicePolicy(manifests).spec, m)).toEqual({ allowed: true });
+  });
+
+  test('a sidecar image the policy does not allow fails at synth, naming it', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const web = new PythonService(chart, 'shop', { image: IMAGE, security: { allowedImages: ['ghcr.io/acme/'] } });
+    web.addSidecar('proxy', { image: 'docker.io/library/haproxy:3.1' });
+    expect(() => synth(chart)).toThrow(/\(allowed-images\): container "proxy" image "docker.io\/library\/haproxy:3.1" is not allowed/);
+  });
+
+  test.each([
+    ['a name that is no DNS label', 'Proxy', { image: 'ghcr.io/acme/proxy:1' }, "PythonService 'shop': sidecars.Proxy name \"Proxy\" must be a DNS-1123 label"],
+    ['an invalid image', 'proxy', { image: 'Not An Image' }, 'sidecars.proxy.image "Not An Image" is not a valid image reference'],
+    ['a port out of range', 'proxy', { image: 'ghcr.io/acme/proxy:1', port: 70000 }, 'sidecars.proxy.port 70000'],
+  ])('%s is an error naming the sidecar', (_what, id, options, message) => {
+    const web = new PythonService(new Chart(Testing.app(), 'shop', { namespace: 'shop' }), 'shop', { image: IMAGE });
+    expect(() => web.addSidecar(id, options)).toThrow(message);
+  });
+});

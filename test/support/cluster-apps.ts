@@ -150,6 +150,7 @@ function shop(variant: { image?: string; env?: string } = {}): Release {
     metricsPort: 9808,
   });
   web.addWorker('beat', { process: WorkerProcess.celeryBeat({ app: 'shop' }) });
+  web.addSidecar('db-proxy', { image: `${REGISTRY}/shop/cloud-sql-proxy:2.14.1`, args: ['--port=5432', 'acme:europe-west1:shop'], port: 5432 });
   web.addWorker('rq', { process: WorkerProcess.rq({ queues: ['high', 'default'] }) });
   web.addCronJob('clear-sessions', { schedule: '0 3 * * *', timeZone: 'Europe/Berlin', command: ['python', 'manage.py', 'clearsessions'] });
   return synthApp(app);
