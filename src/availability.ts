@@ -34,6 +34,70 @@ export interface PythonServiceAutoscaling {
    * @default Duration.minutes(5) - avoids flapping on bursty traffic
    */
   readonly scaleDownStabilization?: Duration;
+
+  /**
+   * The most pods removed in one minute once load is low.
+   * @default 1 - a short lull does not empty the service, and each removed pod's connections drain before the next
+   */
+  readonly scaleDownPodsPerMinute?: number;
+
+  /**
+   * The most pods added in one minute.
+   * @default - 4 pods or 200 % a minute, whichever is more, with no stabilization (a Python server is slow to start, so scale up early rather than cap it)
+   */
+  readonly scaleUpPodsPerMinute?: number;
+
+  /**
+   * Per-pod metrics to scale on (`type: Pods`), e.g. requests per second from a Prometheus
+   * adapter: `[{ name: 'http_requests_per_second', averageValue: 20 }]`. Added to the CPU/memory targets.
+   * @default - none
+   */
+  readonly podMetrics?: AutoscalingPodMetric[];
+
+  /**
+   * Metrics from outside the cluster's objects to scale on (`type: External`), e.g. a queue
+   * length or a load balancer's request rate: `[{ name: 'sqs_messages_visible', averageValue: 30, selector: { queue: 'orders' } }]`.
+   * @default - none
+   */
+  readonly externalMetrics?: AutoscalingExternalMetric[];
+}
+
+/**
+ * A per-pod metric target for the HorizontalPodAutoscaler (`type: Pods`).
+ */
+export interface AutoscalingPodMetric {
+  /** The metric's name as the custom metrics API serves it. */
+  readonly name: string;
+  /** The target value averaged over the pods. */
+  readonly averageValue: number;
+  /**
+   * Labels that select the metric's series.
+   * @default - none
+   */
+  readonly selector?: { [key: string]: string };
+}
+
+/**
+ * An external metric target for the HorizontalPodAutoscaler (`type: External`).
+ */
+export interface AutoscalingExternalMetric {
+  /** The metric's name as the external metrics API serves it. */
+  readonly name: string;
+  /**
+   * The target per pod (the metric divided by the pod count).
+   * @default - `value` must be set instead
+   */
+  readonly averageValue?: number;
+  /**
+   * The target for the metric as a whole.
+   * @default - `averageValue` must be set instead
+   */
+  readonly value?: number;
+  /**
+   * Labels that select the metric's series.
+   * @default - none
+   */
+  readonly selector?: { [key: string]: string };
 }
 
 /**

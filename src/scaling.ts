@@ -2,7 +2,7 @@ import { ApiObjectMetadata, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { PythonServiceAutoscaling } from './availability';
+import { AutoscalingExternalMetric, AutoscalingPodMetric, PythonServiceAutoscaling } from './availability';
 import { PropValidator } from './validation';
 
 // Internal helpers of PythonService's scaling; not exported from the package root.
@@ -14,6 +14,27 @@ export interface ResolvedAutoscaling {
   readonly targetCpuUtilization?: number;
   readonly targetMemoryUtilization?: number;
   readonly scaleDownStabilization: Duration;
+  readonly scaleDownPodsPerMinute: number;
+  readonly scaleUpPodsPerMinute?: number;
+  readonly podMetrics: AutoscalingPodMetric[];
+  readonly externalMetrics: AutoscalingExternalMetric[];
+}
+
+const METRIC_NAME = /^[A-Za-z_:][A-Za-z0-9_:.-]*$/;
+
+function validateMetricTargets(v: PropValidator, prop: string, metrics: Array<AutoscalingPodMetric | AutoscalingExternalMetric> | undefined, external: boolean): void {
+  if (metrics === undefined) return;
+  if (!Array.isArray(metrics) || metrics.length === 0) v.fail(prop, metrics, 'must list at least one metric (leave it unset for none)');
+  metrics.forEach((m, i) => {
+    if (typeof m.name !== 'string' || !METRIC_NAME.test(m.name)) v.fail(`${prop}[${i}].name`, m.name, 'must be a metric name such as "http_requests_per_second"');
+    const e = m as AutoscalingExternalMetric;
+    const values = [m.averageValue, ...(external ? [e.value] : [])].filter((x) => x !== undefined);
+    if (values.length !== 1) v.fail(`${prop}[${i}]`, m.name, external ? 'needs exactly one of averageValue (per pod) and value (for the whole metric)' : 'needs averageValue');
+    for (const [key, x] of [['averageValue', m.averageValue], ['value', e.value]] as const) {
+      if (x !== undefined && (typeof x !== 'number' || !(x > 0) || !Number.isFinite(x))) v.fail(`${prop}[${i}].${key}`, x, 'must be a positive number');
+    }
+    v.labelMap(`${prop}[${i}].selector`, m.selector);
+  });
 }
 
 /** Applies defaults and validates; throws naming the prop. */
@@ -30,13 +51,22 @@ export function resolveAutoscaling(v: PropValidator, a: PythonServiceAutoscaling
   if (scaleDownStabilization.toSeconds() > 3600) {
     v.fail('autoscaling.scaleDownStabilization', scaleDownStabilization, 'must be at most one hour (the Kubernetes limit)');
   }
-  const neither = a.targetCpuUtilization === undefined && a.targetMemoryUtilization === undefined;
+  v.integerInRange('autoscaling.scaleDownPodsPerMinute', a.scaleDownPodsPerMinute, 1, 10_000);
+  v.integerInRange('autoscaling.scaleUpPodsPerMinute', a.scaleUpPodsPerMinute, 1, 10_000);
+  validateMetricTargets(v, 'autoscaling.podMetrics', a.podMetrics, false);
+  validateMetricTargets(v, 'autoscaling.externalMetrics', a.externalMetrics, true);
+  // CPU at 70 % is the default signal only when nothing else is said.
+  const neither = a.targetCpuUtilization === undefined && a.targetMemoryUtilization === undefined && a.podMetrics === undefined && a.externalMetrics === undefined;
   return {
     minReplicas: a.minReplicas,
     maxReplicas: a.maxReplicas,
     targetCpuUtilization: neither ? 70 : a.targetCpuUtilization,
     targetMemoryUtilization: a.targetMemoryUtilization,
     scaleDownStabilization,
+    scaleDownPodsPerMinute: a.scaleDownPodsPerMinute ?? 1,
+    scaleUpPodsPerMinute: a.scaleUpPodsPerMinute,
+    podMetrics: [...(a.podMetrics ?? [])],
+    externalMetrics: [...(a.externalMetrics ?? [])],
   };
 }
 
@@ -48,17 +78,27 @@ export function createAutoscaler(
   const utilization = kplus.MetricTarget.averageUtilization;
   if (a.targetCpuUtilization !== undefined) metrics.push(kplus.Metric.resourceCpu(utilization(a.targetCpuUtilization)));
   if (a.targetMemoryUtilization !== undefined) metrics.push(kplus.Metric.resourceMemory(utilization(a.targetMemoryUtilization)));
+  const selector = (labels?: { [key: string]: string }) => (labels ? kplus.LabelSelector.of({ labels: Object.assign({}, labels) }) : undefined);
+  for (const m of a.podMetrics) metrics.push(kplus.Metric.pods({ name: m.name, target: kplus.MetricTarget.averageValue(m.averageValue), labelSelector: selector(m.selector) }));
+  for (const m of a.externalMetrics) {
+    const metricTarget = m.averageValue !== undefined ? kplus.MetricTarget.averageValue(m.averageValue) : kplus.MetricTarget.value(m.value!);
+    metrics.push(kplus.Metric.external({ name: m.name, target: metricTarget, labelSelector: selector(m.selector) }));
+  }
   return new kplus.HorizontalPodAutoscaler(scope, id, {
     metadata,
     target,
     minReplicas: a.minReplicas,
     maxReplicas: a.maxReplicas,
     metrics,
+    scaleUp: a.scaleUpPodsPerMinute !== undefined ? {
+      strategy: kplus.ScalingStrategy.MAX_CHANGE,
+      policies: [{ replicas: kplus.Replicas.absolute(a.scaleUpPodsPerMinute), duration: Duration.minutes(1) }],
+    } : undefined,
     scaleDown: {
       stabilizationWindow: a.scaleDownStabilization,
       strategy: kplus.ScalingStrategy.MIN_CHANGE,
-      // Remove at most one pod a minute, so a short lull does not empty the service.
-      policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.minutes(1) }],
+      // A few pods a minute at most (one by default), so a short lull does not empty the service.
+      policies: [{ replicas: kplus.Replicas.absolute(a.scaleDownPodsPerMinute), duration: Duration.minutes(1) }],
     },
   });
 }

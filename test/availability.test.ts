@@ -166,3 +166,50 @@ describe('bad scaling props', () => {
     expect(() => build(props)).toThrow(message);
   });
 });
+
+describe('scaling on more than CPU, at a pace that suits Python servers', () => {
+  test('per-pod metrics (requests per second from a Prometheus adapter) and external metrics, without the default CPU target', () => {
+    const hpa = only(build({
+      autoscaling: {
+        minReplicas: 2,
+        maxReplicas: 20,
+        podMetrics: [{ name: 'http_requests_per_second', averageValue: 20 }],
+        externalMetrics: [{ name: 'sqs_messages_visible', averageValue: 30, selector: { queue: 'orders' } }, { name: 'lb_requests', value: 1000 }],
+      },
+    }), 'HorizontalPodAutoscaler');
+    expect(hpa.spec.metrics).toEqual([
+      { type: 'Pods', pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: 20 } } },
+      { type: 'External', external: { metric: { name: 'sqs_messages_visible', selector: { matchLabels: { queue: 'orders' } } }, target: { type: 'AverageValue', averageValue: 30 } } },
+      { type: 'External', external: { metric: { name: 'lb_requests' }, target: { type: 'Value', value: 1000 } } },
+    ]);
+  });
+
+  test('CPU stays beside other metrics when asked for', () => {
+    const hpa = only(build({ autoscaling: { minReplicas: 2, maxReplicas: 4, targetCpuUtilization: 60, podMetrics: [{ name: 'inflight', averageValue: 8 }] } }), 'HorizontalPodAutoscaler');
+    expect(hpa.spec.metrics.map((m: any) => m.type)).toEqual(['Resource', 'Pods']);
+  });
+
+  test('scale-down and scale-up pace', () => {
+    const hpa = only(build({ autoscaling: { minReplicas: 2, maxReplicas: 30, scaleDownPodsPerMinute: 3, scaleUpPodsPerMinute: 10 } }), 'HorizontalPodAutoscaler');
+    expect(hpa.spec.behavior.scaleDown.policies).toEqual([{ type: 'Pods', value: 3, periodSeconds: 60 }]);
+    expect(hpa.spec.behavior.scaleUp).toMatchObject({ selectPolicy: 'Max', policies: [{ type: 'Pods', value: 10, periodSeconds: 60 }] });
+    // By default scale-up is fast (a Python server is slow to start): 4 pods or 200 % a minute, whichever is more, at once.
+    expect(only(build({ autoscaling: { minReplicas: 2, maxReplicas: 4 } }), 'HorizontalPodAutoscaler').spec.behavior.scaleUp).toEqual({
+      selectPolicy: 'Max', stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 4, periodSeconds: 60 }, { type: 'Percent', value: 200, periodSeconds: 60 }],
+    });
+  });
+
+  test('is strictly valid against the Kubernetes schema', () => {
+    expectStrictlyValid(build({ autoscaling: { minReplicas: 2, maxReplicas: 20, podMetrics: [{ name: 'rps', averageValue: 20, selector: { route: 'api' } }], externalMetrics: [{ name: 'q', value: 5 }], scaleUpPodsPerMinute: 4 } }));
+  });
+
+  test.each([
+    ['an empty metric list', { podMetrics: [] }, 'autoscaling.podMetrics [] must list at least one metric'],
+    ['a metric name with spaces', { podMetrics: [{ name: 'requests per second', averageValue: 1 }] }, 'autoscaling.podMetrics[0].name "requests per second" must be a metric name'],
+    ['a zero target', { podMetrics: [{ name: 'rps', averageValue: 0 }] }, 'autoscaling.podMetrics[0].averageValue 0 must be a positive number'],
+    ['an external metric with both targets', { externalMetrics: [{ name: 'q', value: 5, averageValue: 1 }] }, 'autoscaling.externalMetrics[0] "q" needs exactly one of averageValue (per pod) and value'],
+    ['a fractional pace', { scaleDownPodsPerMinute: 1.5 }, 'autoscaling.scaleDownPodsPerMinute 1.5'],
+  ])('%s is an error naming the prop', (_what, extra, message) => {
+    expect(() => build({ autoscaling: Object.assign({ minReplicas: 1, maxReplicas: 3 }, extra) as any })).toThrow(message);
+  });
+});

@@ -87,7 +87,15 @@ function servers(variant: { image?: string; env?: string } = {}): Release {
     server: PythonServer.gunicorn({ app: 'api.main:app', workerClass: 'uvicorn_worker.UvicornWorker' }),
     expose: Exposure.loadBalancer(),
     replicas: undefined,
-    autoscaling: { minReplicas: 2, maxReplicas: 4, targetCpuUtilization: 70 },
+    autoscaling: {
+      minReplicas: 2,
+      maxReplicas: 4,
+      targetCpuUtilization: 70,
+      scaleDownPodsPerMinute: 2,
+      scaleUpPodsPerMinute: 6,
+      podMetrics: [{ name: 'http_requests_per_second', averageValue: 20 }],
+      externalMetrics: [{ name: 'queue_depth', value: 100, selector: { queue: 'orders' } }],
+    },
   });
   new PythonService(chart, 'uvicorn', {
     ...common('uvicorn', digest, [digest]), // digest
