@@ -22,7 +22,9 @@ export interface ResolvedAutoscaling {
 
 const METRIC_NAME = /^[A-Za-z_:][A-Za-z0-9_:.-]*$/;
 
-function validateMetricTargets(v: PropValidator, prop: string, metrics: Array<AutoscalingPodMetric | AutoscalingExternalMetric> | undefined, external: boolean): void {
+function validateMetricTargets(
+  v: PropValidator, prop: string, metrics: Array<AutoscalingPodMetric | AutoscalingExternalMetric> | undefined, external: boolean,
+): void {
   if (metrics === undefined) return;
   if (!Array.isArray(metrics) || metrics.length === 0) v.fail(prop, metrics, 'must list at least one metric (leave it unset for none)');
   metrics.forEach((m, i) => {
