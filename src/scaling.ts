@@ -58,7 +58,7 @@ export function resolveAutoscaling(v: PropValidator, a: PythonServiceAutoscaling
   validateMetricTargets(v, 'autoscaling.podMetrics', a.podMetrics, false);
   validateMetricTargets(v, 'autoscaling.externalMetrics', a.externalMetrics, true);
   // CPU at 70 % is the default signal only when nothing else is said.
-  const neither = a.targetCpuUtilization === undefined && a.targetMemoryUtilization === undefined && a.podMetrics === undefined && a.externalMetrics === undefined;
+  const neither = [a.targetCpuUtilization, a.targetMemoryUtilization, a.podMetrics, a.externalMetrics].every((x) => x === undefined);
   return {
     minReplicas: a.minReplicas,
     maxReplicas: a.maxReplicas,
