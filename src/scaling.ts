@@ -81,7 +81,9 @@ export function createAutoscaler(
   if (a.targetCpuUtilization !== undefined) metrics.push(kplus.Metric.resourceCpu(utilization(a.targetCpuUtilization)));
   if (a.targetMemoryUtilization !== undefined) metrics.push(kplus.Metric.resourceMemory(utilization(a.targetMemoryUtilization)));
   const selector = (labels?: { [key: string]: string }) => (labels ? kplus.LabelSelector.of({ labels: Object.assign({}, labels) }) : undefined);
-  for (const m of a.podMetrics) metrics.push(kplus.Metric.pods({ name: m.name, target: kplus.MetricTarget.averageValue(m.averageValue), labelSelector: selector(m.selector) }));
+  for (const m of a.podMetrics) {
+    metrics.push(kplus.Metric.pods({ name: m.name, target: kplus.MetricTarget.averageValue(m.averageValue), labelSelector: selector(m.selector) }));
+  }
   for (const m of a.externalMetrics) {
     const metricTarget = m.averageValue !== undefined ? kplus.MetricTarget.averageValue(m.averageValue) : kplus.MetricTarget.value(m.value!);
     metrics.push(kplus.Metric.external({ name: m.name, target: metricTarget, labelSelector: selector(m.selector) }));
