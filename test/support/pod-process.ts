@@ -230,6 +230,7 @@ export class PodProcess {
         // Gone.
       }
     }
-    setTimeout(() => fs.rmSync(this.stage, { recursive: true, force: true }), 500).unref();
+    // Its mounts live in its own namespace and go with it; the staging files are plain files here.
+    fs.rmSync(this.stage, { recursive: true, force: true });
   }
 }
