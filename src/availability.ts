@@ -48,6 +48,22 @@ export interface PythonServiceAutoscaling {
   readonly scaleUpPodsPerMinute?: number;
 
   /**
+   * How far above the target a metric must be before the autoscaler adds pods, as a fraction of
+   * the target (0.02: 2 % above). Lower it for a large service, where 10 % of the pods is many
+   * overloaded ones. Needs Kubernetes 1.35 or later (on by default from 1.35, GA in 1.37; see
+   * `KubernetesVersion.setOldest`).
+   * @default - the cluster's, 0.1 unless kube-controller-manager says otherwise
+   */
+  readonly scaleUpTolerance?: number;
+
+  /**
+   * How far below the target a metric must be before the autoscaler removes pods, as a fraction
+   * of the target. Raise it to keep capacity through small dips. Needs Kubernetes 1.35 or later.
+   * @default - the cluster's, 0.1 unless kube-controller-manager says otherwise
+   */
+  readonly scaleDownTolerance?: number;
+
+  /**
    * Per-pod metrics to scale on (`type: Pods`), e.g. requests per second from a Prometheus
    * adapter: `[{ name: 'http_requests_per_second', averageValue: 20 }]`. Added to the CPU/memory targets.
    * @default - none

@@ -1,9 +1,10 @@
 import { ApiObject, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { customResource } from './custom-resource';
 import type * as gateway from './imports/gateway.networking.k8s.io';
-import { closeServiceGaps } from './plus-gaps';
+import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
+import { closeServiceGaps, setTrafficDistribution } from './plus-gaps';
 import { isQualifiedName, PropValidator } from './validation';
 
 /**
@@ -234,6 +235,37 @@ export class Exposure {
   }
 }
 
+/**
+ * Which of a Service's ready pods kube-proxy (or the service mesh) prefers for a client
+ * (`spec.trafficDistribution`). A preference, not a rule: with no ready pod nearby, traffic goes
+ * to the others.
+ */
+export enum TrafficDistribution {
+  /**
+   * Pods in the client's zone where the implementation supports it. Kubernetes 1.31+ (GA in 1.33);
+   * from 1.34, `PREFER_SAME_ZONE` says the same thing by name.
+   */
+  PREFER_CLOSE = 'PreferClose',
+  /** Pods in the client's zone: cross-zone traffic costs money and latency. Kubernetes 1.34+ (GA in 1.35). */
+  PREFER_SAME_ZONE = 'PreferSameZone',
+  /** Pods on the client's node, else in its zone. Kubernetes 1.34+ (GA in 1.35). */
+  PREFER_SAME_NODE = 'PreferSameNode',
+}
+
+/** Checks `trafficDistribution` and its Kubernetes version. Internal. */
+export function resolveTrafficDistribution(
+  scope: IConstruct, v: PropValidator, value: TrafficDistribution | undefined,
+): TrafficDistribution | undefined {
+  if (value === undefined) return undefined;
+  const values = Object.values(TrafficDistribution);
+  if (!values.includes(value)) v.fail('trafficDistribution', value, `must be one of ${values.join(', ')}`);
+  const feature = value === TrafficDistribution.PREFER_CLOSE
+    ? KUBERNETES_FEATURES.trafficDistributionPreferClose
+    : KUBERNETES_FEATURES.trafficDistributionSameZoneOrNode;
+  requireKubernetes(scope, v, 'trafficDistribution', value, feature);
+  return value;
+}
+
 /** What `addExposure` builds from. Internal. */
 export interface ExposureTarget {
   readonly exposure: Exposure;
@@ -245,6 +277,8 @@ export interface ExposureTarget {
   readonly portName: string;
   /** The route's request timeout, resolved (undefined: none). */
   readonly requestTimeout?: Duration;
+  /** The Service's `trafficDistribution`, resolved (undefined: none). */
+  readonly trafficDistribution?: TrafficDistribution;
 }
 
 /** The Service (`<scope>/Service`) and, for ingress exposure, the Ingress (`<scope>/Ingress`). Internal. */
@@ -262,6 +296,7 @@ export function addExposure(scope: Construct, t: ExposureTarget): { service: kpl
   });
   for (const [key, value] of Object.entries(t.selector)) service.selectLabel(key, value);
   closeServiceGaps(ApiObject.of(service));
+  if (t.trafficDistribution !== undefined) setTrafficDistribution(ApiObject.of(service), t.trafficDistribution);
 
   if (t.exposure.gatewayOptions) return { service, route: addHttpRoute(scope, t, t.exposure.gatewayOptions) };
   const options = t.exposure.ingressOptions;

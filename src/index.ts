@@ -2,7 +2,8 @@ export * from './python-service';
 export * from './python-service-props';
 export * from './service-config';
 export * from './python-server';
-export { Exposure, GatewayPathType } from './exposure';
+export { Exposure, GatewayPathType, TrafficDistribution } from './exposure';
+export { KubernetesVersion } from './kubernetes-version';
 export type { GatewayExposureOptions, IngressExposureOptions, NodePortExposureOptions } from './exposure';
 export * from './network-policy';
 export * from './dns-egress';
@@ -14,9 +15,9 @@ export type { PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoringPro
 export * from './backup';
 export * from './security-policy';
 export * from './dockerfile';
-export { PythonPodTemplate } from './python-pod-template';
+export { PythonPodTemplate, ResizeRestartPolicy } from './python-pod-template';
 export type {
-  PythonContainerOptions, PythonPodMount, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps,
+  PythonContainerOptions, PythonPodMount, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps, PythonResizePolicy,
   PythonServiceResources, PythonServiceSecurityContext,
 } from './python-pod-template';
 export { ServiceIdentity } from './service-identity';

@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
-import { PythonPodTemplate, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
+import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { emitBefore, emitChartNamespaceBefore } from './release-order';
 import { kebabCase } from './resolve';
@@ -92,6 +92,19 @@ export interface StandalonePythonOptions {
   readonly tmpSize?: Size;
 
   /**
+   * Run the pods in a user namespace of their own (`hostUsers: false`); needs Kubernetes 1.33+
+   * and nodes that support user namespaces.
+   * @default - the service's; true (the host's user namespace) without a service
+   */
+  readonly hostUsers?: boolean;
+
+  /**
+   * Resize the worker's Python container in place (Kubernetes 1.33+); scheduled jobs ignore it.
+   * @default - the service's; not set without a service
+   */
+  readonly resizePolicy?: PythonResizePolicy;
+
+  /**
    * Base name of the objects. A DNS-1035 label.
    * @default - the construct id in kebab-case
    */
@@ -168,7 +181,7 @@ export function componentContext(
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id) || RESERVED_COMPONENTS.includes(id)) {
       v.fail('id', id, `must be a DNS-1035 label other than ${RESERVED_COMPONENTS.join(', ')} (it becomes the component label and part of the object names)`);
     }
-    for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'imagePullSecrets', 'tmpSize', 'labels', 'version', 'partOf'] as const) {
+    for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'imagePullSecrets', 'tmpSize', 'hostUsers', 'resizePolicy', 'labels', 'version', 'partOf'] as const) {
       if (props[prop] !== undefined) v.fail(prop, props[prop], 'comes from the service; set it there (a component of a service shares its image and identity)');
     }
     const name = service.identity.objectName(id, props.maxNameLength);

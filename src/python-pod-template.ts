@@ -3,6 +3,8 @@ import * as kplus from 'cdk8s-plus-28';
 import { podTemplateOfManifest } from './admission';
 import { afterRender, withSortedKey } from './after-render';
 import { OrderedEnvironment, orderEnvironment } from './environment';
+import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
+import { setHostUsers, setResizePolicy } from './plus-gaps';
 import { PropValidator } from './validation';
 
 /**
@@ -122,6 +124,57 @@ export interface PythonPodOptions {
    * @default - none (a public registry, or credentials the nodes already have)
    */
   readonly imagePullSecrets?: string[];
+
+  /**
+   * Run the pods in a user namespace of their own (`hostUsers: false`): uid 10001 in the container
+   * is an unprivileged, unshared uid on the node, so a container escape gains nothing there.
+   * Needs Kubernetes 1.33 or later (user namespaces on by default from 1.33, GA in 1.36; see
+   * `KubernetesVersion.setOldest`) and nodes that support them (Linux 6.3+ with idmap mounts,
+   * containerd 2.0+ or CRI-O 1.25+); on other nodes the pods fail to start.
+   * @default true - the host's user namespace, which every node supports
+   */
+  readonly hostUsers?: boolean;
+
+  /**
+   * Let the kubelet resize the Python containers of the long-running workloads (the web
+   * Deployment and the workers) in place, per resource. Needs Kubernetes 1.33 or later (in-place
+   * resize on by default from 1.33, GA in 1.35; see `KubernetesVersion.setOldest`). Jobs and cron
+   * jobs run to completion and are left out.
+   *
+   * A resize changes the container's CPU and memory, not what was fixed at synth from the
+   * requests: gunicorn's worker count (`WEB_CONCURRENCY`), `PYTHON_CPU_COUNT`, a worker's
+   * `--concurrency` or process count. More CPU makes the same workers faster; more memory is
+   * headroom, not more workers. To change a worker count, change `resources` and roll out.
+   * @default - not set: the cluster's default, every resource resized without a restart
+   */
+  readonly resizePolicy?: PythonResizePolicy;
+}
+
+/**
+ * What a container does when its CPU or memory is resized in place.
+ */
+export enum ResizeRestartPolicy {
+  /** Apply the new value to the running processes. */
+  NOT_REQUIRED = 'NotRequired',
+  /** Restart the container (not the pod) with the new value. */
+  RESTART_CONTAINER = 'RestartContainer',
+}
+
+/**
+ * The `resizePolicy` of a Python container, per resource.
+ */
+export interface PythonResizePolicy {
+  /**
+   * On a CPU resize.
+   * @default ResizeRestartPolicy.NOT_REQUIRED - the kernel gives running processes the new CPU share at once
+   */
+  readonly cpu?: ResizeRestartPolicy;
+
+  /**
+   * On a memory resize.
+   * @default ResizeRestartPolicy.RESTART_CONTAINER - CPython rarely gives freed memory back to the system, so a lower limit applied to running workers can OOM-kill them or never complete; a restart starts them under the new limit
+   */
+  readonly memory?: ResizeRestartPolicy;
 }
 
 /**
@@ -269,6 +322,8 @@ export interface ResolvedResources {
 /** The pod options after defaults and validation. */
 export interface ResolvedPythonPod extends ResolvedResources {
   readonly tmpSize: Size;
+  /** `resizePolicy`, defaults applied; undefined when not set. */
+  readonly resizePolicy?: Array<{ resourceName: string; restartPolicy: ResizeRestartPolicy }>;
   readonly identity: Required<PythonServiceSecurityContext>;
   /** The user's `env` and `envValues` as EnvValues (checked: names, no reference cycle). */
   readonly userVariables: { [name: string]: kplus.EnvValue };
@@ -301,7 +356,20 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
   v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
   validateImagePullSecrets(v, options.imagePullSecrets);
-  return Object.assign({}, resources, { tmpSize, identity, userVariables });
+  if (options.hostUsers !== undefined && typeof options.hostUsers !== 'boolean') v.fail('hostUsers', options.hostUsers, 'must be true or false');
+  return Object.assign({}, resources, { tmpSize, identity, userVariables, resizePolicy: resolveResizePolicy(v, options.resizePolicy) });
+}
+
+function resolveResizePolicy(v: PropValidator, policy: PythonResizePolicy | undefined): ResolvedPythonPod['resizePolicy'] {
+  if (policy === undefined) return undefined;
+  if (policy === null || typeof policy !== 'object') v.fail('resizePolicy', policy, 'must be an object such as { cpu: ResizeRestartPolicy.NOT_REQUIRED }');
+  const policies = Object.values(ResizeRestartPolicy);
+  const of = (resource: 'cpu' | 'memory', fallback: ResizeRestartPolicy) => {
+    const value = policy[resource] ?? fallback;
+    if (!policies.includes(value)) v.fail(`resizePolicy.${resource}`, value, `must be one of ${policies.join(', ')}`);
+    return { resourceName: resource, restartPolicy: value };
+  };
+  return [of('cpu', ResizeRestartPolicy.NOT_REQUIRED), of('memory', ResizeRestartPolicy.RESTART_CONTAINER)];
 }
 
 function validateImagePullSecrets(v: PropValidator, names: string[] | undefined): void {
@@ -437,6 +505,16 @@ export class PythonPodTemplate {
     for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
     hardenAddedContainers(workload);
     if (this.options.imagePullSecrets) setImagePullSecrets(workload, this.options.imagePullSecrets);
+    if (this.options.hostUsers === false) {
+      requireKubernetes(workload, this.validator, 'hostUsers', false, KUBERNETES_FEATURES.userNamespaces);
+      setHostUsers(workload, false);
+    }
+    const resizePolicy = this.resolved.resizePolicy;
+    if (resizePolicy !== undefined) {
+      requireKubernetes(workload, this.validator, 'resizePolicy', this.options.resizePolicy, KUBERNETES_FEATURES.inPlaceResize);
+      // A Job's pods never restart in place (restartPolicy Never refuses RestartContainer) and end on their own.
+      if (workload instanceof kplus.Deployment) setResizePolicy(workload, options.name, resizePolicy);
+    }
     return container;
   }
 

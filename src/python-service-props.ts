@@ -1,7 +1,7 @@
 import { Chart, Size } from 'cdk8s';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget } from './availability';
 import { PythonServiceBackup } from './backup';
-import { Exposure } from './exposure';
+import { Exposure, TrafficDistribution } from './exposure';
 import { PythonServiceMigrations } from './migrations';
 import { PythonServiceMonitoring } from './monitoring';
 import { PythonServicePersistence } from './persistence';
@@ -65,6 +65,15 @@ export interface PythonServiceProps extends PythonPodOptions {
    * @default Exposure.clusterIp()
    */
   readonly expose?: Exposure;
+
+  /**
+   * Which pods the Service prefers for a client: `PREFER_SAME_ZONE` keeps calls from other
+   * services of the app inside their zone when it has a ready pod there. Needs Kubernetes 1.31
+   * (`PREFER_CLOSE`) or 1.34 (the others); see `KubernetesVersion.setOldest`. Spread the pods
+   * over zones (the default with more than one replica) so every zone has one.
+   * @default - not set: connections spread over all ready pods
+   */
+  readonly trafficDistribution?: TrafficDistribution;
 
   /**
    * Graceful shutdown timing.

@@ -195,6 +195,7 @@ export class PythonService extends Construct {
       servicePort: this.servicePort,
       portName: HTTP_PORT_NAME,
       requestTimeout: r.routeTimeout,
+      trafficDistribution: r.trafficDistribution,
     });
     this.service = exposed.service;
     this.ingress = exposed.ingress;

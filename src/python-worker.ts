@@ -181,7 +181,7 @@ export class PythonWorker extends Construct {
       v.fail(props.replicas !== undefined ? 'replicas' : 'autoscaling', props.replicas ?? 'scaling',
         'must stay at 1 for celery beat: two schedulers send every periodic task twice');
     }
-    const autoscaling = props.autoscaling ? resolveAutoscaling(v, props.autoscaling) : undefined;
+    const autoscaling = props.autoscaling ? resolveAutoscaling(v, props.autoscaling, this) : undefined;
     const queue = props.queueScaling ? resolveQueueScaling(v, props.queueScaling) : undefined;
     const replicas = singleton ? 1 : props.replicas ?? 2;
     const maxReplicas = autoscaling?.maxReplicas ?? queue?.maxReplicas ?? replicas;

@@ -4,7 +4,7 @@ import { IConstruct } from 'constructs';
 import { imageAllowed, imageAllowlist } from './admission';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
 import { DnsEgress } from './dns-egress';
-import { Exposure, validateExposure } from './exposure';
+import { Exposure, resolveTrafficDistribution, TrafficDistribution, validateExposure } from './exposure';
 import { GUNICORN_CONFIG_DIR, GUNICORN_CONFIG_FILE, GunicornConfigOptions } from './gunicorn-config';
 import { parseImageReference, versionLabelOf, warnMutableTag } from './image-reference';
 import { LABEL_PART_OF, LABEL_VERSION } from './labels';
@@ -59,6 +59,7 @@ export interface ResolvedService {
   readonly health: ResolvedHealthCheck;
   readonly shutdown: ResolvedShutdown;
   readonly exposure: Exposure;
+  readonly trafficDistribution?: TrafficDistribution;
   readonly version: string;
   readonly server: PythonServerConfig;
   readonly monitoring?: ResolvedMonitoring;
@@ -121,7 +122,7 @@ export function resolveService(
   const servicePort = props.servicePort ?? DEFAULT_SERVICE_PORT;
   v.integerInRange('servicePort', servicePort, 1, 65535);
   v.integerInRange('replicas', props.replicas, 0, 10_000);
-  const autoscaling = props.autoscaling !== undefined ? resolveAutoscaling(v, props.autoscaling) : undefined;
+  const autoscaling = props.autoscaling !== undefined ? resolveAutoscaling(v, props.autoscaling, scope) : undefined;
   if (autoscaling && props.replicas !== undefined) {
     v.fail('replicas', props.replicas, 'cannot be combined with autoscaling: the autoscaler owns the replica count (set autoscaling.minReplicas instead)');
   }
@@ -138,6 +139,7 @@ export function resolveService(
     v.fail('expose', props.expose, 'must come from Exposure.clusterIp(), .loadBalancer(), .nodePort(), .ingress() or .gateway()');
   }
   validateExposure(v, exposure);
+  const trafficDistribution = resolveTrafficDistribution(scope, v, props.trafficDistribution);
 
   const version = props.version ?? versionLabelOf(image!);
   v.labelMap('version', { [LABEL_VERSION]: version });
@@ -184,7 +186,7 @@ export function resolveService(
   if (props.externalSecret) validateExternalSecret(v, props.externalSecret, [...Object.keys(props.env ?? {}), ...Object.keys(props.envValues ?? {})]);
   const configMountPath = props.config ? props.config.mountPath ?? `/etc/${name}` : undefined;
   if (props.config) validateConfigFiles(v, props.config);
-  const shutdown = resolveShutdown(v, props.shutdown ?? {}, server.gracefulTimeout);
+  const shutdown = resolveShutdown(v, props.shutdown ?? {}, server.gracefulTimeout, scope);
   const gateway = exposure.gatewayOptions;
   // The proxy should wait at least as long as gunicorn lets a sync worker run a request.
   const serverTimeout = server.requestTimeout ? Duration.seconds(server.requestTimeout.toSeconds() + ROUTE_TIMEOUT_MARGIN_SECONDS) : undefined;
@@ -255,6 +257,7 @@ export function resolveService(
     health,
     shutdown,
     exposure,
+    trafficDistribution,
     version,
     server,
     monitoring,

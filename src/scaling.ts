@@ -1,8 +1,10 @@
-import { ApiObjectMetadata, Duration } from 'cdk8s';
+import { ApiObject, ApiObjectMetadata, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { AutoscalingExternalMetric, AutoscalingPodMetric, PythonServiceAutoscaling } from './availability';
+import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
+import { setAutoscalerTolerance } from './plus-gaps';
 import { PropValidator } from './validation';
 
 // Internal helpers of PythonService's scaling; not exported from the package root.
@@ -18,6 +20,19 @@ export interface ResolvedAutoscaling {
   readonly scaleUpPodsPerMinute?: number;
   readonly podMetrics: AutoscalingPodMetric[];
   readonly externalMetrics: AutoscalingExternalMetric[];
+  /** Tolerances as Kubernetes quantities ("50m"), when set. */
+  readonly tolerance: { scaleUp?: string; scaleDown?: string };
+}
+
+/** A fraction from 0 to 1 in thousandths as the quantity the API server stores ("50m", "0"). */
+function toleranceQuantity(v: PropValidator, scope: IConstruct, prop: string, value: number | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const thousandths = Math.round(value * 1000);
+  if (typeof value !== 'number' || !(value >= 0 && value < 1) || Math.abs(thousandths - value * 1000) > 1e-9) {
+    v.fail(prop, value, 'must be a fraction of the target from 0 to below 1 in thousandths, such as 0.05 for 5 %');
+  }
+  requireKubernetes(scope, v, prop, value, KUBERNETES_FEATURES.autoscalerTolerance);
+  return thousandths === 0 ? '0' : `${thousandths}m`;
 }
 
 const METRIC_NAME = /^[A-Za-z_:][A-Za-z0-9_:.-]*$/;
@@ -40,7 +55,7 @@ function validateMetricTargets(
 }
 
 /** Applies defaults and validates; throws naming the prop. */
-export function resolveAutoscaling(v: PropValidator, a: PythonServiceAutoscaling): ResolvedAutoscaling {
+export function resolveAutoscaling(v: PropValidator, a: PythonServiceAutoscaling, scope: IConstruct): ResolvedAutoscaling {
   v.integerInRange('autoscaling.minReplicas', a.minReplicas, 1, 10_000);
   v.integerInRange('autoscaling.maxReplicas', a.maxReplicas, 1, 10_000);
   if (a.minReplicas > a.maxReplicas) {
@@ -69,6 +84,10 @@ export function resolveAutoscaling(v: PropValidator, a: PythonServiceAutoscaling
     scaleUpPodsPerMinute: a.scaleUpPodsPerMinute,
     podMetrics: [...(a.podMetrics ?? [])],
     externalMetrics: [...(a.externalMetrics ?? [])],
+    tolerance: {
+      scaleUp: toleranceQuantity(v, scope, 'autoscaling.scaleUpTolerance', a.scaleUpTolerance),
+      scaleDown: toleranceQuantity(v, scope, 'autoscaling.scaleDownTolerance', a.scaleDownTolerance),
+    },
   };
 }
 
@@ -88,7 +107,7 @@ export function createAutoscaler(
     const metricTarget = m.averageValue !== undefined ? kplus.MetricTarget.averageValue(m.averageValue) : kplus.MetricTarget.value(m.value!);
     metrics.push(kplus.Metric.external({ name: m.name, target: metricTarget, labelSelector: selector(m.selector) }));
   }
-  return new kplus.HorizontalPodAutoscaler(scope, id, {
+  const autoscaler = new kplus.HorizontalPodAutoscaler(scope, id, {
     metadata,
     target,
     minReplicas: a.minReplicas,
@@ -105,6 +124,8 @@ export function createAutoscaler(
       policies: [{ replicas: kplus.Replicas.absolute(a.scaleDownPodsPerMinute), duration: Duration.minutes(1) }],
     },
   });
+  if (a.tolerance.scaleUp !== undefined || a.tolerance.scaleDown !== undefined) setAutoscalerTolerance(ApiObject.of(autoscaler), a.tolerance);
+  return autoscaler;
 }
 
 /**

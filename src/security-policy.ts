@@ -7,6 +7,7 @@ import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
 import { parseImageReference } from './image-reference';
 import type * as kyverno from './imports/policies.kyverno.io';
+import { KUBERNETES_FEATURES, KubernetesVersion, requireKubernetes } from './kubernetes-version';
 import { NetworkPeer, NetworkRule } from './network-policy';
 import { closeNamespaceGaps } from './plus-gaps';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
@@ -89,7 +90,7 @@ export interface PythonServiceSecurity {
 
   /**
    * The ValidatingAdmissionPolicy API version.
-   * @default AdmissionPolicyApiVersion.V1
+   * @default - AdmissionPolicyApiVersion.V1; V1BETA1 when the app's oldest Kubernetes version is before 1.30 (see `KubernetesVersion.setOldest`)
    */
   readonly admissionApiVersion?: AdmissionPolicyApiVersion;
 
@@ -169,7 +170,7 @@ export interface SecurityPolicyProps {
 
   /**
    * The ValidatingAdmissionPolicy API version.
-   * @default AdmissionPolicyApiVersion.V1
+   * @default - AdmissionPolicyApiVersion.V1; V1BETA1 when the app's oldest Kubernetes version is before 1.30 (see `KubernetesVersion.setOldest`)
    */
   readonly admissionApiVersion?: AdmissionPolicyApiVersion;
 
@@ -326,8 +327,11 @@ export class SecurityPolicy extends Construct {
       });
       v.dnsSubdomain('name', this.policy.name);
     } else {
-      const version = props.admissionApiVersion ?? AdmissionPolicyApiVersion.V1;
+      const v1 = KUBERNETES_FEATURES.validatingAdmissionPolicyV1;
+      const defaultVersion = KubernetesVersion.oldestOf(this).isAtLeast(v1.since) ? AdmissionPolicyApiVersion.V1 : AdmissionPolicyApiVersion.V1BETA1;
+      const version = props.admissionApiVersion ?? defaultVersion;
       if (!Object.values(AdmissionPolicyApiVersion).includes(version)) v.fail('admissionApiVersion', version, `must be one of ${Object.values(AdmissionPolicyApiVersion).join(', ')}`);
+      if (version === AdmissionPolicyApiVersion.V1) requireKubernetes(this, v, 'admissionApiVersion', version, v1);
       const apiVersion = `admissionregistration.k8s.io/${version}`;
       // Cluster-scoped, so the name carries the namespace: every app's policy shares one space.
       const name = `${props.namespace}-${props.name}-policy`;

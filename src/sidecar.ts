@@ -1,6 +1,7 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { parseImageReference } from './image-reference';
+import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
 import { containerResources, PythonServiceResources, PythonServiceSecurityContext, resolveResources, restrictedSecurityContext } from './python-pod-template';
 import { PropValidator } from './validation';
 
@@ -62,6 +63,7 @@ export function addNativeSidecar(
 ): kplus.Container {
   const prop = `sidecars.${id}`;
   v.dnsLabel(`${prop} name`, id);
+  requireKubernetes(workload, v, prop, options.image, KUBERNETES_FEATURES.nativeSidecars);
   if (!parseImageReference(options.image)) v.fail(`${prop}.image`, options.image, 'is not a valid image reference ([registry/]repository[:tag][@digest], repository in lower case)');
   v.integerInRange(`${prop}.port`, options.port, 1, 65535);
   const r = resolveResources(v, `${prop}.resources`, Object.assign({ cpu: kplus.Cpu.millis(50), memory: SIDECAR_MEMORY, ephemeralStorage: SIDECAR_STORAGE }, options.resources));

@@ -1,8 +1,9 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { afterRender, withSortedKey } from './after-render';
 import { HealthProbe, HealthProbeKind, ResolvedProbe, resolveProbe, toKplusProbe, validateHostHeader } from './health-probe';
+import { KUBERNETES_FEATURES, KubernetesVersion, requireKubernetes } from './kubernetes-version';
 import { PythonPodTemplate } from './python-pod-template';
 import { PythonServerConfig } from './python-server';
 import { topologySpreadConstraints } from './scaling';
@@ -84,7 +85,7 @@ export interface PythonServiceShutdown {
 
   /**
    * How the pause is made.
-   * @default PreStopMethod.SLEEP_ACTION - needs Kubernetes 1.30 or later
+   * @default - PreStopMethod.SLEEP_ACTION; PYTHON_EXEC when the app's oldest Kubernetes version is before 1.30, which lacks the sleep action (see `KubernetesVersion.setOldest`)
    */
   readonly preStopMethod?: PreStopMethod;
 
@@ -156,7 +157,7 @@ export interface ResolvedShutdown {
 }
 
 /** The grace period adds up: preStop pause + the server's graceful timeout + margin. */
-export function resolveShutdown(v: PropValidator, shutdown: PythonServiceShutdown, gracefulTimeout: Duration): ResolvedShutdown {
+export function resolveShutdown(v: PropValidator, shutdown: PythonServiceShutdown, gracefulTimeout: Duration, scope: IConstruct): ResolvedShutdown {
   const preStopPause = shutdown.preStopPause ?? Duration.seconds(5);
   const margin = shutdown.margin ?? Duration.seconds(5);
   v.positiveDuration('shutdown.preStopPause', preStopPause, { allowZero: true });
@@ -170,8 +171,11 @@ export function resolveShutdown(v: PropValidator, shutdown: PythonServiceShutdow
         `must be at least the preStop pause (${preStopPause.toSeconds()}s) plus the server's graceful timeout (${gracefulTimeout.toSeconds()}s) = ${needed}s, or SIGKILL cuts off in-flight requests`);
     }
   }
-  const preStopMethod = shutdown.preStopMethod ?? PreStopMethod.SLEEP_ACTION;
+  const sleepAction = KUBERNETES_FEATURES.preStopSleepAction;
+  const defaultMethod = KubernetesVersion.oldestOf(scope).isAtLeast(sleepAction.since) ? PreStopMethod.SLEEP_ACTION : PreStopMethod.PYTHON_EXEC;
+  const preStopMethod = shutdown.preStopMethod ?? defaultMethod;
   if (!Object.values(PreStopMethod).includes(preStopMethod)) v.fail('shutdown.preStopMethod', preStopMethod, `must be one of ${Object.values(PreStopMethod).join(', ')}`);
+  if (preStopMethod === PreStopMethod.SLEEP_ACTION && preStopPause.toSeconds() > 0) requireKubernetes(scope, v, 'shutdown.preStopMethod', preStopMethod, sleepAction);
   return { preStopPause, preStopMethod, terminationGracePeriod: explicitGrace ?? Duration.seconds(needed + margin.toSeconds()) };
 }
 
