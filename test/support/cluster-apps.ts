@@ -6,10 +6,9 @@ import { App, Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { parseAllDocuments } from 'yaml';
 import type { Manifest } from './manifests';
-import type { ControlPlaneMinor } from './tools';
 import {
-  AdmissionEngine, ExternalSecretStoreKind, Exposure, GatewayPathType, HealthProbe, PythonCronJob, PythonServer, PythonService,
-  PythonServiceProps, PythonWorker, QueueScaling, WorkerProcess,
+  AdmissionEngine, ExternalSecretStoreKind, Exposure, GatewayPathType, HealthProbe, KubernetesVersion, PythonCronJob, PythonServer, PythonService,
+  PythonServiceProps, PythonWorker, QueueScaling, ResizeRestartPolicy, TrafficDistribution, WorkerProcess,
 } from '../../src';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -20,8 +19,8 @@ export type Release = Manifest[][];
 /** An app the real-control-plane tier applies: its release, and the next one a pipeline would apply over it. */
 export interface ClusterApp {
   readonly name: string;
-  /** The oldest minor whose API server serves every object (an opt-in newer field raises it). */
-  readonly minMinor: ControlPlaneMinor;
+  /** The oldest Kubernetes the app states (`KubernetesVersion.setOldest`): the tier applies it on that minor and newer. */
+  readonly oldest: KubernetesVersion;
   readonly release: () => Release;
   /** A config-only change and a new image, applied over `release`. */
   readonly nextReleases: Array<() => Release>;
@@ -184,29 +183,54 @@ function argo(variant: { image?: string; env?: string } = {}): Release {
   return synthApp(app);
 }
 
+const NEWER_OLDEST = KubernetesVersion.V1_35;
+
+/** Every opt-in field of Kubernetes 1.33-1.35, on an app that states 1.35 as its oldest version. */
+function newer(variant: { env?: string } = {}): Release {
+  const app = Testing.app();
+  KubernetesVersion.setOldest(app, NEWER_OLDEST);
+  const chart = new Chart(app, 'newer', { namespace: 'newer' });
+  const image = `${REGISTRY}/newer/app:1.0.0`;
+  const web = new PythonService(chart, 'api', {
+    image,
+    env: { APP_MODE: variant.env ?? 'production' },
+    server: PythonServer.gunicorn({ app: 'api.wsgi:application' }),
+    hostUsers: false,
+    resizePolicy: { memory: ResizeRestartPolicy.RESTART_CONTAINER },
+    trafficDistribution: TrafficDistribution.PREFER_SAME_ZONE,
+    autoscaling: { minReplicas: 2, maxReplicas: 6, scaleUpTolerance: 0.05, scaleDownTolerance: 0.2 },
+    security: { allowedImages: [`${REGISTRY}/newer/`] },
+    migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
+  });
+  web.addWorker('worker', { process: WorkerProcess.celery({ app: 'api' }), autoscaling: { minReplicas: 1, maxReplicas: 3, scaleDownTolerance: 0.3 } });
+  web.addCronJob('report', { schedule: '0 4 * * *', command: ['python', '-m', 'api.report'] });
+  return synthApp(app);
+}
+
 function example(): Release {
   return [synthExampleWithCli().manifests];
 }
 
 /** Every app the tier applies; together they use every feature the library emits. */
 export const CLUSTER_APPS: ClusterApp[] = [
-  { name: 'example', minMinor: '1.30', release: example, nextReleases: [] },
+  { name: 'example', oldest: KubernetesVersion.V1_30, release: example, nextReleases: [] },
   {
     name: 'servers',
-    minMinor: '1.30',
+    oldest: KubernetesVersion.V1_30,
     release: () => servers(),
     nextReleases: [() => servers({ env: 'staging' }), () => servers({ image: `${REGISTRY}/servers/IMAGE:1.1` })],
   },
   {
     name: 'shop',
-    minMinor: '1.30',
+    oldest: KubernetesVersion.V1_30,
     release: () => shop(),
     nextReleases: [() => shop({ env: 'staging' }), () => shop({ env: 'staging', image: `${REGISTRY}/shop/app:1.4.3` })],
   },
   {
     name: 'argo',
-    minMinor: '1.30',
+    oldest: KubernetesVersion.V1_30,
     release: () => argo(),
     nextReleases: [() => argo({ env: 'staging' }), () => argo({ env: 'staging', image: `${REGISTRY}/argo/app:2.0.1` })],
   },
+  { name: 'newer', oldest: NEWER_OLDEST, release: () => newer(), nextReleases: [() => newer({ env: 'staging' })] },
 ];

@@ -32,12 +32,25 @@ function stderrLines(stderr: string): string[] {
 
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'Job', 'CronJob'];
 
+/** The fields newer than Kubernetes 1.30 that an app opts into (see KubernetesVersion). */
+const OPT_IN_FIELDS = ['hostUsers', 'resizePolicy', 'trafficDistribution', 'tolerance'];
+
+/** Where `object` sets an opt-in field, e.g. `spec.template.spec.hostUsers`: its value, and the value at that place in `other`. */
+function optInFields(object: any, other: any, at = ''): Array<{ where: string; sent: unknown; other: unknown }> {
+  if (object === null || typeof object !== 'object') return [];
+  return Object.keys(object).flatMap((k) => {
+    const where = Array.isArray(object) ? `${at}[${k}]` : at ? `${at}.${k}` : k;
+    return OPT_IN_FIELDS.includes(k) && !Array.isArray(object) ? [{ where, sent: object[k], other: other?.[k] }] : optInFields(object[k], other?.[k], where);
+  });
+}
+
 /**
  * The real-control-plane tier for one minor: every app applied as a pipeline applies it, judged
  * by the API server, its admission plugins and the controllers (see README, "How it is tested").
  */
 export function describeControlPlaneTier(minor: ControlPlaneMinor): void {
-  const apps = CLUSTER_APPS.filter((a) => minorNumber(a.minMinor) <= minorNumber(minor));
+  const apps = CLUSTER_APPS.filter((a) => a.oldest.minor <= minorNumber(minor));
+  const newerApps = CLUSTER_APPS.filter((a) => a.oldest.minor > minorNumber(minor));
   let plane: ControlPlane;
 
   beforeAll(async () => {
@@ -74,6 +87,16 @@ export function describeControlPlaneTier(minor: ControlPlaneMinor): void {
         expect({ file: path.basename(file), status: result.status, stderr: stderrLines(result.stderr) }).toEqual({ file: path.basename(file), status: 0, stderr: [] });
       }
     });
+
+    if (objects.some((m) => optInFields(m, undefined).length > 0)) {
+      test('the API server stores every opt-in field of a newer Kubernetes as sent', async () => {
+        for (const m of objects) {
+          const live = (await plane.api('GET', await plane.resourcePath(m))).body;
+          const changed = optInFields(m, live).filter((f) => JSON.stringify(f.other) !== JSON.stringify(f.sent));
+          expect({ object: key(m), changed }).toEqual({ object: key(m), changed: [] });
+        }
+      });
+    }
 
     test('every ValidatingAdmissionPolicy type-checks without a warning', async () => {
       for (const policy of objects.filter((m) => m.kind === 'ValidatingAdmissionPolicy')) {
@@ -193,6 +216,26 @@ export function describeControlPlaneTier(minor: ControlPlaneMinor): void {
     }
   });
 
+  // An app is applied only on the minors it states it supports. On an older one, the API server
+  // shows why the library refuses its fields there: it stores the objects without them, or refuses them.
+  for (const app of newerApps) {
+    const name = app.name;
+    test(`app ${name}, whose oldest Kubernetes is newer than ${minor}, is not applied; a dry run shows what ${minor} would do to its opt-in fields`, async () => {
+      const objects = app.release().flat().filter((m) => ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'CronJob', 'Job'].includes(m.kind));
+      plane.applyObjects([...new Set(objects.map((m) => m.metadata.namespace))].map((ns) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `${ns}` } })));
+      const outcomes: { [what: string]: unknown } = {};
+      for (const m of objects) {
+        const r = await plane.api('POST', `${await plane.resourcePath(m, false)}?dryRun=All&fieldValidation=Strict`, m);
+        const fields = optInFields(m, r.body);
+        if (fields.length === 0) continue;
+        outcomes[key(m)] = r.status === 201
+          ? { stored: fields.filter((f) => f.other !== undefined).map((f) => f.where), dropped: fields.filter((f) => f.other === undefined).map((f) => f.where) }
+          : { refused: String(r.body?.message ?? r.status) };
+      }
+      expect(outcomes).toMatchSnapshot(`${name} on ${minor}`);
+    });
+  }
+
   describe('the JavaScript CEL engine the fast tests use agrees with the API server', () => {
     // Every rule the library can emit (each Pod Security level) and every allowlist form, on the
     // same admitted and denied pods: a disagreement fails.
@@ -252,14 +295,19 @@ export function describeControlPlaneTier(minor: ControlPlaneMinor): void {
         cases.push({ label: `images-${i}`, what: `${JSON.stringify(ALLOWLISTS[i])} against ${image}`, pod: podFor(`images-${i}`, spec, `image-${j}`) });
       }));
 
-      // The binding takes a moment to reach the admission plugin: wait until the first denial shows.
-      const probe = cases.find((c) => c.what.endsWith('a foreign image') && c.label === 'level-restricted')!;
-      let last: unknown;
-      await plane.waitFor('the parity policies to be enforced', async () => {
-        const r = await plane.api('POST', '/api/v1/namespaces/parity/pods?dryRun=All', probe.pod, { as: 'developer' });
-        last = r;
-        return r.status === 403;
-      }, 30_000).catch((e) => { throw new Error(`${e}\nlast response: ${JSON.stringify(last)}`); });
+      // Each binding takes a moment to reach the admission plugin, and they arrive one by one:
+      // wait until every policy denies a foreign image (which each of them refuses).
+      for (const label of [...new Set(cases.map((c) => c.label))]) {
+        const spec = deepCopy(base.spec);
+        spec.containers[0].image = 'docker.io/evil/miner:1';
+        const probe = podFor(label, spec, 'probe');
+        let last: unknown;
+        await plane.waitFor(`the parity policy ${label} to be enforced`, async () => {
+          const r = await plane.api('POST', '/api/v1/namespaces/parity/pods?dryRun=All', probe, { as: 'developer' });
+          last = r;
+          return r.status === 403;
+        }, 30_000).catch((e) => { throw new Error(`${e}\nlast response: ${JSON.stringify(last)}`); });
+      }
 
       const policyFor = (label: string) => policyObjects.find((p) => p.metadata.name === `parity-${label}-policy`)!;
       // The engines must judge the same object: the one admission sees, after the API server's
