@@ -129,7 +129,11 @@ describe('the Python package', () => {
     const commands = shellCommands(files.get('shell')!);
     // The README pins what the library is built with, and installs the wheel the build writes.
     expect(commands.join('\n')).toContain(`pip install ./${path.basename(wheel)} ${Object.entries(PINNED).map(([p, v]) => `${p}==${v}`).join(' ')}`);
-    run('bash', ['-euo', 'pipefail', '-c', commands.join('\n')], appDir, { PATH: [nodeBin, process.env.PATH].join(path.delimiter) });
+    // It installs the cdk8s CLI it runs (a Python user has no node_modules of this repository).
+    expect(commands).toContain(`npm install --no-save cdk8s-cli@${installedVersion('cdk8s-cli')}`);
+    expect(commands[commands.length - 1]).toBe('npx cdk8s synth');
+    // Without this repository's node_modules/.bin on PATH: the cdk8s CLI is the one the block installs.
+    run('bash', ['-euo', 'pipefail', '-c', commands.join('\n')], appDir);
 
     // The TypeScript quick start's main.ts, against the compiled library, is the twin.
     const tsDir = path.join(work, 'readme-ts');

@@ -1,0 +1,118 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as cdk8s from 'cdk8s';
+import { Chart, Testing } from 'cdk8s';
+import * as ts from 'typescript';
+import { parseAllDocuments } from 'yaml';
+import * as library from '../src';
+import { PythonServer, PythonService } from '../src';
+import { synthExampleWithCli } from './support/cluster-apps';
+import { Manifest } from './support/manifests';
+
+const README = fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
+
+/** The fenced block after each `<!-- <marker>: <name> -->` line, by name. */
+function markedBlocks(marker: string): Map<string, string> {
+  const blocks = new Map<string, string>();
+  for (const [, name, text] of README.matchAll(new RegExp(`<!-- ${marker}: (\\S+) -->\\n\`\`\`[a-z]*\\n([\\s\\S]*?)\`\`\`\\n`, 'g'))) blocks.set(name, text);
+  return blocks;
+}
+
+/**
+ * Where an excerpt differs from the real value, as paths; empty when every field it shows is there
+ * as shown. A list item `...` stands for any number of left-out items (the others keep their order);
+ * a list without one must match item for item.
+ */
+function excerptDifferences(excerpt: unknown, real: unknown, at = ''): string[] {
+  if (Array.isArray(excerpt)) {
+    if (!Array.isArray(real)) return [`${at}: not a list in the output`];
+    const shown = excerpt.filter((item) => item !== '...');
+    if (shown.length === excerpt.length) {
+      if (real.length !== excerpt.length) return [`${at}: ${real.length} items in the output, ${excerpt.length} shown without "..."`];
+      return excerpt.flatMap((item, i) => excerptDifferences(item, real[i], `${at}[${i}]`));
+    }
+    // Subsequence: each shown item matches a later item of the output than the one before.
+    let from = 0;
+    for (const item of shown) {
+      const found = real.findIndex((r, i) => i >= from && excerptDifferences(item, r).length === 0);
+      if (found < 0) return [`${at}: ${JSON.stringify(item)} is not in the output after item ${from}`];
+      from = found + 1;
+    }
+    return [];
+  }
+  if (excerpt !== null && typeof excerpt === 'object') {
+    if (real === null || typeof real !== 'object' || Array.isArray(real)) return [`${at}: not a map in the output`];
+    return Object.entries(excerpt).flatMap(([k, v]) => excerptDifferences(v, (real as any)[k], at ? `${at}.${k}` : k));
+  }
+  return excerpt === real ? [] : [`${at}: ${JSON.stringify(excerpt)} shown, ${JSON.stringify(real)} in the output`];
+}
+
+describe('the README shows what the library writes', () => {
+  test('the excerpt checker is strict: a changed value, a missing field and a reordered list are differences', () => {
+    const real = { a: { b: 1, c: [1, 2, 3] } };
+    expect(excerptDifferences({ a: { c: ['...', 2, 3] } }, real)).toEqual([]);
+    expect(excerptDifferences({ a: { b: 2 } }, real)).toEqual(['a.b: 2 shown, 1 in the output']);
+    expect(excerptDifferences({ a: { d: 1 } }, real)).toEqual(['a.d: 1 shown, undefined in the output']);
+    expect(excerptDifferences({ a: { c: [3, 2, '...'] } }, real)).toEqual(['a.c: 2 is not in the output after item 3']);
+    expect(excerptDifferences({ a: { c: [1, 2] } }, real)).toEqual(['a.c: 3 items in the output, 2 shown without "..."']);
+  });
+
+  test('the article mapping\'s YAML excerpt is in the synthesized example app, field for field', () => {
+    const [[file, excerpt]] = [...markedBlocks('excerpt-of')];
+    expect(file).toBe('examples/dist/shop.k8s.yaml');
+    const output = synthExampleWithCli().manifests;
+    const documents = parseAllDocuments(excerpt).map((d) => d.toJS() as Manifest);
+    expect(documents.map((d) => d.kind)).toEqual(['Deployment', 'Schedule']);
+    for (const shown of documents) {
+      const real = output.find((m) => m.kind === shown.kind && m.metadata.name === shown.metadata.name);
+      expect({ object: `${shown.kind}/${shown.metadata.name}`, differences: real ? excerptDifferences(shown, real) : ['not in the output'] })
+        .toEqual({ object: `${shown.kind}/${shown.metadata.name}`, differences: [] });
+    }
+  });
+
+  test('the Python servers table gives each preset\'s command as rendered, up to its "..."', () => {
+    const table = README.slice(README.indexOf('<!-- server-commands -->'));
+    const row = (preset: string) => new RegExp(`^\\| \`${preset.replace(/[(){}.]/g, '\\$&')}\` \\| \`([^\`]+)\` \\|`, 'm').exec(table)?.[1];
+    const rendered = (server: PythonServer) => {
+      const chart = new Chart(Testing.app(), 'c', { namespace: 'n' });
+      new PythonService(chart, 'a', { image: 'ghcr.io/acme/a:1.0', server, port: 8080 });
+      return Testing.synth(chart).find((m) => m.kind === 'Deployment')!.spec.template.spec.containers[0].command.join(' ');
+    };
+    for (const [preset, server, app] of [
+      ['PythonServer.gunicorn({ app })', PythonServer.gunicorn({ app: 'shop.wsgi:application' }), 'shop.wsgi:application'],
+      ['PythonServer.uvicorn({ app })', PythonServer.uvicorn({ app: 'api.main:app' }), 'api.main:app'],
+    ] as const) {
+      const shown = row(preset);
+      expect({ preset, shown: shown !== undefined }).toEqual({ preset, shown: true });
+      const prefix = shown!.replace(/ \.\.\.$/, '').replace('<app>', app).replace('<port>', '8080');
+      expect(rendered(server).startsWith(prefix)).toBe(true);
+    }
+  });
+
+  test('the platform chart example writes the files its comment names, in the order to apply them', () => {
+    const [[, source]] = [...markedBlocks('example')].filter(([name]) => name === 'platform-chart');
+    const named = /app\.synth\(\); \/\/ (.*)$/m.exec(source)![1].match(/dist\/[\w.-]+\.k8s\.yaml/g)!.map((f) => f.slice('dist/'.length));
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-platform-'));
+    const previous = process.env.CDK8S_OUTDIR;
+    process.env.CDK8S_OUTDIR = outdir;
+    try {
+      const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+      const modules: { [name: string]: unknown } = { 'cdk8s': cdk8s, 'cdk8s-python-service': library };
+      new Function('require', 'exports', js)((name: string) => modules[name], {});
+      expect(fs.readdirSync(outdir).sort()).toEqual(named);
+      expect(named).toEqual(['0000-platform.k8s.yaml', '0001-shop.k8s.yaml']);
+    } finally {
+      if (previous === undefined) delete process.env.CDK8S_OUTDIR; else process.env.CDK8S_OUTDIR = previous;
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('the build outputs the quick starts name are the ones projen\'s package tasks write', () => {
+    // jsii-pacmak names the JavaScript tarball <name>@<version>.jsii.tgz; npm pack names it <name>-<version>.tgz.
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8'));
+    expect(README).toContain(`dist/js/${pkg.name}@${pkg.version}.jsii.tgz`);
+    expect(README).toContain(`as \`${pkg.name}-${pkg.version}.tgz\``);
+    expect(README).not.toMatch(new RegExp(`dist/js/${pkg.name}-${pkg.version.replace(/\./g, '\\.')}\\.tgz`));
+  });
+});
