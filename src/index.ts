@@ -34,4 +34,8 @@ export { PythonCronJob } from './python-cron-job';
 export type { PythonCronJobOptions, PythonCronJobProps } from './python-cron-job';
 export type { PythonComponentOptions, StandalonePythonOptions } from './python-component';
 export { QueueScaling } from './queue-scaling';
-export type { CustomQueueScalingOptions, QueueScalingLimits, RabbitMqScalingOptions, RedisListScalingOptions, SecretKeySelector, TriggerSecret } from './queue-scaling';
+export { BackingService } from './connections';
+export type {
+  BackingServiceSecretKey, CloudNativePgOptions, EndpointBackingOptions, RabbitMqBackingOptions, RedisBackingOptions, ServiceConnectionOptions,
+} from './connections';
+export type { BrokerListScalingOptions, CustomQueueScalingOptions, QueueScalingLimits, RabbitMqScalingOptions, RedisListScalingOptions, SecretKeySelector, TriggerSecret } from './queue-scaling';

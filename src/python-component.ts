@@ -1,6 +1,7 @@
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { ConnectionGroup } from './connections';
 import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
@@ -311,4 +312,11 @@ export function governComponent(scope: Construct, ctx: ComponentContext, workloa
     if (!afterPolicy && Chart.of(policy) === Chart.of(scope)) emitBefore(policy.apiObjects, scope);
   }
   emitChartNamespaceBefore(scope);
+}
+
+/** Makes a component's NetworkPolicy and container reachable by `connectTo`/`use` on it, and on its service. Internal. */
+export function registerComponent(component: Construct, ctx: ComponentContext, policy: ServiceNetworkPolicy, container: kplus.Container): void {
+  const end = { scope: component, label: ctx.label, policy, containers: [container] };
+  ConnectionGroup.of(component).add(end);
+  if (ctx.service) ConnectionGroup.of(ctx.service).add(end);
 }

@@ -1,12 +1,14 @@
-import { ApiObject, Cron, Duration } from 'cdk8s';
+import { ApiObject, Chart, Cron, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { afterRender, withSortedKey } from './after-render';
 import { validateCron } from './backup';
+import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { disruptionTolerantFailurePolicy } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
-import { componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
+import { componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, registerComponent, StandalonePythonOptions } from './python-component';
 import type { PythonService } from './python-service';
+import { PropValidator } from './validation';
 
 /**
  * A scheduled job of a `PythonService` (`service.addCronJob(id, options)`).
@@ -102,6 +104,10 @@ export class PythonCronJob extends Construct {
   /** The NetworkPolicy: no ingress; egress as the application's. */
   public readonly networkPolicy: ServiceNetworkPolicy;
 
+  private readonly label: string;
+  private readonly namespaceName: string;
+  private readonly podLabels: { [key: string]: string };
+
   constructor(scope: Construct, id: string, props: PythonCronJobProps) {
     super(scope, id);
     const ctx = componentContext(this, id, 'PythonCronJob', Object.assign({}, props, { maxNameLength: CRONJOB_NAME_LIMIT }));
@@ -157,6 +163,30 @@ export class PythonCronJob extends Construct {
 
     this.networkPolicy = componentNetworkPolicy(this, ctx, props.egressTo);
     governComponent(this, ctx, this.cronJob);
+    this.label = ctx.label;
+    this.namespaceName = Chart.of(this).namespace ?? 'default';
+    this.podLabels = ctx.identity.selectorLabels(ctx.component);
+    registerComponent(this, ctx, this.networkPolicy, this.container);
+  }
+
+  /**
+   * Lets this scheduled job's pods call `target`: egress to its pods on its container port here,
+   * ingress from these pods in the target's NetworkPolicy (on a service, `PythonService.connectTo`
+   * covers every component at once).
+   * @param target the service called
+   * @param options a variable with the target's URL
+   */
+  public connectTo(target: PythonService, options: ServiceConnectionOptions = {}): void {
+    connectComponent(this, { label: this.label, name: this.name, namespace: this.namespaceName, podLabels: this.podLabels }, target, options);
+  }
+
+  /**
+   * Uses a database, broker or other endpoint in this scheduled job only: its variables in the
+   * container, its egress in the NetworkPolicy (on a service, `PythonService.use` covers every component).
+   * @param backing the backing service
+   */
+  public use(backing: BackingService): void {
+    useBackingService(ConnectionGroup.of(this), this, new PropValidator(this.label), backing);
   }
 }
 

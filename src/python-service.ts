@@ -1,8 +1,10 @@
 import { ApiObject, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { checkRendered } from './after-render';
 import { ServiceDisruptionBudget } from './availability';
 import { backUpService, BackupSchedule } from './backup';
+import { BackingService, ConnectionGroup, connectionTargetOf, connectWorkloads, ServiceConnectionOptions, useBackingService, watchOneSidedAdmission } from './connections';
 import { addExposure, Exposure } from './exposure';
 import { addGunicornConfig } from './gunicorn-config';
 import { prerequisiteAnnotations } from './migration-options';
@@ -281,6 +283,13 @@ export class PythonService extends Construct {
       // Not secured itself, but its namespace's policy (another service's) still admits or refuses its pods.
       for (const workload of [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])]) coverByNamespacePolicy(this, workload);
     }
+    const connections = ConnectionGroup.of(this);
+    connections.add({ scope: this, label, policy: this.networkPolicy, containers: [this.container] });
+    if (this.migrationJob) connections.add({ scope: this.migrationJob, label: `${label} migration`, policy: this.migrationJob.networkPolicy, containers: this.migrationJob.job.containers });
+    if (props.security) {
+      watchOneSidedAdmission(this, { label: this.name, namespace: this.namespace ?? 'default', labels: this.labels, port: this.port, policy: this.networkPolicy },
+        (check) => checkRendered(this.networkPolicy.apiObject, check));
+    }
     emitChartNamespaceBefore(this);
     // Claimed only once the service is fully built, so a failed construction keeps no name.
     NameRegistry.of(this, 'service').claim(`${namespace ?? ''}/${this.name}`, this.node.path);
@@ -292,6 +301,33 @@ export class PythonService extends Construct {
    */
   public objectName(suffix: string): string {
     return this.identity.objectName(suffix);
+  }
+
+  /**
+   * Lets every pod of this service (web, workers, scheduled jobs, migrations; those added later
+   * too) call `target`: egress to its pods on its container port in this service's
+   * NetworkPolicies, ingress from this service's pods in the target's. Works across namespaces
+   * and charts of one app.
+   * @param target the service called
+   * @param options a variable with the target's URL
+   */
+  public connectTo(target: PythonService, options: ServiceConnectionOptions = {}): void {
+    const v = new PropValidator(`PythonService '${this.node.id}'`);
+    if (target === this) v.fail('connectTo', target.name, 'is this service itself: its pods reach each other only through what its own ingress admits');
+    connectWorkloads(ConnectionGroup.of(this), v,
+      { label: this.name, namespace: this.namespace ?? 'default', podLabels: this.identity.instanceLabels },
+      connectionTargetOf(v, target),
+      options.envName);
+  }
+
+  /**
+   * Uses a database, broker or other endpoint: its variables in every container of this service
+   * (web, workers, scheduled jobs, migrations; those added later too), its egress in every
+   * NetworkPolicy of them.
+   * @param backing the backing service, e.g. BackingService.cloudNativePg({ clusterName: 'shop-db' })
+   */
+  public use(backing: BackingService): void {
+    useBackingService(ConnectionGroup.of(this), this, new PropValidator(`PythonService '${this.node.id}'`), backing);
   }
 
   /** Adds a background worker (Celery, beat, RQ, Dramatiq, a command) on this service's pod template. */

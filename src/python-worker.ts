@@ -1,11 +1,14 @@
-import { Duration, Size } from 'cdk8s';
+import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, ServiceDisruptionBudget } from './availability';
+import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './health-probe';
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
-import { ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
+import {
+  ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, registerComponent, StandalonePythonOptions,
+} from './python-component';
 import { PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { addScaledObject } from './queue-scaler';
@@ -137,6 +140,8 @@ export class PythonWorker extends Construct {
 
   private readonly label: string;
   private readonly podIdentity: PythonServiceSecurityContext;
+  private readonly namespaceName: string;
+  private readonly podLabels: { [key: string]: string };
 
   constructor(scope: Construct, id: string, props: PythonWorkerProps) {
     super(scope, id);
@@ -236,6 +241,29 @@ export class PythonWorker extends Construct {
     governComponent(this, ctx, this.deployment);
     this.label = ctx.label;
     this.podIdentity = ctx.template.identity;
+    this.namespaceName = Chart.of(this).namespace ?? 'default';
+    this.podLabels = ctx.identity.selectorLabels(ctx.component);
+    registerComponent(this, ctx, this.networkPolicy, this.container);
+  }
+
+  /**
+   * Lets this worker's pods call `target`: egress to its pods on its container port here, ingress
+   * from these pods in the target's NetworkPolicy (on a service, `PythonService.connectTo` covers
+   * every component at once).
+   * @param target the service called
+   * @param options a variable with the target's URL
+   */
+  public connectTo(target: PythonService, options: ServiceConnectionOptions = {}): void {
+    connectComponent(this, { label: this.label, name: this.name, namespace: this.namespaceName, podLabels: this.podLabels }, target, options);
+  }
+
+  /**
+   * Uses a database, broker or other endpoint in this worker only: its variables in the container,
+   * its egress in the NetworkPolicy (on a service, `PythonService.use` covers every component).
+   * @param backing the backing service
+   */
+  public use(backing: BackingService): void {
+    useBackingService(ConnectionGroup.of(this), this, new PropValidator(this.label), backing);
   }
 
   /**

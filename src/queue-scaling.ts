@@ -1,4 +1,5 @@
 import { Duration } from 'cdk8s';
+import { BackingService, redisTargetOf } from './connections';
 import { PropValidator } from './validation';
 
 /**
@@ -45,6 +46,30 @@ export interface QueueScalingLimits {
    * @default Duration.minutes(5)
    */
   readonly scaleDownStabilization?: Duration;
+}
+
+/**
+ * Options for `QueueScaling.redisListOf()`: the list, the target and the limits; the address,
+ * database and password come from the broker's declaration.
+ */
+export interface BrokerListScalingOptions extends QueueScalingLimits {
+  /** The list (Celery: the queue name, `celery` by default; RQ: `rq:queue:<name>`). */
+  readonly listName: string;
+
+  /** The list length per replica KEDA aims for. */
+  readonly targetLength: number;
+
+  /**
+   * The length below which the worker stays at `minReplicas` (with `minReplicas: 0`, the wake-up threshold).
+   * @default 0
+   */
+  readonly activationListLength?: number;
+
+  /**
+   * Connect with TLS.
+   * @default false
+   */
+  readonly enableTls?: boolean;
 }
 
 /**
@@ -190,6 +215,24 @@ export class QueueScaling {
         ...(options.databaseIndex !== undefined ? { databaseIndex: String(options.databaseIndex) } : {}),
         ...(options.enableTls ? { enableTLS: 'true' } : {}),
       }, secrets);
+    });
+  }
+
+  /**
+   * A Redis list on the broker a service `use()`s: KEDA's address, database and password (its
+   * own `password` parameter, from the same Secret key) come from that one declaration.
+   * @param broker a `BackingService.redis()`
+   * @param options the list, the target length and the limits
+   */
+  public static redisListOf(broker: BackingService, options: BrokerListScalingOptions): QueueScaling {
+    return new QueueScaling((v) => {
+      const target = redisTargetOf(v, broker, 'queueScaling broker');
+      const scaling = QueueScaling.redisList(Object.assign({}, options, {
+        address: `${target.host}:${target.port}`,
+        databaseIndex: target.database === 0 ? undefined : target.database,
+        password: target.password,
+      }));
+      return resolvers.get(scaling)!(v);
     });
   }
 

@@ -1,17 +1,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { Exposure, PythonServer, PythonService, PythonWorker, WorkerProcess } from '../src';
+import { stderrOf } from './support/stderr';
 
-/** The lines `fn` writes to stderr (where the library's warnings go). */
-function stderrOf(fn: () => void): string[] {
-  const written: string[] = [];
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => { written.push(String(chunk)); return true; });
-  try {
-    fn();
-  } finally {
-    spy.mockRestore();
-  }
-  return written;
-}
 
 describe('warnings (cdk8s has no warnings API: one line on stderr per process)', () => {
   test('monitoring without labels says that kube-prometheus-stack will not see it, once', () => {
