@@ -4,10 +4,20 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Exposure, PythonDockerfile, PythonServer, PythonService, QueueScaling, WorkerProcess } from '../src';
+import { BackingService, Exposure, PythonDockerfile, PythonServer, PythonService, QueueScaling, WorkerProcess } from '../src';
 
 const app = new App();
 const chart = new Chart(app, 'shop', { namespace: 'shop' });
+
+// What the app talks to, declared once: every pod of the service (web, workers, cron job,
+// migrations) gets the variables and the NetworkPolicy egress from these.
+const database = BackingService.endpoint({ cidr: '10.20.0.0/16', port: 5432, env: { DATABASE_URL: { secretName: 'shop-db', key: 'url' } } });
+const broker = BackingService.redis({
+  host: 'redis-master.redis.svc',
+  namespace: 'redis',
+  podLabels: { 'app.kubernetes.io/name': 'redis' },
+  envName: 'CELERY_BROKER_URL',
+});
 
 const service = new PythonService(chart, 'python-app', {
   image: 'registry.example.com/shop/python-app:1.4.2',
@@ -29,19 +39,18 @@ const service = new PythonService(chart, 'python-app', {
   // The article's made-up SecurityPolicy kind, as what clusters enforce: default-deny
   // NetworkPolicies with explicit allows and CEL admission rules (allowed images and volumes,
   // Pod Security "restricted"), checked against this very chart at synth time.
-  security: {
-    allowedImages: ['registry.example.com/shop/'],
-    egressTo: [{ peers: [{ cidr: '10.20.0.0/16' }], ports: [{ port: 5432 }] }, { peers: [{ namespaceName: 'redis' }], ports: [{ port: 6379 }] }],
-  },
+  security: { allowedImages: ['registry.example.com/shop/'] },
   partOf: 'shop',
 });
+service.use(database);
+service.use(broker);
 
 // Beyond the article: real Python apps also run background workers and scheduled jobs, from the
 // same image and pod template. A Celery worker scaled on its Redis queue by KEDA, beat (always one
 // replica), and a nightly Django management command.
 service.addWorker('worker', {
   process: WorkerProcess.celery({ app: 'app', queues: ['default'] }),
-  queueScaling: QueueScaling.redisList({ address: 'redis-master.redis:6379', listName: 'default', targetLength: 20, minReplicas: 1, maxReplicas: 10 }),
+  queueScaling: QueueScaling.redisListOf(broker, { listName: 'default', targetLength: 20, minReplicas: 1, maxReplicas: 10 }),
   shutdown: { taskTimeLimit: Duration.minutes(5) },
 });
 service.addWorker('beat', { process: WorkerProcess.celeryBeat({ app: 'app' }) });

@@ -8,7 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import * as library from '../src';
 import { PythonServer, PythonService } from '../src';
 import { synthExampleWithCli } from './support/cluster-apps';
-import { Manifest } from './support/manifests';
+import { appContainer, envOf, expectStrictlyValid, Manifest } from './support/manifests';
+import { PodView, reachable, workloadPods } from './support/network-policy-evaluator';
 
 const README = fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
 
@@ -46,6 +47,34 @@ function excerptDifferences(excerpt: unknown, real: unknown, at = ''): string[] 
     return Object.entries(excerpt).flatMap(([k, v]) => excerptDifferences(v, (real as any)[k], at ? `${at}.${k}` : k));
   }
   return excerpt === real ? [] : [`${at}: ${JSON.stringify(excerpt)} shown, ${JSON.stringify(real)} in the output`];
+}
+
+/** The example block named `name`. */
+function exampleBlock(name: string): string {
+  const block = markedBlocks('example').get(name);
+  if (block === undefined) throw new Error(`README: no <!-- example: ${name} --> block`);
+  return block;
+}
+
+/** The files the comment after `app.synth();` names. */
+function filesNamedIn(source: string): string[] {
+  return /app\.synth\(\); \/\/ (.*)$/m.exec(source)![1].match(/dist\/[\w.-]+\.k8s\.yaml/g)!.map((f) => f.slice('dist/'.length)).sort();
+}
+
+/** Runs a README example against the library's source; returns the files its `app.synth()` writes. */
+function runExample(source: string): { files: { [name: string]: string } } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-example-'));
+  const previous = process.env.CDK8S_OUTDIR;
+  process.env.CDK8S_OUTDIR = outdir;
+  try {
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const modules: { [name: string]: unknown } = { 'cdk8s': cdk8s, 'cdk8s-python-service': library };
+    new Function('require', 'exports', js)((name: string) => modules[name], {});
+    return { files: Object.fromEntries(fs.readdirSync(outdir).sort().map((f) => [f, fs.readFileSync(path.join(outdir, f), 'utf8')])) };
+  } finally {
+    if (previous === undefined) delete process.env.CDK8S_OUTDIR; else process.env.CDK8S_OUTDIR = previous;
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 describe('the README shows what the library writes', () => {
@@ -91,21 +120,43 @@ describe('the README shows what the library writes', () => {
   });
 
   test('the platform chart example writes the files its comment names, in the order to apply them', () => {
-    const [[, source]] = [...markedBlocks('example')].filter(([name]) => name === 'platform-chart');
-    const named = /app\.synth\(\); \/\/ (.*)$/m.exec(source)![1].match(/dist\/[\w.-]+\.k8s\.yaml/g)!.map((f) => f.slice('dist/'.length));
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-platform-'));
-    const previous = process.env.CDK8S_OUTDIR;
-    process.env.CDK8S_OUTDIR = outdir;
-    try {
-      const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
-      const modules: { [name: string]: unknown } = { 'cdk8s': cdk8s, 'cdk8s-python-service': library };
-      new Function('require', 'exports', js)((name: string) => modules[name], {});
-      expect(fs.readdirSync(outdir).sort()).toEqual(named);
-      expect(named).toEqual(['0000-platform.k8s.yaml', '0001-shop.k8s.yaml']);
-    } finally {
-      if (previous === undefined) delete process.env.CDK8S_OUTDIR; else process.env.CDK8S_OUTDIR = previous;
-      fs.rmSync(outdir, { recursive: true, force: true });
-    }
+    const source = exampleBlock('platform-chart');
+    const { files } = runExample(source);
+    expect(Object.keys(files)).toEqual(filesNamedIn(source));
+    expect(Object.keys(files)).toEqual(['0000-platform.k8s.yaml', '0001-shop.k8s.yaml']);
+  });
+
+  describe('the Connections example', () => {
+    const source = exampleBlock('connections');
+    const { files } = runExample(source);
+    const manifests = Object.values(files).flatMap((text) => parseAllDocuments(text).map((d) => d.toJS() as Manifest).filter(Boolean));
+    const pods = workloadPods(manifests);
+    const pod = (what: string) => pods.find((p) => p.what === what)!;
+
+    test('writes the files its comment names, valid against the strict schemas and the CRDs', () => {
+      expect(Object.keys(files)).toEqual(filesNamedIn(source));
+      expectStrictlyValid(manifests);
+    });
+
+    test('storefront reaches pricing on its container port, and does not without connectTo', () => {
+      expect(reachable(manifests, pod('Deployment/storefront'), pod('Deployment/pricing'), 8080)).toBe(true);
+      expect(envOf(appContainer(manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'storefront')!)).PRICING_URL).toBe('http://pricing.web.svc:80');
+      const without = runExample(source.replace(/^storefront\.connectTo\(.*\n/m, '')).files;
+      const unconnected = Object.values(without).flatMap((text) => parseAllDocuments(text).map((d) => d.toJS() as Manifest).filter(Boolean));
+      const unconnectedPods = workloadPods(unconnected);
+      expect(reachable(unconnected, unconnectedPods.find((p) => p.what === 'Deployment/storefront')!, unconnectedPods.find((p) => p.what === 'Deployment/pricing')!, 8080)).toBe(false);
+    });
+
+    test('every component of the Django app reaches its database and broker, and nothing else there', () => {
+      const database: PodView = { what: 'db', namespace: 'shop', labels: { 'cnpg.io/cluster': 'shop-db' } };
+      const redis: PodView = { what: 'redis', namespace: 'redis', labels: { 'app.kubernetes.io/name': 'redis' } };
+      const shopPods = pods.filter((p) => p.namespace === 'shop');
+      expect(shopPods).toHaveLength(5);
+      for (const from of shopPods) {
+        expect({ from: from.what, db: reachable(manifests, from, database, 5432), redis: reachable(manifests, from, redis, 6379) }).toEqual({ from: from.what, db: true, redis: true });
+        expect({ from: from.what, other: reachable(manifests, from, { what: 'x', namespace: 'redis', labels: { app: 'other' } }, 6379) }).toEqual({ from: from.what, other: false });
+      }
+    });
   });
 
   test('the build outputs the quick starts name are the ones projen\'s package tasks write', () => {

@@ -5,10 +5,9 @@ import os
 import cdk8s_plus_28 as kplus
 from cdk8s import App, Chart, Duration, Size
 from cdk8s_python_service import (
+    BackingService,
+    BackingServiceSecretKey,
     Exposure,
-    NetworkPeer,
-    NetworkPort,
-    NetworkRule,
     PythonDockerfile,
     PythonServer,
     PythonService,
@@ -26,6 +25,18 @@ from cdk8s_python_service import (
 
 app = App()
 chart = Chart(app, "shop", namespace="shop")
+
+# What the app talks to, declared once: every pod of the service (web, workers, cron job,
+# migrations) gets the variables and the NetworkPolicy egress from these.
+database = BackingService.endpoint(
+    cidr="10.20.0.0/16", port=5432, env={"DATABASE_URL": BackingServiceSecretKey(secret_name="shop-db", key="url")},
+)
+broker = BackingService.redis(
+    host="redis-master.redis.svc",
+    namespace="redis",
+    pod_labels={"app.kubernetes.io/name": "redis"},
+    env_name="CELERY_BROKER_URL",
+)
 
 service = PythonService(
     chart,
@@ -51,23 +62,19 @@ service = PythonService(
     # The article's made-up SecurityPolicy kind, as what clusters enforce: default-deny
     # NetworkPolicies with explicit allows and CEL admission rules (allowed images and volumes,
     # Pod Security "restricted"), checked against this very chart at synth time.
-    security=PythonServiceSecurity(
-        allowed_images=["registry.example.com/shop/"],
-        egress_to=[
-            NetworkRule(peers=[NetworkPeer(cidr="10.20.0.0/16")], ports=[NetworkPort(port=5432)]),
-            NetworkRule(peers=[NetworkPeer(namespace_name="redis")], ports=[NetworkPort(port=6379)]),
-        ],
-    ),
+    security=PythonServiceSecurity(allowed_images=["registry.example.com/shop/"]),
     part_of="shop",
 )
+service.use(database)
+service.use(broker)
 
 # Beyond the article: a Celery worker scaled on its Redis queue by KEDA, beat (always one
 # replica), and a nightly Django management command, from the same image and pod template.
 service.add_worker(
     "worker",
     process=WorkerProcess.celery(app="app", queues=["default"]),
-    queue_scaling=QueueScaling.redis_list(
-        address="redis-master.redis:6379", list_name="default", target_length=20, min_replicas=1, max_replicas=10,
+    queue_scaling=QueueScaling.redis_list_of(
+        broker, list_name="default", target_length=20, min_replicas=1, max_replicas=10,
     ),
     shutdown=PythonWorkerShutdown(task_time_limit=Duration.minutes(5)),
 )
