@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as cdk8s from 'cdk8s';
 import { Chart, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
 import * as ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import * as library from '../src';
@@ -155,6 +156,60 @@ describe('the README shows what the library writes', () => {
       for (const from of shopPods) {
         expect({ from: from.what, db: reachable(manifests, from, database, 5432), redis: reachable(manifests, from, redis, 6379) }).toEqual({ from: from.what, db: true, redis: true });
         expect({ from: from.what, other: reachable(manifests, from, { what: 'x', namespace: 'redis', labels: { app: 'other' } }, 6379) }).toEqual({ from: from.what, other: false });
+      }
+    });
+  });
+
+  describe('every TypeScript block runs against the library as written', () => {
+    // Blocks are whole programs (they import), prop fragments (`expose: ...`), or statements on the
+    // names the README's examples use (app, chart, broker, api, web). The quick starts and the
+    // snapshot-test block run elsewhere (consumer and Python package tests, a user's jest).
+    const blocks = [...README.matchAll(/(<!-- [^>]+ -->\n)?```ts\n([\s\S]*?)```\n/g)]
+      .filter(([, marker, text]) => !marker?.includes('quickstart-') && !/^\s*test\(/m.test(text))
+      .map(([, , text]) => text);
+    const names = Object.keys(library).filter((n) => n !== 'default');
+    // What a block refers to without defining it, defined as the README's examples do.
+    const DEFINITIONS: Array<[string, string]> = [
+      ['app', 'const app = cdk8s.Testing.app();'],
+      ['chart', "const chart = new cdk8s.Chart(app, 'readme', { namespace: 'shop' });"],
+      ['broker', "const broker = new kplus.Secret(chart, 'Broker', { metadata: { name: 'broker' }, stringData: { url: 'redis://redis:6379/0' } });"],
+      ['api', "const api = new PythonService(chart, 'api', { image: 'ghcr.io/acme/shop-api:1.4.2', server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }) });"],
+      ['web', "const web = new PythonService(chart, 'shop', { image: 'ghcr.io/acme/shop:1.4.2' });"],
+    ];
+    const preludeFor = (block: string) => {
+      const needed = new Set<string>();
+      const need = (name: string) => {
+        if (needed.has(name) || new RegExp(`const ${name}\\b`).test(block)) return;
+        if (name !== 'app') need(name === 'chart' ? 'app' : 'chart');
+        needed.add(name);
+      };
+      for (const [name] of DEFINITIONS) if (new RegExp(`\\b${name}\\b`).test(block)) need(name);
+      return DEFINITIONS.filter(([name]) => needed.has(name)).map(([, line]) => line).join('\n');
+    };
+
+    test('there are blocks of each form', () => {
+      expect(blocks.filter((b) => /^import /m.test(b) && /app\.synth\(\)/.test(b)).length).toBeGreaterThanOrEqual(2);
+      expect(blocks.filter((b) => /^[a-zA-Z]+: /.test(b)).length).toBeGreaterThanOrEqual(2);
+    });
+
+    test.each(blocks.map((b) => [b.split('\n')[0], b] as const))('%s', (_first, block) => {
+      let body: string;
+      if (/^import /m.test(block) && /app\.synth\(\)/.test(block)) body = block;
+      else if (/^[a-zA-Z]+: /.test(block)) body = `${preludeFor('chart')}\nnew PythonService(chart, 'fragment', { image: 'ghcr.io/acme/shop:1.4.2',\n${block}\n});\ncdk8s.Testing.synth(chart);`;
+      else body = `${preludeFor(block)}\n${block}\n${/\bchart\b/.test(block) ? 'cdk8s.Testing.synth(chart);' : ''}`;
+      const written: string[] = [];
+      const fakeFs = { writeFileSync: (file: string) => { written.push(file); } };
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-block-'));
+      const previous = process.env.CDK8S_OUTDIR;
+      process.env.CDK8S_OUTDIR = outdir;
+      try {
+        const js = ts.transpileModule(body, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+        const modules: { [name: string]: unknown } = { 'cdk8s': cdk8s, 'cdk8s-plus-28': kplus, 'cdk8s-python-service': library, 'fs': fakeFs };
+        new Function('require', 'exports', 'cdk8s', 'kplus', 'App', 'Chart', 'Duration', 'Size', ...names, js)(
+          (name: string) => modules[name], {}, cdk8s, kplus, cdk8s.App, cdk8s.Chart, cdk8s.Duration, cdk8s.Size, ...names.map((n) => (library as any)[n]));
+      } finally {
+        if (previous === undefined) delete process.env.CDK8S_OUTDIR; else process.env.CDK8S_OUTDIR = previous;
+        fs.rmSync(outdir, { recursive: true, force: true });
       }
     });
   });
