@@ -3,7 +3,7 @@ import * as http from 'http';
 import * as net from 'net';
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { PythonServer, PythonService, PythonServiceProps, WorkerProcess } from '../src';
+import { OtlpProtocol, PythonServer, PythonService, PythonServiceProps, WorkerProcess } from '../src';
 import { celeryShop, djangoShop, fastApi } from './support/fixture-apps';
 import { appContainer, envOf, Manifest, only, synth } from './support/manifests';
 import { PodProcess, runtimePython, startRedis } from './support/pod-process';
@@ -279,6 +279,127 @@ describe('Celery with a real Redis broker: a prefork worker and beat', () => {
       expect((exit.at - sigterm) / 1000).toBeLessThan(10);
     } finally {
       pod.stop();
+    }
+  }, 300_000);
+});
+
+describe('Django management commands, as the migration Job and a cron job run them', () => {
+  let manifests: Manifest[];
+
+  beforeAll(() => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const web = new PythonService(chart, 'shop', {
+      image: 'registry.example.com/shop/app:1.0',
+      replicas: 1,
+      server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }),
+      env: { DJANGO_SETTINGS_MODULE: 'shop.settings' },
+      migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
+    });
+    web.addCronJob('report', { schedule: '0 3 * * *', command: ['python', 'manage.py', 'report'] });
+    manifests = synth(chart);
+  });
+
+  test('the migration Job applies every migration and exits 0, within its deadline, on a read-only root', async () => {
+    const job = only(manifests, 'Job');
+    const pod = PodProcess.start(job, { app: djangoShop(['shop.shop.svc']), manifests });
+    try {
+      const exit = await pod.waitForExit((job.spec.activeDeadlineSeconds ?? 600) * 1000);
+      expect({ code: exit.code, output: pod.output() }).toEqual({ code: 0, output: expect.stringContaining('Applying orders.0001_initial... OK') });
+      expect(pod.output()).toContain('Applying sessions.0001_initial... OK');
+    } finally {
+      pod.stop();
+    }
+  }, 120_000);
+
+  test('the cron job\'s command runs as the numeric user, writes only to its scratch directory, and exits 0', async () => {
+    const cron = only(manifests, 'CronJob');
+    const pod = PodProcess.start(cron, { app: djangoShop(['shop.shop.svc']), manifests });
+    try {
+      const exit = await pod.waitForExit((cron.spec.jobTemplate.spec.activeDeadlineSeconds ?? 600) * 1000);
+      expect({ code: exit.code, output: pod.output() }).toEqual({ code: 0, output: expect.stringMatching(/report written to \/tmp\/report-\S+ as uid 10001/) });
+    } finally {
+      pod.stop();
+    }
+  }, 120_000);
+});
+
+describe('an RQ worker with a real Redis', () => {
+  let redis: { url: string; stop: () => void };
+  let deployment: Manifest;
+  let manifests: Manifest[];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    // The README: RQ reads its Redis from RQ_REDIS_URL.
+    const web = new PythonService(chart, 'shop', { image: 'registry.example.com/shop/app:1.0', replicas: 1, env: { RQ_REDIS_URL: redis.url } });
+    web.addWorker('rq', { process: WorkerProcess.rq({ queues: ['default'] }), shutdown: { taskTimeLimit: Duration.seconds(20) } });
+    manifests = synth(chart);
+    deployment = only(manifests, 'Deployment', 'shop-rq');
+  }, 300_000);
+  afterAll(() => redis?.stop());
+
+  const rq = (code: string) => runtimePython(`import os; from redis import Redis; from rq import Queue; from rq.job import Job; r = Redis.from_url(os.environ["RQ_REDIS_URL"]); ${code}`, { RQ_REDIS_URL: redis.url }).trim();
+  const enqueue = (seconds: number) => rq(`print(Queue("default", connection=r).enqueue("shop.rq_tasks.slow", ${seconds}).id)`);
+  const status = (id: string) => rq(`j = Job.fetch(${JSON.stringify(id)}, connection=r); s = j.get_status(); print(getattr(s, "value", s), j.return_value() or "")`);
+
+  test('takes jobs from the queue its command names, and a SIGTERM lets the running job finish (warm shutdown) within the grace period', async () => {
+    const pod = PodProcess.start(deployment, { app: celeryShop(), manifests });
+    try {
+      await eventually('the worker to take a job', () => status(enqueue(0)).startsWith('finished'), 60_000, pod);
+      expect(PodProcess.idsOf(pod.pid)).toEqual({ uid: 10001, gid: 10001 });
+      const id = enqueue(4);
+      await eventually('the slow job to start', () => status(id).startsWith('started'), 30_000, pod);
+      const sigterm = Date.now();
+      process.kill(pod.pid, 'SIGTERM');
+      const grace = deployment.spec.template.spec.terminationGracePeriodSeconds;
+      const exit = await pod.waitForExit(grace * 1000);
+      expect(status(id)).toBe('finished finished');
+      expect(exit.code).toBe(0);
+      expect((exit.at - sigterm) / 1000).toBeLessThan(grace);
+    } finally {
+      pod.stop();
+    }
+  }, 300_000);
+});
+
+describe('tracing: gunicorn starts the OpenTelemetry SDK in each worker, which exports spans to the collector', () => {
+  test('a request to Django becomes a span the collector receives over OTLP/HTTP, with the service and pod names', async () => {
+    const received: Array<{ path: string; type: string; body: Buffer }> = [];
+    const collector = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', type: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+        res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
+        res.end();
+      });
+    });
+    const collectorPort = await freePort();
+    await new Promise<void>((resolve) => collector.listen(collectorPort, '127.0.0.1', resolve));
+    const port = await freePort();
+    const rendered = service({
+      port,
+      server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }),
+      env: { DJANGO_SETTINGS_MODULE: 'shop.settings' },
+      tracing: { otlpEndpoint: `http://127.0.0.1:${collectorPort}`, protocol: OtlpProtocol.HTTP_PROTOBUF, autoInstrument: true },
+    });
+    const pod = PodProcess.start(rendered.deployment, {
+      app: djangoShop(['api.shop.svc']), manifests: rendered.manifests, resolvedEnv: { K8S_NAMESPACE_NAME: 'shop', K8S_POD_NAME: 'api-7d4b9-x2x8q' },
+    });
+    try {
+      await eventually('the startup probe', () => probePasses(rendered.container.startupProbe), 60_000, pod);
+      const host = { Host: 'api.shop.svc' };
+      await eventually('a trace export carrying the request', async () => {
+        await get(port, '/work', host);
+        return received.some((r) => r.body.includes('/work') || r.body.includes('GET work'));
+      }, 60_000, pod);
+      const exported = received.find((r) => r.body.includes('/work') || r.body.includes('GET work'))!;
+      expect({ path: exported.path, type: exported.type }).toEqual({ path: '/v1/traces', type: 'application/x-protobuf' });
+      for (const text of ['service.name', 'api', 'k8s.pod.name', 'api-7d4b9-x2x8q', 'service.version', '1.0']) expect({ text, found: exported.body.includes(text) }).toEqual({ text, found: true });
+    } finally {
+      pod.stop();
+      collector.close();
     }
   }, 300_000);
 });

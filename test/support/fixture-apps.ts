@@ -14,7 +14,8 @@ SECRET_KEY = "test-only"
 DEBUG = False
 ALLOWED_HOSTS = ${JSON.stringify(allowedHosts)}
 ROOT_URLCONF = "shop.urls"
-INSTALLED_APPS = []
+INSTALLED_APPS = ["django.contrib.sessions", "shop.orders"]
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 # Django's defaults: CommonMiddleware is what checks the Host header against ALLOWED_HOSTS.
 MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware"]
 # The database lives on the pod's writable /tmp; the test removes the file to take it away.
@@ -31,6 +32,42 @@ WORKERS = Gauge("shop_workers_up", "Live worker processes", multiprocess_mode="l
 WORKERS.set(1)
 from django.core.wsgi import get_wsgi_application
 application = get_wsgi_application()
+`,
+    'manage.py': `
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+from django.core.management import execute_from_command_line
+execute_from_command_line(sys.argv)
+`,
+    'shop/orders/__init__.py': '',
+    'shop/orders/models.py': `
+from django.db import models
+
+class Order(models.Model):
+    total = models.IntegerField()
+`,
+    'shop/orders/migrations/__init__.py': '',
+    'shop/orders/migrations/0001_initial.py': `
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [migrations.CreateModel(name="Order", fields=[("id", models.AutoField(primary_key=True)), ("total", models.IntegerField())])]
+`,
+    'shop/orders/management/__init__.py': '',
+    'shop/orders/management/commands/__init__.py': '',
+    'shop/orders/management/commands/report.py': `
+import os, tempfile
+from django.core.management.base import BaseCommand
+
+class Command(BaseCommand):
+    help = "Writes the nightly report to the scratch directory."
+
+    def handle(self, *args, **options):
+        with tempfile.NamedTemporaryFile("w", dir=os.environ.get("TMPDIR", "/tmp"), prefix="report-", delete=False) as f:
+            f.write("orders: 0\\n")
+        self.stdout.write(f"report written to {f.name} as uid {os.getuid()}")
 `,
     'shop/urls.py': `
 from django.urls import path
@@ -114,6 +151,14 @@ def slow(seconds):
 @app.task(name="shop.tick")
 def tick():
     return "tick"
+`,
+    // RQ imports jobs by dotted path from the worker's import path (its --path, "." by default).
+    'shop/rq_tasks.py': `
+import time
+
+def slow(seconds):
+    time.sleep(seconds)
+    return "finished"
 `,
   };
 }

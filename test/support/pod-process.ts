@@ -29,6 +29,9 @@ export const RUNTIME_PACKAGES = [
   'celery==5.7.0', 'redis==8.2.0',
   // kombu 5.7.0's Redis transport imports `packaging` without declaring it (seen here: the worker died on start).
   'packaging==26.4',
+  'rq==2.12.0',
+  // The distro 0.66b1 and exporter 1.45.2 conflict (pip: ResolutionImpossible); 0.66b2 goes with 1.45.2.
+  'opentelemetry-distro==0.66b2', 'opentelemetry-exporter-otlp-proto-http==1.45.2', 'opentelemetry-instrumentation-django==0.66b2',
 ];
 
 /** Runs a Python snippet with the image's packages, outside any namespace (a client of the pods). */
