@@ -1,8 +1,8 @@
 import { ApiObject, Duration } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
 import type * as velero from './imports/velero.io';
+import { kplus } from './plus';
 import { PropValidator } from './validation';
 
 /**

@@ -1,8 +1,7 @@
 import { Chart } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { isCidr, NetworkPeer, NetworkProtocol, NetworkRule, ServiceNetworkPolicy } from './network-policy';
-import type { PythonService } from './python-service';
+import { kplus } from './plus';
 import { PropValidator } from './validation';
 import { warnOnce } from './warnings';
 
@@ -428,8 +427,18 @@ export interface ConnectionSource {
   readonly podLabels: { [key: string]: string };
 }
 
+/** What a connection needs of the service it reaches (a PythonService has it). Internal. */
+export interface ConnectableService {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly selectorLabels: { [key: string]: string };
+  readonly port: number;
+  readonly servicePort: number;
+  readonly networkPolicy: ServiceNetworkPolicy;
+}
+
 /** What `connectTo(target)` reaches of a service. Internal. */
-export function connectionTargetOf(v: PropValidator, target: PythonService): ConnectionTarget {
+export function connectionTargetOf(v: PropValidator, target: ConnectableService): ConnectionTarget {
   if (!(target?.networkPolicy instanceof ServiceNetworkPolicy)) v.fail('connectTo', target, 'takes a PythonService (for a database or broker, use() a BackingService)');
   return {
     label: target.name,
@@ -445,7 +454,7 @@ export function connectionTargetOf(v: PropValidator, target: PythonService): Con
 /** `connectTo` on one component (a worker or scheduled job): only its pods. Internal. */
 export function connectComponent(
   component: IConstruct, source: { label: string; name: string; namespace: string; podLabels: { [key: string]: string } },
-  target: PythonService, options: ServiceConnectionOptions,
+  target: ConnectableService, options: ServiceConnectionOptions,
 ): void {
   const v = new PropValidator(source.label);
   const from = { label: source.name, namespace: source.namespace, podLabels: source.podLabels };

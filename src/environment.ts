@@ -1,4 +1,4 @@
-import * as kplus from 'cdk8s-plus-28';
+import { kplus } from './plus';
 import { PropValidator } from './validation';
 
 // Kubernetes expands `$(NAME)` in a variable's value only from variables defined earlier in the

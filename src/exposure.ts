@@ -1,9 +1,9 @@
 import { ApiObject, Duration } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { customResource } from './custom-resource';
 import type * as gateway from './imports/gateway.networking.k8s.io';
 import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
+import { kplus } from './plus';
 import { closeServiceGaps, setTrafficDistribution } from './plus-gaps';
 import { isQualifiedName, PropValidator } from './validation';
 

@@ -1,5 +1,5 @@
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { kplus } from './plus';
 import { contentNamedConfigMap } from './service-config';
 
 // The gunicorn configuration file the library renders for prometheus_client's multiprocess mode

@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-28';
 import type { PythonServiceMigrations } from './migrations';
+import { k8s } from './plus';
 import { resolveResources } from './python-pod-template';
 import { PropValidator } from './validation';
 

@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
-import { ApiObject, Duration, JsonPatch } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { afterRender } from './after-render';
 import { disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, prerequisiteAnnotations, syncWaveAnnotation, validateMigrations } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
+import { setPodFailurePolicy } from './plus-gaps';
 import { PythonServiceResources } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { PropValidator } from './validation';
@@ -168,7 +169,7 @@ export class MigrationJob extends Construct {
         ephemeralStorage: template.resources.ephemeralStorage,
       },
     });
-    ApiObject.of(this.job).addJsonPatch(JsonPatch.add('/spec/podFailurePolicy', disruptionTolerantFailurePolicy(CONTAINER_NAME, m.fatalExitCodes)));
+    setPodFailurePolicy(this.job, disruptionTolerantFailurePolicy(CONTAINER_NAME, m.fatalExitCodes));
     this.nameByContent(ApiObject.of(this.job));
 
     this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {

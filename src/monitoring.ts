@@ -1,9 +1,9 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { customResource } from './custom-resource';
 import type * as monitoring from './imports/monitoring.coreos.com';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
 import { isDnsLabel, PropValidator } from './validation';
 
 /**

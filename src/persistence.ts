@@ -1,5 +1,5 @@
 import { Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import { kplus } from './plus';
 import { PropValidator } from './validation';
 
 /**

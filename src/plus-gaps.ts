@@ -1,7 +1,7 @@
-import { ApiObject } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import { ApiObject, JsonPatch } from 'cdk8s';
 import { podTemplateOfManifest } from './admission';
 import { afterRender, withSortedKey } from './after-render';
+import { k8s, kplus } from './plus';
 
 /**
  * The gaps between what cdk8s-plus-28 renders and what the API server stores, closed on the
@@ -68,5 +68,60 @@ export function setAutoscalerTolerance(autoscaler: ApiObject, tolerance: { scale
       if (value !== undefined) behavior = withSortedKey(behavior, direction, withSortedKey(behavior[direction] ?? {}, 'tolerance', value));
     }
     manifest.spec = withSortedKey(manifest.spec, 'behavior', behavior);
+  });
+}
+
+const withPullSecrets = new WeakSet<kplus.AbstractPod>();
+
+/** cdk8s-plus-28 takes one registry Secret (`dockerRegistryAuth`); pods may need several. */
+export function setImagePullSecrets(workload: kplus.AbstractPod, names: string[]): void {
+  if (withPullSecrets.has(workload)) return;
+  withPullSecrets.add(workload);
+  const secrets = names.map((name) => ({ name }));
+  afterRender(ApiObject.of(workload), (manifest) => {
+    const template = podTemplateOfManifest(manifest);
+    if (template?.spec) template.spec = withSortedKey(template.spec, 'imagePullSecrets', JSON.parse(JSON.stringify(secrets)));
+  });
+}
+
+/** cdk8s-plus-28's Handler has no sleep action, and its types drop the field from a JSON patch: the first container's `preStop.sleep`. */
+export function setPreStopSleep(workload: kplus.AbstractPod, seconds: number): void {
+  afterRender(ApiObject.of(workload), (manifest) => {
+    const containers = podTemplateOfManifest(manifest).spec.containers;
+    containers[0] = withSortedKey(containers[0], 'lifecycle', { preStop: { sleep: { seconds } } });
+  });
+}
+
+/** cdk8s-plus-28's probes have no headers: a `Host` header on the named HTTP probes of the first container. */
+export function setProbeHostHeaders(workload: kplus.AbstractPod, hostByProbe: Array<[string, string]>): void {
+  for (const [field, host] of hostByProbe) {
+    ApiObject.of(workload).addJsonPatch(JsonPatch.add(`/spec/template/spec/containers/0/${field}/httpGet/httpHeaders`, [{ name: 'Host', value: host }]));
+  }
+}
+
+/** cdk8s-plus-28 has no topology spread API (its `spread` is required anti-affinity). */
+export function setTopologySpread(deployment: kplus.Deployment, constraints: k8s.TopologySpreadConstraint[]): void {
+  ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', constraints));
+}
+
+/**
+ * cdk8s-plus-28 predates `podFailurePolicy`. On a Job it is appended to the spec, where it has
+ * always been: a migration Job's name hashes its rendered content, so moving the key would rename
+ * every migration Job once. On a CronJob it goes into the job template in sorted order.
+ */
+export function setPodFailurePolicy(workload: kplus.Job | kplus.CronJob, policy: k8s.PodFailurePolicy): void {
+  if (workload instanceof kplus.Job) {
+    ApiObject.of(workload).addJsonPatch(JsonPatch.add('/spec/podFailurePolicy', policy));
+    return;
+  }
+  afterRender(ApiObject.of(workload), (manifest) => {
+    manifest.spec.jobTemplate.spec = withSortedKey(manifest.spec.jobTemplate.spec, 'podFailurePolicy', JSON.parse(JSON.stringify(policy)));
+  });
+}
+
+/** cdk8s-plus-28 takes a `Cron` and renders it in five fields: the schedule as written (a macro such as `@daily`, or a time zone), verbatim. */
+export function setCronSchedule(cronJob: kplus.CronJob, schedule: string): void {
+  afterRender(ApiObject.of(cronJob), (manifest) => {
+    manifest.spec.schedule = schedule;
   });
 }

@@ -1,9 +1,9 @@
 import { Chart, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ConnectionGroup } from './connections';
 import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
 import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import type { PythonService } from './python-service';
 import { emitBefore, emitChartNamespaceBefore } from './release-order';

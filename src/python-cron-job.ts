@@ -1,11 +1,11 @@
-import { ApiObject, Chart, Cron, Duration } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import { Chart, Cron, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { afterRender, withSortedKey } from './after-render';
 import { validateCron } from './backup';
 import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { disruptionTolerantFailurePolicy } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
+import { setCronSchedule, setPodFailurePolicy } from './plus-gaps';
 import { componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, registerComponent, StandalonePythonOptions } from './python-component';
 import type { PythonService } from './python-service';
 import { PropValidator } from './validation';
@@ -156,10 +156,8 @@ export class PythonCronJob extends Construct {
       select: false,
     });
     this.container = ctx.template.addContainer(this.cronJob, { name: 'job', command: props.command });
-    afterRender(ApiObject.of(this.cronJob), (manifest) => {
-      manifest.spec.schedule = schedule;
-      manifest.spec.jobTemplate.spec = withSortedKey(manifest.spec.jobTemplate.spec, 'podFailurePolicy', disruptionTolerantFailurePolicy('job', []));
-    });
+    setPodFailurePolicy(this.cronJob, disruptionTolerantFailurePolicy('job', []));
+    setCronSchedule(this.cronJob, schedule);
 
     this.networkPolicy = componentNetworkPolicy(this, ctx, props.egressTo);
     governComponent(this, ctx, this.cronJob);

@@ -1,10 +1,10 @@
 import { ApiObject, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { podTemplateOfManifest } from './admission';
 import { afterRender, withSortedKey } from './after-render';
 import { OrderedEnvironment, orderEnvironment } from './environment';
 import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
-import { setHostUsers, setResizePolicy } from './plus-gaps';
+import { kplus } from './plus';
+import { setHostUsers, setImagePullSecrets, setResizePolicy } from './plus-gaps';
 import { PropValidator } from './validation';
 
 /**
@@ -602,19 +602,6 @@ export function restrictedSecurityContext(id: PythonServiceSecurityContext): kpl
     capabilities: { drop: [kplus.Capability.ALL] },
     seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
   };
-}
-
-const withPullSecrets = new WeakSet<kplus.AbstractPod>();
-
-/** cdk8s-plus-28 takes one registry Secret (`dockerRegistryAuth`); pods may need several. */
-function setImagePullSecrets(workload: kplus.AbstractPod, names: string[]): void {
-  if (withPullSecrets.has(workload)) return;
-  withPullSecrets.add(workload);
-  const secrets = names.map((name) => ({ name }));
-  afterRender(ApiObject.of(workload), (manifest) => {
-    const template = podTemplateOfManifest(manifest);
-    if (template?.spec) template.spec = withSortedKey(template.spec, 'imagePullSecrets', JSON.parse(JSON.stringify(secrets)));
-  });
 }
 
 const hardened = new WeakSet<kplus.AbstractPod>();

@@ -1,5 +1,4 @@
 import { ApiObject, Chart, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { checkRendered } from './after-render';
 import { ServiceDisruptionBudget } from './availability';
@@ -11,6 +10,7 @@ import { prerequisiteAnnotations } from './migration-options';
 import { MigrationJob } from './migrations';
 import { monitorService, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
 import { PythonCronJob, PythonCronJobOptions } from './python-cron-job';
 import { PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
 import { PythonServerConfig } from './python-server';

@@ -1,11 +1,11 @@
 import { Chart, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, ServiceDisruptionBudget } from './availability';
 import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './health-probe';
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
 import {
   ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, registerComponent, StandalonePythonOptions,
 } from './python-component';

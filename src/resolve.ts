@@ -1,5 +1,4 @@
 import { Chart, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { IConstruct } from 'constructs';
 import { imageAllowed, imageAllowlist } from './admission';
 import { BackupVolumeMode, validateBackupOptions } from './backup';
@@ -12,6 +11,7 @@ import { validateMigrations } from './migration-options';
 import { MULTIPROCESS_DIR_MEBIBYTES, validateMonitoringOptions } from './monitoring';
 import { validateNetworkRule } from './network-policy';
 import { isSingleAttach, validatePersistence } from './persistence';
+import { kplus } from './plus';
 import { resolvePythonPod, ResolvedPythonPod } from './python-pod-template';
 import { PythonServer, PythonServerConfig, PythonServerKind } from './python-server';
 import type { PythonServiceProps } from './python-service-props';

@@ -1,9 +1,8 @@
 import { ApiObject, ApiObjectMetadata, Duration } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
-import { k8s } from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { AutoscalingExternalMetric, AutoscalingPodMetric, PythonServiceAutoscaling } from './availability';
 import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
+import { k8s, kplus } from './plus';
 import { setAutoscalerTolerance } from './plus-gaps';
 import { PropValidator } from './validation';
 

@@ -1,5 +1,4 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct, IConstruct } from 'constructs';
 import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel, podTemplateOfManifest } from './admission';
 import { afterRender, checkRendered, renderUnchecked } from './after-render';
@@ -9,6 +8,7 @@ import { parseImageReference } from './image-reference';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { KUBERNETES_FEATURES, KubernetesVersion, requireKubernetes } from './kubernetes-version';
 import { NetworkPeer, NetworkRule } from './network-policy';
+import { kplus } from './plus';
 import { closeNamespaceGaps } from './plus-gaps';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
 import { NameRegistry } from './service-identity';

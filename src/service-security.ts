@@ -1,11 +1,11 @@
 import { ApiObject, Chart } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { DnsEgress } from './dns-egress';
 import { Exposure } from './exposure';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './labels';
 import { argoCdWaves } from './migration-options';
 import { NetworkPeer, ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
 import { addSyncWave, registerChartNamespace } from './release-order';
 import { PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { ServiceIdentity } from './service-identity';

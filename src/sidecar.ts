@@ -1,7 +1,7 @@
 import { Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
 import { parseImageReference } from './image-reference';
 import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
+import { kplus } from './plus';
 import { containerResources, PythonServiceResources, PythonServiceSecurityContext, resolveResources, restrictedSecurityContext } from './python-pod-template';
 import { PropValidator } from './validation';
 

@@ -1,9 +1,9 @@
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import { Duration, Size } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { afterRender, withSortedKey } from './after-render';
 import { HealthProbe, HealthProbeKind, ResolvedProbe, resolveProbe, toKplusProbe, validateHostHeader } from './health-probe';
 import { KUBERNETES_FEATURES, KubernetesVersion, requireKubernetes } from './kubernetes-version';
+import { kplus } from './plus';
+import { setPreStopSleep, setProbeHostHeaders, setTopologySpread } from './plus-gaps';
 import { PythonPodTemplate } from './python-pod-template';
 import { PythonServerConfig } from './python-server';
 import { topologySpreadConstraints } from './scaling';
@@ -233,15 +233,10 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
       ? { preStop: kplus.Handler.fromCommand(['python', '-c', `import time; time.sleep(${pause})`]) }
       : undefined,
   });
-  if (pause > 0 && o.shutdown.preStopMethod === PreStopMethod.SLEEP_ACTION) {
-    // cdk8s-plus-28's Handler has no sleep action, and its types drop the field from a JSON patch.
-    afterRender(ApiObject.of(deployment), (manifest) => {
-      const containers = manifest.spec.template.spec.containers;
-      containers[0] = withSortedKey(containers[0], 'lifecycle', { preStop: { sleep: { seconds: pause } } });
-    });
-  }
-
-  addHostHeaders(ApiObject.of(deployment), '/spec/template/spec/containers/0', probes);
+  if (pause > 0 && o.shutdown.preStopMethod === PreStopMethod.SLEEP_ACTION) setPreStopSleep(deployment, pause);
+  const kinds: Array<[string, ResolvedProbe | undefined]> = [['startupProbe', probes.startup], ['readinessProbe', probes.readiness], ['livenessProbe', probes.liveness]];
+  const withHost = kinds.filter(([, p]) => p?.kind === HealthProbeKind.HTTP && p.host !== undefined);
+  setProbeHostHeaders(deployment, withHost.map(([field, p]) => [field, p!.host!]));
   if (o.server.needsWorkerTmpDir) {
     container.mount(WORKER_TMP_DIR, kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', {
       medium: kplus.EmptyDirMedium.MEMORY,
@@ -252,27 +247,12 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
 }
 
 /**
- * Adds the `Host` header to the HTTP probes of the container at `containerPath` (cdk8s-plus-28's
- * probes have no headers).
- */
-function addHostHeaders(apiObject: ApiObject, containerPath: string, probes: ResolvedHealthCheck): void {
-  const kinds: Array<[string, ResolvedProbe | undefined]> = [['startupProbe', probes.startup], ['readinessProbe', probes.readiness], ['livenessProbe', probes.liveness]];
-  for (const [field, probe] of kinds) {
-    if (probe?.kind === HealthProbeKind.HTTP && probe.host !== undefined) {
-      apiObject.addJsonPatch(JsonPatch.add(`${containerPath}/${field}/httpGet/httpHeaders`, [{ name: 'Host', value: probe.host }]));
-    }
-  }
-}
-
-/**
  * Spreads the replicas over zones and hosts: topology spread (no cdk8s-plus-28 API, so one JSON
  * patch) plus a soft host anti-affinity, which kube-score and kube-linter look for and which keeps
  * replicas apart in clusters whose nodes lack zone labels.
  */
 export function spreadReplicas(scope: Construct, deployment: kplus.Deployment, selector: { [key: string]: string }): void {
-  ApiObject.of(deployment).addJsonPatch(
-    JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpreadConstraints(selector)),
-  );
+  setTopologySpread(deployment, topologySpreadConstraints(selector));
   deployment.scheduling.separate(kplus.Pods.select(scope, 'Peers', { labels: selector }), {
     topology: kplus.Topology.HOSTNAME,
     weight: 100,
