@@ -7,7 +7,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { parseAllDocuments } from 'yaml';
 import type { Manifest } from './manifests';
 import {
-  AdmissionEngine, ExternalSecretStoreKind, Exposure, GatewayPathType, HealthProbe, KubernetesVersion, PythonCronJob, PythonServer, PythonService,
+  AdmissionEngine, BackingService, ExternalSecretStoreKind, Exposure, GatewayPathType, HealthProbe, KubernetesVersion, PythonCronJob, PythonServer, PythonService,
   PythonServiceProps, PythonWorker, QueueScaling, ResizeRestartPolicy, TrafficDistribution, WorkerProcess,
 } from '../../src';
 
@@ -183,6 +183,38 @@ function argo(variant: { image?: string; env?: string } = {}): Release {
   return synthApp(app);
 }
 
+/** Connections: two services in two namespaces, and Django on CloudNativePG with Celery on Redis scaled by KEDA. */
+function connections(variant: { env?: string } = {}): Release {
+  const app = Testing.app();
+  const security = { allowedImages: [`${REGISTRY}/connections/`] };
+  const env = { APP_MODE: variant.env ?? 'production' };
+  const front = new Chart(app, 'front', { namespace: 'front' });
+  const back = new Chart(app, 'back', { namespace: 'back' });
+  const storefront = new PythonService(front, 'storefront', { image: `${REGISTRY}/connections/storefront:2.1.0`, env, replicas: 1, security });
+  const pricing = new PythonService(back, 'pricing', {
+    image: `${REGISTRY}/connections/pricing:1.3.0`, env, replicas: 1, server: PythonServer.uvicorn({ app: 'pricing.main:app' }), security,
+  });
+  storefront.connectTo(pricing, { envName: 'PRICING_URL' });
+  const broker = BackingService.redis({
+    host: 'redis-master.redis.svc', namespace: 'redis', podLabels: { 'app.kubernetes.io/name': 'redis' },
+    passwordSecret: { secretName: 'redis', key: 'password' }, envName: 'CELERY_BROKER_URL',
+  });
+  const shop = new PythonService(back, 'shop', {
+    image: `${REGISTRY}/connections/shop:1.4.2`, env, replicas: 1, security,
+    migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
+  });
+  shop.use(BackingService.cloudNativePg({ clusterName: 'shop-db' }));
+  shop.use(broker);
+  shop.use(BackingService.endpoint({ cidr: '203.0.113.0/24', port: 443, env: { PARTNER_TOKEN: { secretName: 'partner', key: 'token' } } }));
+  shop.addWorker('worker', {
+    process: WorkerProcess.celery({ app: 'shop' }),
+    queueScaling: QueueScaling.redisListOf(broker, { listName: 'celery', targetLength: 20, minReplicas: 1, maxReplicas: 5 }),
+  });
+  shop.addCronJob('clear-sessions', { schedule: '0 3 * * *', command: ['python', 'manage.py', 'clearsessions'] });
+  storefront.connectTo(shop);
+  return synthApp(app);
+}
+
 const NEWER_OLDEST = KubernetesVersion.V1_35;
 
 /** Every opt-in field of Kubernetes 1.33-1.35, on an app that states 1.35 as its oldest version. */
@@ -232,5 +264,6 @@ export const CLUSTER_APPS: ClusterApp[] = [
     release: () => argo(),
     nextReleases: [() => argo({ env: 'staging' }), () => argo({ env: 'staging', image: `${REGISTRY}/argo/app:2.0.1` })],
   },
+  { name: 'connections', oldest: KubernetesVersion.V1_30, release: () => connections(), nextReleases: [() => connections({ env: 'staging' })] },
   { name: 'newer', oldest: NEWER_OLDEST, release: () => newer(), nextReleases: [() => newer({ env: 'staging' })] },
 ];
