@@ -196,22 +196,28 @@ function connections(variant: { env?: string } = {}): Release {
   });
   storefront.connectTo(pricing, { envName: 'PRICING_URL' });
   const broker = BackingService.redis({
-    host: 'redis-master.redis.svc', namespace: 'redis', podLabels: { 'app.kubernetes.io/name': 'redis' },
-    passwordSecret: { secretName: 'redis', key: 'password' }, envName: 'CELERY_BROKER_URL',
+    host: 'redis-master.redis.svc',
+    namespace: 'redis',
+    podLabels: { 'app.kubernetes.io/name': 'redis' },
+    passwordSecret: { secretName: 'redis', key: 'password' },
+    envName: 'CELERY_BROKER_URL',
   });
-  const shop = new PythonService(back, 'shop', {
-    image: `${REGISTRY}/connections/shop:1.4.2`, env, replicas: 1, security,
+  const django = new PythonService(back, 'shop', {
+    image: `${REGISTRY}/connections/shop:1.4.2`,
+    env,
+    replicas: 1,
+    security,
     migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
   });
-  shop.use(BackingService.cloudNativePg({ clusterName: 'shop-db' }));
-  shop.use(broker);
-  shop.use(BackingService.endpoint({ cidr: '203.0.113.0/24', port: 443, env: { PARTNER_TOKEN: { secretName: 'partner', key: 'token' } } }));
-  shop.addWorker('worker', {
+  django.use(BackingService.cloudNativePg({ clusterName: 'shop-db' }));
+  django.use(broker);
+  django.use(BackingService.endpoint({ cidr: '203.0.113.0/24', port: 443, env: { PARTNER_TOKEN: { secretName: 'partner', key: 'token' } } }));
+  django.addWorker('worker', {
     process: WorkerProcess.celery({ app: 'shop' }),
     queueScaling: QueueScaling.redisListOf(broker, { listName: 'celery', targetLength: 20, minReplicas: 1, maxReplicas: 5 }),
   });
-  shop.addCronJob('clear-sessions', { schedule: '0 3 * * *', command: ['python', 'manage.py', 'clearsessions'] });
-  storefront.connectTo(shop);
+  django.addCronJob('clear-sessions', { schedule: '0 3 * * *', command: ['python', 'manage.py', 'clearsessions'] });
+  storefront.connectTo(django);
   return synthApp(app);
 }
 
