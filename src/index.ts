@@ -11,7 +11,7 @@ export * from './availability';
 export * from './persistence';
 export * from './migrations';
 export { ServiceMonitoring } from './monitoring';
-export type { PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoringProps } from './monitoring';
+export type { MonitoringScrapeOptions, PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoringProps } from './monitoring';
 export * from './backup';
 export * from './security-policy';
 export * from './dockerfile';

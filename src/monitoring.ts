@@ -50,21 +50,15 @@ export interface ServiceAlertOptions {
 }
 
 /**
- * Prometheus monitoring for a `PythonService`.
+ * What a ServiceMonitor scrapes and whether it alerts, shared by `PythonServiceMonitoring` and
+ * `ServiceMonitoringProps`.
  */
-export interface PythonServiceMonitoring {
+export interface MonitoringScrapeOptions {
   /**
    * HTTP path of the metrics endpoint.
    * @default "/metrics"
    */
   readonly path?: string;
-
-  /**
-   * Container port that serves metrics. A port other than the service port gets its own
-   * container and Service port named `metrics`, open only to the scraper.
-   * @default - the app port (`http`); for gunicorn exposed outside the cluster (Ingress, Gateway, LoadBalancer, NodePort), 9090 (9091 or 9092 if taken), served by the gunicorn arbiter, so `/metrics` is not public
-   */
-  readonly port?: number;
 
   /**
    * Scrape interval.
@@ -96,6 +90,18 @@ export interface PythonServiceMonitoring {
    * @default - see ServiceAlertOptions
    */
   readonly alertOptions?: ServiceAlertOptions;
+}
+
+/**
+ * Prometheus monitoring for a `PythonService`.
+ */
+export interface PythonServiceMonitoring extends MonitoringScrapeOptions {
+  /**
+   * Container port that serves metrics. A port other than the service port gets its own
+   * container and Service port named `metrics`, open only to the scraper.
+   * @default - the app port (`http`); for gunicorn exposed outside the cluster (Ingress, Gateway, LoadBalancer, NodePort), 9090 (9091 or 9092 if taken), served by the gunicorn arbiter, so `/metrics` is not public
+   */
+  readonly port?: number;
 
   /**
    * Namespace Prometheus scrapes from; the NetworkPolicy admits it to the metrics port.
@@ -114,7 +120,7 @@ export interface PythonServiceMonitoring {
 /**
  * Props for `ServiceMonitoring`.
  */
-export interface ServiceMonitoringProps {
+export interface ServiceMonitoringProps extends MonitoringScrapeOptions {
   /**
    * The Service to scrape; the ServiceMonitor selects it by its labels.
    * @default - `serviceSelector` must be given
@@ -144,42 +150,6 @@ export interface ServiceMonitoringProps {
    * @default - the chart's namespace
    */
   readonly namespace?: string;
-
-  /**
-   * Metrics path.
-   * @default "/metrics"
-   */
-  readonly path?: string;
-
-  /**
-   * Scrape interval.
-   * @default Duration.seconds(30)
-   */
-  readonly interval?: Duration;
-
-  /**
-   * Scrape timeout; at most `interval`.
-   * @default Duration.seconds(10)
-   */
-  readonly scrapeTimeout?: Duration;
-
-  /**
-   * Labels on the ServiceMonitor and PrometheusRule.
-   * @default - none
-   */
-  readonly labels?: { [key: string]: string };
-
-  /**
-   * Emit a PrometheusRule with alerts.
-   * @default false
-   */
-  readonly alerts?: boolean;
-
-  /**
-   * Metric names and thresholds for the alerts.
-   * @default - see ServiceAlertOptions
-   */
-  readonly alertOptions?: ServiceAlertOptions;
 
   /**
    * Name prefix of the pods (the Deployment name), for the crash-loop alert.

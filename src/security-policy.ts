@@ -47,10 +47,41 @@ export enum AdmissionPolicyApiVersion {
 }
 
 /**
+ * How an admission policy enforces its rules: the engine, the API version, deny or audit, and the
+ * Pod Security level.
+ */
+export interface AdmissionPolicyOptions {
+  /**
+   * The admission engine.
+   * @default AdmissionEngine.VALIDATING_ADMISSION_POLICY
+   */
+  readonly admissionEngine?: AdmissionEngine;
+
+  /**
+   * The ValidatingAdmissionPolicy API version.
+   * @default - AdmissionPolicyApiVersion.V1; V1BETA1 when the app's oldest Kubernetes version is before 1.30 (see `KubernetesVersion.setOldest`)
+   */
+  readonly admissionApiVersion?: AdmissionPolicyApiVersion;
+
+  /**
+   * Deny, or only audit and warn.
+   * @default PolicyEnforcement.DENY
+   */
+  readonly enforcement?: PolicyEnforcement;
+
+  /**
+   * The Pod Security level the admission rules and the synth-time self-check hold the pods
+   * to. Lowering it is the documented opt-out for workloads that cannot run restricted.
+   * @default PodSecurityLevel.RESTRICTED
+   */
+  readonly podSecurityLevel?: PodSecurityLevel;
+}
+
+/**
  * Security policy for a `PythonService`: allowed images, allowed volumes and network
  * policies, as NetworkPolicies and CEL admission rules.
  */
-export interface PythonServiceSecurity {
+export interface PythonServiceSecurity extends AdmissionPolicyOptions {
   /**
    * The images containers may run. Each entry is one of: an exact reference (`python-app:latest`,
    * `repo@sha256:...`, `repo:tag@sha256:...`); a repository without tag (`ghcr.io/acme/api`: any
@@ -83,31 +114,6 @@ export interface PythonServiceSecurity {
   readonly egressTo?: NetworkRule[];
 
   /**
-   * The admission engine.
-   * @default AdmissionEngine.VALIDATING_ADMISSION_POLICY
-   */
-  readonly admissionEngine?: AdmissionEngine;
-
-  /**
-   * The ValidatingAdmissionPolicy API version.
-   * @default - AdmissionPolicyApiVersion.V1; V1BETA1 when the app's oldest Kubernetes version is before 1.30 (see `KubernetesVersion.setOldest`)
-   */
-  readonly admissionApiVersion?: AdmissionPolicyApiVersion;
-
-  /**
-   * Deny, or only audit and warn.
-   * @default PolicyEnforcement.DENY
-   */
-  readonly enforcement?: PolicyEnforcement;
-
-  /**
-   * The Pod Security level the admission rules and the synth-time self-check hold the pods
-   * to. Lowering it is the documented opt-out for workloads that cannot run restricted.
-   * @default PodSecurityLevel.RESTRICTED
-   */
-  readonly podSecurityLevel?: PodSecurityLevel;
-
-  /**
    * Also emit the app Namespace, labelled for Pod Security Admission (enforce, audit and warn
    * at `podSecurityLevel`). Only when this chart owns the namespace.
    * @default false
@@ -134,7 +140,7 @@ export interface PythonServiceSecurity {
 /**
  * Props for `SecurityPolicy`.
  */
-export interface SecurityPolicyProps {
+export interface SecurityPolicyProps extends AdmissionPolicyOptions {
   /** Base name of the policy objects. */
   readonly name: string;
 
@@ -161,30 +167,6 @@ export interface SecurityPolicyProps {
    * @default - any name (at "restricted", still only the volume types it allows)
    */
   readonly allowedVolumes?: string[];
-
-  /**
-   * The admission engine.
-   * @default AdmissionEngine.VALIDATING_ADMISSION_POLICY
-   */
-  readonly admissionEngine?: AdmissionEngine;
-
-  /**
-   * The ValidatingAdmissionPolicy API version.
-   * @default - AdmissionPolicyApiVersion.V1; V1BETA1 when the app's oldest Kubernetes version is before 1.30 (see `KubernetesVersion.setOldest`)
-   */
-  readonly admissionApiVersion?: AdmissionPolicyApiVersion;
-
-  /**
-   * Deny, or only audit and warn.
-   * @default PolicyEnforcement.DENY
-   */
-  readonly enforcement?: PolicyEnforcement;
-
-  /**
-   * The Pod Security level the rules and the self-check enforce.
-   * @default PodSecurityLevel.RESTRICTED
-   */
-  readonly podSecurityLevel?: PodSecurityLevel;
 
   /**
    * Labels on the policy objects.
