@@ -497,27 +497,28 @@ export interface AdmissionView {
   readonly policy: ServiceNetworkPolicy;
 }
 
-function selects(selector: { [key: string]: string }, labels: { [key: string]: string }): boolean {
-  return Object.entries(selector).every(([k, value]) => labels[k] === value);
-}
-
-/** Whether `peer`, in a policy of `policyNamespace`, names pods of `pod` (with an explicit pod selector; an open peer says nothing). */
-function namesPod(peer: NetworkPeer, policyNamespace: string, pod: { namespace: string; labels: { [key: string]: string } }): boolean {
-  if (peer.cidr !== undefined || peer.podLabels === undefined || Object.keys(peer.podLabels).length === 0) return false;
-  if (peer.namespaceLabels !== undefined) return false;
-  const namespace = peer.namespaceName ?? policyNamespace;
-  return namespace === pod.namespace && selects(peer.podLabels, pod.labels);
-}
-
 type PodView = { namespace: string; labels: { [key: string]: string } };
+
+/**
+ * Whether `peer`, in a policy of `policyNamespace`, selects `pod` by namespace name and pod labels
+ * (an address range or a namespace label selector is taken as selecting none of the app's pods).
+ */
+function peerSelects(peer: NetworkPeer, policyNamespace: string, pod: PodView): boolean {
+  if (peer.cidr !== undefined || peer.namespaceLabels !== undefined) return false;
+  return (peer.namespaceName ?? policyNamespace) === pod.namespace
+    && Object.entries(peer.podLabels ?? {}).every(([k, value]) => pod.labels[k] === value);
+}
+
+/** Whether `peer` names pods of `pod` with an explicit pod selector (an open peer says nothing). */
+function namesPod(peer: NetworkPeer, policyNamespace: string, pod: PodView): boolean {
+  return peer.podLabels !== undefined && Object.keys(peer.podLabels).length > 0 && peerSelects(peer, policyNamespace, pod);
+}
 
 function reaches(rules: NetworkRule[], policyNamespace: string, pod: PodView, port: number): boolean {
   const opensPort = (rule: NetworkRule) => rule.ports === undefined || rule.ports.length === 0
     || rule.ports.some((p) => p.port <= port && port <= (p.endPort ?? p.port));
   return rules.some((rule) => opensPort(rule)
-    && (rule.peers === undefined || rule.peers.length === 0 || rule.peers.some((peer) => peer.cidr === undefined
-      && (peer.namespaceName ?? policyNamespace) === pod.namespace && selects(peer.podLabels ?? {}, pod.labels)
-      && (peer.namespaceLabels === undefined))));
+    && (rule.peers === undefined || rule.peers.length === 0 || rule.peers.some((peer) => peerSelects(peer, policyNamespace, pod))));
 }
 
 const servicesByApp = new WeakMap<IConstruct, AdmissionView[]>();

@@ -82,6 +82,15 @@ async function stopWithRequestInFlight(pod: PodProcess, rendered: { deployment: 
   return { response, exit, seconds: (exit.at - sigterm) / 1000, left };
 }
 
+/** What the kubelet does to a worker pod on deletion (no preStop): SIGTERM, then waits out the grace period. */
+async function sigtermWithinGrace(pod: PodProcess, workload: Manifest) {
+  const grace = workload.spec.template.spec.terminationGracePeriodSeconds;
+  const sigterm = Date.now();
+  process.kill(pod.pid, 'SIGTERM');
+  const exit = await pod.waitForExit(grace * 1000);
+  return { exit, seconds: (exit.at - sigterm) / 1000, grace };
+}
+
 const metric = (text: string, name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 describe('gunicorn (sync workers) with a Django app, an internal service with metrics on their own port', () => {
@@ -253,13 +262,10 @@ describe('Celery with a real Redis broker: a prefork worker and beat', () => {
       await eventually('the worker to take tasks', () => state(send('shop.slow', [0], 'default')).startsWith('SUCCESS'), 60_000, pod);
       const id = send('shop.slow', [4], 'default');
       await eventually('the slow task to start', () => state(id).startsWith('STARTED'), 30_000, pod);
-      const sigterm = Date.now();
-      process.kill(pod.pid, 'SIGTERM');
-      const grace = deployment.spec.template.spec.terminationGracePeriodSeconds;
-      const exit = await pod.waitForExit(grace * 1000);
+      const { exit, seconds, grace } = await sigtermWithinGrace(pod, deployment);
       expect(state(id)).toBe('SUCCESS finished');
       expect(exit.code).toBe(0);
-      expect((exit.at - sigterm) / 1000).toBeLessThan(grace);
+      expect(seconds).toBeLessThan(grace);
     } finally {
       pod.stop();
     }
@@ -350,13 +356,10 @@ describe('an RQ worker with a real Redis', () => {
       expect(PodProcess.idsOf(pod.pid)).toEqual({ uid: 10001, gid: 10001 });
       const id = enqueue(4);
       await eventually('the slow job to start', () => status(id).startsWith('started'), 30_000, pod);
-      const sigterm = Date.now();
-      process.kill(pod.pid, 'SIGTERM');
-      const grace = deployment.spec.template.spec.terminationGracePeriodSeconds;
-      const exit = await pod.waitForExit(grace * 1000);
+      const { exit, seconds, grace } = await sigtermWithinGrace(pod, deployment);
       expect(status(id)).toBe('finished finished');
       expect(exit.code).toBe(0);
-      expect((exit.at - sigterm) / 1000).toBeLessThan(grace);
+      expect(seconds).toBeLessThan(grace);
     } finally {
       pod.stop();
     }
