@@ -3,6 +3,8 @@
 #   - per Kubernetes minor: kube-apiserver, kube-controller-manager and kubectl (one release),
 #     built from the Go module proxy; etcd (one release for all minors);
 #   - Kyverno's CLI; promtool; redis-server (Debian's binary, unpacked).
+#   - the node tier: kubelet and kube-scheduler (one release), Debian's containerd, runc, CNI plugins
+#     and registry (unpacked), a pause program, and the Debian packages of the test image's Python.
 # Built once, then reused: a binary already in the cache is never rebuilt. Prints one line per
 # binary it builds and why. Prebuilt binaries are honoured (nothing is built for them):
 #   KUBEBUILDER_ASSETS   controller-runtime envtest's convention: a folder with kube-apiserver,
@@ -23,6 +25,15 @@ k8s_versions="${K8S_VERSIONS:-1.30.14 1.37.2}"
 etcd_version=3.6.16
 kyverno_version=1.19.1
 prometheus_version=0.316.0
+# The node tier's kubelet and kube-scheduler: the release of the oldest minor (its kubelet runs
+# Debian's containerd 1.6 on the cgroup v1 hosts these machines are).
+node_version="${NODE_K8S_VERSION:-1.30.14}"
+# The Debian packages of the node tier's test image: Python 3.11 (the interpreter the runtime
+# virtual environment is made with), SQLite, a shell and coreutils, and their libraries.
+image_debs=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 libgcc-s1 gcc-12-base libbz2-1.0 libcrypt1
+  libdb5.3 libexpat1 libffi8 libgdbm6 libgdbm-compat4 liblzma5 libncursesw6 libtinfo6 libnsl2 libtirpc3 libtirpc-common
+  libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libcom-err2 libreadline8 readline-common libsqlite3-0
+  libssl3 libuuid1 zlib1g media-types tzdata dash coreutils libacl1 libattr1 libgmp10 libselinux1 libpcre2-8-0)
 
 mkdir -p "$cache"
 lock="$cache/.provision.lock"
@@ -82,6 +93,28 @@ prebuilt_k8s_dir() {
   return 1
 }
 
+# The Go module that builds release $1's commands in folder $2: k8s.io/kubernetes with each of its
+# ./staging modules replaced by the same path at v0.<minor>.<patch>, tidied once. A folder tidied
+# before the node commands were added is tidied again.
+k8s_source() {
+  local v=$1 src=$2
+  local commands=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler)
+  if [ -f "$src/go.sum" ] && grep -q 'cmd/kube-scheduler' "$src/tools.go" 2>/dev/null; then return; fi
+  if [ ! -f "$src/go.mod" ]; then
+    say "resolving k8s.io/kubernetes v$v and its staging modules (once per release)"
+    local gomod
+    gomod=$(cd "$(mktemp -d)" && go mod download -json "k8s.io/kubernetes@v$v" 2>/dev/null | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+    [ -f "$gomod" ] || { say "could not download k8s.io/kubernetes@v$v from the Go module proxy"; exit 1; }
+    local lines=("module cdk8s-python-service/k8s-tools" "go 1.24" "require k8s.io/kubernetes v$v")
+    while read -r mod; do
+      lines+=("replace $mod => $mod v0.${v#1.}")
+    done < <(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9.-]*\) => \./staging/.*#\1#p' "$gomod")
+    go_module "$src" "${lines[@]}"
+  fi
+  { printf '//go:build tools\n\npackage tools\n\nimport (\n'; printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "${commands[@]}"; printf ')\n'; } > "$src/tools.go"
+  (cd "$src" && logged "k8s-$v-tidy" go mod tidy)
+}
+
 build_k8s() {
   local v=$1 out="$cache/k8s/$1" src="$cache/src/k8s-$1"
   local minor
@@ -91,28 +124,17 @@ build_k8s() {
   if prebuilt=$(prebuilt_k8s_dir "$v"); then
     wanted=(kube-controller-manager)
   fi
+  # The node tier's kubelet and kube-scheduler, on one release (never in KUBEBUILDER_ASSETS either).
+  [ "$v" = "$node_version" ] && wanted+=(kubelet kube-scheduler)
   local missing=()
   for b in "${wanted[@]}"; do [ -x "$out/$b" ] || missing+=("$b"); done
   if [ ${#missing[@]} -gt 0 ]; then
     need_go "Kubernetes v$v"
     mkdir -p "$out"
-    if [ ! -f "$src/go.sum" ]; then
-      say "resolving k8s.io/kubernetes v$v and its staging modules (once per release)"
-      local gomod
-      gomod=$(cd "$(mktemp -d)" && go mod download -json "k8s.io/kubernetes@v$v" 2>/dev/null | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
-      [ -f "$gomod" ] || { say "could not download k8s.io/kubernetes@v$v from the Go module proxy"; exit 1; }
-      local lines=("module cdk8s-python-service/k8s-tools" "go 1.24" "require k8s.io/kubernetes v$v")
-      # Each ./staging module is published under its own path at v0.<minor>.<patch>.
-      while read -r mod; do
-        lines+=("replace $mod => $mod v0.${v#1.}")
-      done < <(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9.-]*\) => \./staging/.*#\1#p' "$gomod")
-      go_module "$src" "${lines[@]}"
-      printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' > "$src/tools.go"
-      (cd "$src" && logged "k8s-$v-tidy" go mod tidy)
-    fi
+    k8s_source "$v" "$src"
     for b in "${missing[@]}"; do
       local why="not in the cache"
-      [ -n "$prebuilt" ] && why="KUBEBUILDER_ASSETS never holds it"
+      [ -n "$prebuilt" ] && [ "$b" != kube-apiserver ] && why="KUBEBUILDER_ASSETS never holds it"
       say "building $b v$v ($why; a few minutes)"
       (cd "$src" && logged "$b-$v" go build -trimpath -ldflags "$(k8s_ldflags "$v")" -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b")
       mv "$out/$b.tmp" "$out/$b"
@@ -127,6 +149,7 @@ build_k8s() {
     echo "${key}_KUBECTL=$base/kubectl"
     echo "${key}_KUBE_CONTROLLER_MANAGER=$out/kube-controller-manager"
     if [ -n "$prebuilt" ]; then echo "${key}_ETCD=$prebuilt/etcd"; else need_etcd=1; fi
+    if [ "$v" = "$node_version" ]; then echo "NODE_VERSION=$v"; echo "NODE_KUBELET=$out/kubelet"; echo "NODE_KUBE_SCHEDULER=$out/kube-scheduler"; fi
   } >> "$env_file.tmp"
 }
 
@@ -197,6 +220,73 @@ build_redis() {
   echo "REDIS_LIBRARY_PATH=$out/root/usr/lib/x86_64-linux-gnu" >> "$env_file.tmp"
 }
 
+# Debian packages unpacked into a folder of the cache (`apt-get download` + `dpkg-deb -x`: no install
+# scripts, nothing started, nothing installed on the machine). $1 = folder, rest = packages.
+unpack_debs() {
+  local out=$1; shift
+  rm -rf "$out" && mkdir -p "$out/debs" "$out/root"
+  command -v apt-get >/dev/null 2>&1 || { say "Debian's apt-get is needed to download $* (or run on a Debian machine)"; exit 1; }
+  (cd "$out/debs" && { apt-get download "$@" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get download "$@" >/dev/null 2>&1; }; } \
+    || { say "could not download Debian's $* (apt-get download)"; exit 1; })
+  local deb
+  for deb in "$out"/debs/*.deb; do dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$out/root"; done
+}
+
+# The node tier's runtime: Debian's containerd, runc, CNI plugins and registry (the mirror the
+# kubelet pulls the apps' images from), a pause program for pod sandboxes, and the Debian packages
+# of the test image's Python (unpacked into its root file system by test/support/node-image.ts).
+build_node_runtime() {
+  local out="$cache/node"
+  if [ ! -x "$out/runtime/root/usr/bin/containerd" ]; then
+    say "unpacking Debian's containerd, runc, containernetworking-plugins and docker-registry (not in the cache; seconds)"
+    unpack_debs "$out/runtime" containerd runc containernetworking-plugins docker-registry
+  fi
+  if [ ! -f "$out/image/.complete" ]; then
+    say "downloading the Debian packages of the test image's Python (not in the cache; seconds)"
+    unpack_debs "$out/image" "${image_debs[@]}"
+    rm -rf "$out/image/root"
+    printf '%s\n' "${image_debs[@]}" > "$out/image/.complete"
+  fi
+  if [ ! -x "$out/pause/pause" ]; then
+    need_go "the pod sandbox's pause program"
+    say "building the pod sandbox's pause program (not in the cache; seconds)"
+    mkdir -p "$out/pause/src"
+    printf 'module cdk8s-python-service/pause\n\ngo 1.24\n' > "$out/pause/src/go.mod"
+    # What registry.k8s.io/pause does: wait for a stop signal, reaping the pod's orphans meanwhile.
+    cat > "$out/pause/src/main.go" <<'GO'
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for {
+			var status syscall.WaitStatus
+			if _, err := syscall.Wait4(-1, &status, 0, nil); err != nil {
+				return
+			}
+		}
+	}()
+	<-stop
+}
+GO
+    (cd "$out/pause/src" && logged pause go build -trimpath -ldflags "-s -w" -o "$out/pause/pause.tmp" .)
+    mv "$out/pause/pause.tmp" "$out/pause/pause"
+  fi
+  {
+    echo "NODE_RUNTIME_ROOT=$out/runtime/root"
+    echo "NODE_PAUSE=$out/pause/pause"
+    echo "NODE_IMAGE_DEBS=$out/image/debs"
+  } >> "$env_file.tmp"
+}
+
 env_file="$cache/tools.env"
 : > "$env_file.tmp"
 need_etcd=0
@@ -206,6 +296,7 @@ build_etcd
 build_kyverno
 build_promtool
 build_redis
+build_node_runtime
 mv "$env_file.tmp" "$env_file"
 [ $((SECONDS - started)) -lt 5 ] || say "done"
 echo "$env_file"

@@ -5,8 +5,9 @@ import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { OtlpProtocol, PythonServer, PythonService, PythonServiceProps, WorkerProcess } from '../src';
 import { celeryShop, djangoShop, fastApi } from './support/fixture-apps';
+import { httpGet } from './support/http';
 import { appContainer, envOf, Manifest, only, synth } from './support/manifests';
-import { PodProcess, runtimePython, startRedis } from './support/pod-process';
+import { celeryClient, PodProcess, rqClient, runtimePython, startRedis } from './support/pod-process';
 import { freePort } from './support/ports';
 
 // The Python process, for real: each rendered web container runs as a process with its rendered
@@ -17,18 +18,7 @@ import { freePort } from './support/ports';
 
 interface Probe { httpGet?: { path: string; port: number; httpHeaders?: Array<{ name: string; value: string }> }; tcpSocket?: { port: number }; timeoutSeconds: number }
 
-function get(port: number, urlPath: string, headers: { [k: string]: string } = {}, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, headers, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (port: number, urlPath: string, headers: { [k: string]: string } = {}, timeoutMs = 5_000) => httpGet('127.0.0.1', port, urlPath, headers, timeoutMs);
 
 /** What the kubelet does for a probe: an HTTP GET (2xx/3xx passes) with its headers, or a TCP connect, within the timeout. */
 async function probePasses(probe: Probe): Promise<boolean> {
@@ -244,12 +234,9 @@ describe('Celery with a real Redis broker: a prefork worker and beat', () => {
   }, 300_000);
   afterAll(() => redis?.stop());
 
-  const send = (task: string, args: unknown[], queue: string) => runtimePython(
-    `import os, sys; from celery import Celery; app = Celery(broker=os.environ["CELERY_BROKER_URL"], backend=os.environ["CELERY_BROKER_URL"]); print(app.send_task(${JSON.stringify(task)}, args=${JSON.stringify(args)}, queue=${JSON.stringify(queue)}).id)`,
-    broker()).trim();
-  const state = (id: string) => runtimePython(
-    `import os; from celery import Celery; app = Celery(broker=os.environ["CELERY_BROKER_URL"], backend=os.environ["CELERY_BROKER_URL"]); r = app.AsyncResult(${JSON.stringify(id)}); print(r.state, r.result if r.ready() else "")`,
-    broker()).trim();
+  const celery = () => celeryClient(redis.url);
+  const send = (task: string, args: unknown[], queue: string) => celery().send(task, args, queue);
+  const state = (id: string) => celery().state(id);
 
   test('the worker runs the prefork processes the library computed, and a SIGTERM lets the running task finish (warm shutdown) within the grace period', async () => {
     const deployment = only(manifests, 'Deployment', 'shop-worker');
@@ -345,9 +332,8 @@ describe('an RQ worker with a real Redis', () => {
   }, 300_000);
   afterAll(() => redis?.stop());
 
-  const rq = (code: string) => runtimePython(`import os; from redis import Redis; from rq import Queue; from rq.job import Job; r = Redis.from_url(os.environ["RQ_REDIS_URL"]); ${code}`, { RQ_REDIS_URL: redis.url }).trim();
-  const enqueue = (seconds: number) => rq(`print(Queue("default", connection=r).enqueue("shop.rq_tasks.slow", ${seconds}).id)`);
-  const status = (id: string) => rq(`j = Job.fetch(${JSON.stringify(id)}, connection=r); s = j.get_status(); print(getattr(s, "value", s), j.return_value() or "")`);
+  const enqueue = (seconds: number) => rqClient(redis.url).enqueue(seconds);
+  const status = (id: string) => rqClient(redis.url).status(id);
 
   test('takes jobs from the queue its command names, and a SIGTERM lets the running job finish (warm shutdown) within the grace period', async () => {
     const pod = PodProcess.start(deployment, { app: celeryShop(), manifests });

@@ -203,6 +203,37 @@ export class ControlPlane {
     });
   }
 
+  /**
+   * Watches a collection (`?watch=true` is added): calls `onEvent` with each event as it comes;
+   * returns a function that ends the watch.
+   */
+  public watch(collectionPath: string, onEvent: (event: { type: string; object: any }) => void): () => void {
+    const separator = collectionPath.includes('?') ? '&' : '?';
+    let buffered = '';
+    const req = https.request({
+      host: '127.0.0.1',
+      port: this.port,
+      path: `${collectionPath}${separator}watch=true`,
+      method: 'GET',
+      rejectUnauthorized: false,
+      headers: { Authorization: `Bearer ${TOKENS.admin}`, Accept: 'application/json' },
+    }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffered += chunk;
+        let newline;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) onEvent(JSON.parse(line));
+        }
+      });
+    });
+    req.on('error', () => undefined);
+    req.end();
+    return () => req.destroy();
+  }
+
   /** Polls until `check` is true; fails with what it waited for and the components' logs. */
   public async waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

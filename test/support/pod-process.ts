@@ -39,20 +39,56 @@ export function runtimePython(code: string, env: { [name: string]: string } = {}
   return execFileSync(path.join(runtimeVenv(), 'bin', 'python'), ['-c', code], { encoding: 'utf8', env: Object.assign({}, process.env, env), timeout: 60_000 });
 }
 
-/** A Redis server on a loopback port, for Celery's broker and results. */
-export async function startRedis(): Promise<{ url: string; stop: () => void }> {
+/** A client of a Celery app's broker, as a producer would be: sends tasks, reads their state ("SUCCESS finished"). */
+export function celeryClient(brokerUrl: string): { send: (task: string, args: unknown[], queue: string) => string; state: (id: string) => string } {
+  const env = { CELERY_BROKER_URL: brokerUrl };
+  const app = 'from celery import Celery; import os; app = Celery(broker=os.environ["CELERY_BROKER_URL"], backend=os.environ["CELERY_BROKER_URL"])';
+  return {
+    send: (task, args, queue) => runtimePython(`${app}; print(app.send_task(${JSON.stringify(task)}, args=${JSON.stringify(args)}, queue=${JSON.stringify(queue)}).id)`, env).trim(),
+    state: (id) => runtimePython(`${app}; r = app.AsyncResult(${JSON.stringify(id)}); print(r.state, r.result if r.ready() else "")`, env).trim(),
+  };
+}
+
+/** A client of RQ's Redis: enqueues `shop.rq_tasks.slow` jobs, reads their status ("finished finished"). */
+export function rqClient(redisUrl: string): { enqueue: (seconds: number) => string; status: (id: string) => string } {
+  const rq = (code: string) => runtimePython(
+    `import os; from redis import Redis; from rq import Queue; from rq.job import Job; r = Redis.from_url(os.environ["RQ_REDIS_URL"]); ${code}`, { RQ_REDIS_URL: redisUrl }).trim();
+  return {
+    enqueue: (seconds) => rq(`print(Queue("default", connection=r).enqueue("shop.rq_tasks.slow", ${seconds}).id)`),
+    status: (id) => rq(`j = Job.fetch(${JSON.stringify(id)}, connection=r); s = j.get_status(); print(getattr(s, "value", s), j.return_value() or "")`),
+  };
+}
+
+/** The direct children of a process (gunicorn's workers, Celery's pool), from /proc. */
+export function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children.sort((a, b) => a - b);
+}
+
+/** A Redis server on a free port of `host` (loopback by default), for Celery's broker and results. */
+export async function startRedis(host = '127.0.0.1'): Promise<{ url: string; stop: () => void }> {
   const tools = provisionedTools();
   const port = await freePort();
-  const child = spawn(tools.redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  // Pods reach it from their own network namespaces: no protected mode (it refuses non-loopback clients without a password).
+  const child = spawn(tools.redisServer, ['--port', String(port), '--bind', host, '--protected-mode', 'no', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore', env: Object.assign({}, process.env, { LD_LIBRARY_PATH: tools.redisLibraryPath }),
   });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      const socket = net.connect(port, host, () => { socket.end(); resolve(true); });
       socket.on('error', () => resolve(false));
     });
-    if (up) return { url: `redis://127.0.0.1:${port}/0`, stop: () => child.kill('SIGKILL') };
+    if (up) return { url: `redis://${host}:${port}/0`, stop: () => child.kill('SIGKILL') };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
@@ -201,18 +237,7 @@ export class PodProcess {
 
   /** The direct children of the main process (gunicorn's workers). */
   public children(): number[] {
-    const children: number[] = [];
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === this.pid) children.push(Number(entry));
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    return children.sort((a, b) => a - b);
+    return childrenOf(this.pid);
   }
 
   /** Waits for the exit; resolves with how long it took from `since`. */

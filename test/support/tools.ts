@@ -16,6 +16,17 @@ export interface ToolPaths {
   /** Where the unpacked redis-server finds its libraries ('' when it came from PATH). */
   readonly redisLibraryPath: string;
   readonly kubernetes: { [minor: string]: { version: string; kubeApiserver: string; kubeControllerManager: string; kubectl: string; etcd?: string } };
+  /** The node tier's programs: a kubelet and kube-scheduler of one release, Debian's container runtime, a pause program. */
+  readonly node: {
+    readonly version: string;
+    readonly kubelet: string;
+    readonly kubeScheduler: string;
+    /** Where containerd, runc, the CNI plugins and docker-registry were unpacked (`usr/bin`, `usr/sbin`, `usr/lib/cni`). */
+    readonly runtimeRoot: string;
+    readonly pause: string;
+    /** The Debian packages the test image's root file system is made of. */
+    readonly imageDebs: string;
+  };
 }
 
 const root = path.resolve(__dirname, '..', '..');
@@ -65,6 +76,19 @@ function readTools(envFile: string): ToolPaths {
     };
   }
   return {
-    etcd: values.ETCD, kyverno: values.KYVERNO, promtool: values.PROMTOOL, redisServer: values.REDIS_SERVER, redisLibraryPath: values.REDIS_LIBRARY_PATH ?? '', kubernetes,
+    etcd: values.ETCD,
+    kyverno: values.KYVERNO,
+    promtool: values.PROMTOOL,
+    redisServer: values.REDIS_SERVER,
+    redisLibraryPath: values.REDIS_LIBRARY_PATH ?? '',
+    kubernetes,
+    node: {
+      version: values.NODE_VERSION,
+      kubelet: values.NODE_KUBELET,
+      kubeScheduler: values.NODE_KUBE_SCHEDULER,
+      runtimeRoot: values.NODE_RUNTIME_ROOT,
+      pause: values.NODE_PAUSE,
+      imageDebs: values.NODE_IMAGE_DEBS,
+    },
   };
 }
