@@ -2,6 +2,7 @@ import { Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { isCidr, NetworkPeer, NetworkProtocol, NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
+import type { IPythonWebService } from './python-application';
 import { PropValidator } from './validation';
 import { warnOnce } from './warnings';
 
@@ -427,18 +428,8 @@ export interface ConnectionSource {
   readonly podLabels: { [key: string]: string };
 }
 
-/** What a connection needs of the service it reaches (a PythonService has it). Internal. */
-export interface ConnectableService {
-  readonly name: string;
-  readonly namespace?: string;
-  readonly selectorLabels: { [key: string]: string };
-  readonly port: number;
-  readonly servicePort: number;
-  readonly networkPolicy: ServiceNetworkPolicy;
-}
-
 /** What `connectTo(target)` reaches of a service. Internal. */
-export function connectionTargetOf(v: PropValidator, target: ConnectableService): ConnectionTarget {
+export function connectionTargetOf(v: PropValidator, target: IPythonWebService): ConnectionTarget {
   if (!(target?.networkPolicy instanceof ServiceNetworkPolicy)) v.fail('connectTo', target, 'takes a PythonService (for a database or broker, use() a BackingService)');
   return {
     label: target.name,
@@ -454,7 +445,7 @@ export function connectionTargetOf(v: PropValidator, target: ConnectableService)
 /** `connectTo` on one component (a worker or scheduled job): only its pods. Internal. */
 export function connectComponent(
   component: IConstruct, source: { label: string; name: string; namespace: string; podLabels: { [key: string]: string } },
-  target: ConnectableService, options: ServiceConnectionOptions,
+  target: IPythonWebService, options: ServiceConnectionOptions,
 ): void {
   const v = new PropValidator(source.label);
   const from = { label: source.name, namespace: source.namespace, podLabels: source.podLabels };

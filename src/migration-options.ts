@@ -1,11 +1,80 @@
 import { Duration } from 'cdk8s';
-import type { PythonServiceMigrations } from './migrations';
 import { k8s } from './plus';
-import { resolveResources } from './python-pod-template';
+import { PythonServiceResources, resolveResources } from './python-pod-template';
 import { PropValidator } from './validation';
 
-// Defaults and checks of the migration options, shared by PythonService's resolve phase and
-// MigrationJob. Internal.
+// The migration options, and their defaults and checks, shared by PythonService's resolve phase
+// and MigrationJob (the checks are internal).
+
+/**
+ * Database migrations for a `PythonService`, run as one Job per release.
+ */
+export interface PythonServiceMigrations {
+  /**
+   * The migration command, e.g. `['python', 'manage.py', 'migrate', '--noinput']` or
+   * `['alembic', 'upgrade', 'head']`.
+   */
+  readonly command: string[];
+
+  /**
+   * How long a finished Job (and its pod's logs) is kept before Kubernetes deletes it.
+   * GitOps tools (Argo CD without the hook, Flux) re-create a Job that is deleted while it is
+   * still in the manifests, which runs the migrations again; so the Job is kept by default and
+   * goes away when the next release replaces it (pruning). With `argoCdPreSyncHook` (hooks are
+   * never re-created) it defaults to one day.
+   * @default - kept; Duration.days(1) with argoCdPreSyncHook
+   */
+  readonly ttlAfterFinished?: Duration;
+
+  /**
+   * How long the migration may run, retries included, before it is stopped and marked failed.
+   * @default Duration.minutes(30)
+   */
+  readonly activeDeadline?: Duration;
+
+  /**
+   * How many times a failed migration pod is retried (with exponential back-off from 10 s),
+   * for failures that pass: the database not reachable yet, a NetworkPolicy still being
+   * programmed. Django and Alembic exit 1 on any uncaught exception, so a retry cannot tell an
+   * unreachable database from a broken migration: retries need migrations that are safe to run
+   * again (each one in a transaction, or idempotent). Evicted or preempted pods never count.
+   * @default 3
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Exit codes of the migration command that mean "do not retry": the Job fails at once
+   * (a `podFailurePolicy` `FailJob` rule). Whole numbers from 1 to 255.
+   * @default - none: every failure is retried up to backoffLimit
+   */
+  readonly fatalExitCodes?: number[];
+
+  /**
+   * CPU, memory and ephemeral storage of the migration pod.
+   * @default - the service's memory and ephemeral storage, and the smaller of its CPU request and 500m (a migration is one process)
+   */
+  readonly resources?: PythonServiceResources;
+
+  /**
+   * Annotate the Job as an Argo CD PreSync hook, so Argo CD runs it to completion before it
+   * applies the new Deployment (`argocd.argoproj.io/hook: PreSync`,
+   * `hook-delete-policy: BeforeHookCreation`). The Job's own ServiceAccount becomes a PreSync
+   * hook of an earlier wave too, so it exists before the hook pod on a first install (Argo CD
+   * creates every other object only in the later Sync phase; it creates Namespaces before
+   * PreSync).
+   * @default false
+   */
+  readonly argoCdPreSyncHook?: boolean;
+
+  /**
+   * An Argo CD sync wave for the Job (`argocd.argoproj.io/sync-wave`), for ordering without hooks:
+   * Argo CD waits for the Job to complete before it applies later waves (the Deployment is in
+   * wave 0). Setting an Argo CD option also gives the Namespace, the admission policies and the
+   * Job's ServiceAccount earlier waves.
+   * @default - no sync wave
+   */
+  readonly argoCdSyncWave?: number;
+}
 
 /** The component label of the migration Job. */
 export const MIGRATION_COMPONENT = 'migration';

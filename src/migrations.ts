@@ -1,85 +1,15 @@
 import { createHash } from 'crypto';
-import { ApiObject, Duration } from 'cdk8s';
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { afterRender } from './after-render';
-import { disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, prerequisiteAnnotations, syncWaveAnnotation, validateMigrations } from './migration-options';
+import { disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, prerequisiteAnnotations, PythonServiceMigrations, syncWaveAnnotation, validateMigrations } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import { setPodFailurePolicy } from './plus-gaps';
-import { PythonServiceResources } from './python-pod-template';
-import type { PythonService } from './python-service';
+import { applicationSettingsOf, IPythonApplication } from './python-application';
+import { WorkloadBase } from './python-workload';
 import { PropValidator } from './validation';
 
-
-/**
- * Database migrations for a `PythonService`, run as one Job per release.
- */
-export interface PythonServiceMigrations {
-  /**
-   * The migration command, e.g. `['python', 'manage.py', 'migrate', '--noinput']` or
-   * `['alembic', 'upgrade', 'head']`.
-   */
-  readonly command: string[];
-
-  /**
-   * How long a finished Job (and its pod's logs) is kept before Kubernetes deletes it.
-   * GitOps tools (Argo CD without the hook, Flux) re-create a Job that is deleted while it is
-   * still in the manifests, which runs the migrations again; so the Job is kept by default and
-   * goes away when the next release replaces it (pruning). With `argoCdPreSyncHook` (hooks are
-   * never re-created) it defaults to one day.
-   * @default - kept; Duration.days(1) with argoCdPreSyncHook
-   */
-  readonly ttlAfterFinished?: Duration;
-
-  /**
-   * How long the migration may run, retries included, before it is stopped and marked failed.
-   * @default Duration.minutes(30)
-   */
-  readonly activeDeadline?: Duration;
-
-  /**
-   * How many times a failed migration pod is retried (with exponential back-off from 10 s),
-   * for failures that pass: the database not reachable yet, a NetworkPolicy still being
-   * programmed. Django and Alembic exit 1 on any uncaught exception, so a retry cannot tell an
-   * unreachable database from a broken migration: retries need migrations that are safe to run
-   * again (each one in a transaction, or idempotent). Evicted or preempted pods never count.
-   * @default 3
-   */
-  readonly backoffLimit?: number;
-
-  /**
-   * Exit codes of the migration command that mean "do not retry": the Job fails at once
-   * (a `podFailurePolicy` `FailJob` rule). Whole numbers from 1 to 255.
-   * @default - none: every failure is retried up to backoffLimit
-   */
-  readonly fatalExitCodes?: number[];
-
-  /**
-   * CPU, memory and ephemeral storage of the migration pod.
-   * @default - the service's memory and ephemeral storage, and the smaller of its CPU request and 500m (a migration is one process)
-   */
-  readonly resources?: PythonServiceResources;
-
-  /**
-   * Annotate the Job as an Argo CD PreSync hook, so Argo CD runs it to completion before it
-   * applies the new Deployment (`argocd.argoproj.io/hook: PreSync`,
-   * `hook-delete-policy: BeforeHookCreation`). The Job's own ServiceAccount becomes a PreSync
-   * hook of an earlier wave too, so it exists before the hook pod on a first install (Argo CD
-   * creates every other object only in the later Sync phase; it creates Namespaces before
-   * PreSync).
-   * @default false
-   */
-  readonly argoCdPreSyncHook?: boolean;
-
-  /**
-   * An Argo CD sync wave for the Job (`argocd.argoproj.io/sync-wave`), for ordering without hooks:
-   * Argo CD waits for the Job to complete before it applies later waves (the Deployment is in
-   * wave 0). Setting an Argo CD option also gives the Namespace, the admission policies and the
-   * Job's ServiceAccount earlier waves.
-   * @default - no sync wave
-   */
-  readonly argoCdSyncWave?: number;
-}
 
 /**
  * Props for `MigrationJob`.
@@ -88,7 +18,7 @@ export interface MigrationJobProps extends PythonServiceMigrations {
   /**
    * The service whose image, environment and security settings the Job reuses.
    */
-  readonly service: PythonService;
+  readonly service: IPythonApplication;
 }
 
 /**
@@ -128,7 +58,8 @@ export class MigrationJob extends Construct {
     super(scope, id);
     const service = props.service;
     const identity = service.identity;
-    const v = new PropValidator(`PythonService '${service.node.id}'`);
+    const label = applicationSettingsOf(service).label;
+    const v = new PropValidator(label);
     const m = validateMigrations(v, props);
     this.argoCdSyncWave = m.argoCdWave;
 
@@ -172,11 +103,21 @@ export class MigrationJob extends Construct {
     setPodFailurePolicy(this.job, disruptionTolerantFailurePolicy(CONTAINER_NAME, m.fatalExitCodes));
     this.nameByContent(ApiObject.of(this.job));
 
-    this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
-      metadata: { name: identity.objectName('migrate-netpol'), labels },
-      podSelector: identity.selectorLabels(MIGRATION_COMPONENT),
-      errorLabel: `PythonService '${service.node.id}'`,
-    });
+    // A workload of the service like its web pods and workers: the same base builds its policies.
+    const shared = applicationSettingsOf(service);
+    const workload = new WorkloadBase(this, Object.assign({
+      validator: v,
+      identity,
+      component: MIGRATION_COMPONENT,
+      name: this.baseName,
+      objectName: (suffix: string) => identity.objectName(`migrate-${suffix}`),
+      template,
+      application: service,
+      shared,
+    }, shared));
+    this.networkPolicy = workload.networkPolicy();
+    workload.govern(this.job);
+    workload.register(this.networkPolicy, this.job.containers, `${label} migration`);
   }
 
   /**

@@ -100,7 +100,7 @@ export function setProbeHostHeaders(workload: kplus.AbstractPod, hostByProbe: Ar
 }
 
 /** cdk8s-plus-28 has no topology spread API (its `spread` is required anti-affinity). */
-export function setTopologySpread(deployment: kplus.Deployment, constraints: k8s.TopologySpreadConstraint[]): void {
+export function setTopologySpread(deployment: kplus.Deployment | kplus.StatefulSet, constraints: k8s.TopologySpreadConstraint[]): void {
   ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', constraints));
 }
 

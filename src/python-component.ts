@@ -1,17 +1,16 @@
 import { Chart, Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ConnectionGroup } from './connections';
 import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
-import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
+import { NetworkRule } from './network-policy';
 import { kplus } from './plus';
+import { applicationSettingsOf, IPythonApplication } from './python-application';
 import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
-import type { PythonService } from './python-service';
-import { emitBefore, emitChartNamespaceBefore } from './release-order';
+import type { WorkloadContext } from './python-workload';
 import { kebabCase } from './resolve';
 import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addExternalSecret, PythonServiceExternalSecret, validateExternalSecret } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
-import { coverByNamespacePolicy, defaultDns, joinNamespacePolicy } from './service-security';
+import { joinNamespacePolicy } from './service-security';
 import { PropValidator } from './validation';
 
 /**
@@ -136,24 +135,6 @@ export interface StandalonePythonOptions {
   readonly security?: PythonServiceSecurity;
 }
 
-/** What a component of a Python application (worker, scheduled job) builds on. Internal. */
-export interface ComponentContext {
-  readonly label: string;
-  readonly validator: PropValidator;
-  readonly identity: ServiceIdentity;
-  readonly component: string;
-  /** `<service>-<id>` with a service, else the standalone name. */
-  readonly name: string;
-  readonly template: PythonPodTemplate;
-  readonly memoryPerProcess: Size;
-  readonly service?: PythonService;
-  readonly security?: PythonServiceSecurity;
-  /** The admission policy that must admit the component's pods, if any. */
-  readonly securityPolicy?: SecurityPolicy;
-  /** The namespace's policy the component joined, when it is secured (possibly another app's). */
-  readonly namespacePolicy?: SecurityPolicy;
-}
-
 /** The component ids a service uses itself, or that derive names it uses. */
 const RESERVED_COMPONENTS = ['server', 'migration', 'migrate'];
 
@@ -163,7 +144,7 @@ const RESERVED_COMPONENTS = ['server', 'migration', 'migrate'];
  */
 export function componentContext(
   scope: Construct, id: string, kind: string, props: Partial<StandalonePythonOptions> & {
-    service?: PythonService;
+    service?: IPythonApplication;
     resources?: PythonServiceResources;
     env?: { [name: string]: string };
     envValues?: { [name: string]: kplus.EnvValue };
@@ -172,13 +153,14 @@ export function componentContext(
     maxNameLength?: number;
     externalSecret?: PythonServiceExternalSecret;
   },
-): ComponentContext {
+): WorkloadContext {
   const service = props.service;
-  const label = service ? `PythonService '${service.node.id}' ${kind} '${id}'` : `${kind} '${id}'`;
+  const shared = service && applicationSettingsOf(service);
+  const label = shared ? `${shared.label} ${kind} '${id}'` : `${kind} '${id}'`;
   const v = new PropValidator(label);
   const namespace = Chart.of(scope).namespace;
   if (props.memoryPerProcess !== undefined) v.wholeSize('memoryPerProcess', props.memoryPerProcess, 'Mi');
-  if (service) {
+  if (service && shared) {
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id) || RESERVED_COMPONENTS.includes(id)) {
       v.fail('id', id, `must be a DNS-1035 label other than ${RESERVED_COMPONENTS.join(', ')} (it becomes the component label and part of the object names)`);
     }
@@ -194,19 +176,21 @@ export function componentContext(
       identity: service.identity,
       component: id,
       name,
-      service,
+      objectName: (suffix) => service.identity.objectName(`${id}-${suffix}`),
+      application: service,
+      shared,
       template: service.podTemplate.derive({
         // Each component reports traces under its own name.
-        env: service.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
+        env: shared.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
         envValues: Object.assign({}, props.envValues, secretEnv),
         envFrom: props.envFrom,
         resources: props.resources,
         errorLabel: label,
       }),
-      memoryPerProcess: props.memoryPerProcess ?? service.memoryPerProcess,
-      security: service.security,
-      securityPolicy: service.securityPolicy,
-      namespacePolicy: service.namespaceSecurityPolicy,
+      memoryPerProcess: props.memoryPerProcess ?? shared.memoryPerProcess,
+      security: shared.security,
+      securityPolicy: shared.securityPolicy,
+      namespacePolicy: shared.namespacePolicy,
     };
   }
 
@@ -239,7 +223,7 @@ export function componentContext(
       namespace: namespace!,
       matchLabels: identity.instanceLabels,
       allowedImages: props.security.allowedImages,
-      allowedVolumes: [...new Set(['tmp', ...(props.security.allowedVolumes ?? [])])].sort(),
+      allowedVolumes: [...new Set(props.security.allowedVolumes ?? [])].sort(),
       admissionEngine: props.security.admissionEngine,
       admissionApiVersion: props.security.admissionApiVersion,
       enforcement: props.security.enforcement,
@@ -253,6 +237,7 @@ export function componentContext(
     identity,
     component,
     name,
+    objectName: (suffix) => identity.objectName(suffix),
     template,
     memoryPerProcess: props.memoryPerProcess ?? Size.mebibytes(128),
     security: props.security,
@@ -276,47 +261,4 @@ function claim(scope: Construct, v: PropValidator, namespace: string | undefined
   const owner = names.ownerOf(`${namespace ?? ''}/${name}`);
   if (owner !== undefined) v.fail('name', name, `is already used by the object at "${owner}" in namespace "${namespace ?? '(default)'}"; objects would overwrite each other`);
   names.claim(`${namespace ?? ''}/${name}`, scope.node.path);
-}
-
-/**
- * The component's NetworkPolicy: no ingress (but what `addIngressRule` adds later), egress as
- * the application's (restricted to DNS, `egressTo` and the component's own rules once `security`
- * is set).
- */
-export function componentNetworkPolicy(scope: Construct, ctx: ComponentContext, egressTo: NetworkRule[] | undefined): ServiceNetworkPolicy {
-  const policy = new ServiceNetworkPolicy(scope, 'NetworkPolicy', {
-    metadata: ctx.identity.metadataOf(`${ctx.name}-netpol`, ctx.component),
-    podSelector: ctx.identity.selectorLabels(ctx.component),
-    errorLabel: ctx.label,
-  });
-  if (ctx.security) {
-    policy.restrictEgress();
-    const dns = (ctx.security.dns ?? defaultDns()).rules;
-    for (const rule of [...dns, ...(ctx.security.egressTo ?? []), ...(egressTo ?? [])]) policy.addEgressRule(rule);
-  } else if (egressTo !== undefined) {
-    ctx.validator.fail('egressTo', egressTo, 'restricts egress only with security set (egress is open without it)');
-  }
-  return policy;
-}
-
-/** Puts the admission policy (and the chart's Namespace) before the component's objects, and has the policy check the workload. */
-export function governComponent(scope: Construct, ctx: ComponentContext, workload: kplus.AbstractPod): void {
-  const policy = ctx.securityPolicy;
-  coverByNamespacePolicy(scope, workload, ctx.namespacePolicy);
-  if (policy) {
-    policy.addWorkload(workload);
-    // A component under the service comes after its policy (built first) in the file already; a
-    // policy in a platform chart comes first by chart dependency (PythonServiceProps.platformChart).
-    const owner = policy.node.scope;
-    const afterPolicy = owner !== undefined && scope.node.scopes.includes(owner);
-    if (!afterPolicy && Chart.of(policy) === Chart.of(scope)) emitBefore(policy.apiObjects, scope);
-  }
-  emitChartNamespaceBefore(scope);
-}
-
-/** Makes a component's NetworkPolicy and container reachable by `connectTo`/`use` on it, and on its service. Internal. */
-export function registerComponent(component: Construct, ctx: ComponentContext, policy: ServiceNetworkPolicy, container: kplus.Container): void {
-  const end = { scope: component, label: ctx.label, policy, containers: [container] };
-  ConnectionGroup.of(component).add(end);
-  if (ctx.service) ConnectionGroup.of(ctx.service).add(end);
 }

@@ -6,8 +6,9 @@ import { disruptionTolerantFailurePolicy } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import { setCronSchedule, setPodFailurePolicy } from './plus-gaps';
-import { componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, registerComponent, StandalonePythonOptions } from './python-component';
-import type { PythonService } from './python-service';
+import type { IPythonApplication, IPythonWebService } from './python-application';
+import { componentContext, PythonComponentOptions, StandalonePythonOptions } from './python-component';
+import { WorkloadBase } from './python-workload';
 import { PropValidator } from './validation';
 
 /**
@@ -84,7 +85,7 @@ export interface PythonCronJobProps extends PythonCronJobOptions, StandalonePyth
    * `service.addCronJob()` sets it.
    * @default - a standalone job: `image` is required
    */
-  readonly service?: PythonService;
+  readonly service?: IPythonApplication;
 }
 
 /** The longest CronJob name: the controller appends an 11-character suffix to each Job's name. */
@@ -159,12 +160,13 @@ export class PythonCronJob extends Construct {
     setPodFailurePolicy(this.cronJob, disruptionTolerantFailurePolicy('job', []));
     setCronSchedule(this.cronJob, schedule);
 
-    this.networkPolicy = componentNetworkPolicy(this, ctx, props.egressTo);
-    governComponent(this, ctx, this.cronJob);
+    const base = new WorkloadBase(this, ctx);
+    this.networkPolicy = base.networkPolicy(props.egressTo);
+    base.govern(this.cronJob);
     this.label = ctx.label;
     this.namespaceName = Chart.of(this).namespace ?? 'default';
     this.podLabels = ctx.identity.selectorLabels(ctx.component);
-    registerComponent(this, ctx, this.networkPolicy, this.container);
+    base.register(this.networkPolicy, [this.container]);
   }
 
   /**
@@ -174,7 +176,7 @@ export class PythonCronJob extends Construct {
    * @param target the service called
    * @param options a variable with the target's URL
    */
-  public connectTo(target: PythonService, options: ServiceConnectionOptions = {}): void {
+  public connectTo(target: IPythonWebService, options: ServiceConnectionOptions = {}): void {
     connectComponent(this, { label: this.label, name: this.name, namespace: this.namespaceName, podLabels: this.podLabels }, target, options);
   }
 

@@ -2,7 +2,7 @@ import { Chart, Size } from 'cdk8s';
 import { PythonServiceAutoscaling, PythonServiceDisruptionBudget } from './availability';
 import { PythonServiceBackup } from './backup';
 import { Exposure, TrafficDistribution } from './exposure';
-import { PythonServiceMigrations } from './migrations';
+import { PythonServiceMigrations } from './migration-options';
 import { PythonServiceMonitoring } from './monitoring';
 import { PythonServicePersistence } from './persistence';
 import { PythonPodOptions } from './python-pod-template';

@@ -11,21 +11,23 @@ import { MigrationJob } from './migrations';
 import { monitorService, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
+import { IPythonWebService, registerApplication } from './python-application';
 import { PythonCronJob, PythonCronJobOptions } from './python-cron-job';
 import { PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
 import { PythonServerConfig } from './python-server';
 import { PythonServiceProps } from './python-service-props';
 import { PythonWorker, PythonWorkerOptions } from './python-worker';
+import { WorkloadBase } from './python-workload';
 import { emitChartNamespaceBefore } from './release-order';
 import { resolveService } from './resolve';
 import { createAutoscaler } from './scaling';
 import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addConfigFiles, addExternalSecret, PythonServiceTracing } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
-import { coverByNamespacePolicy, createServicePolicies, ingressPeers, lockDownService, platformScopeOf } from './service-security';
+import { createServicePolicies, ingressPeers, platformScopeOf } from './service-security';
 import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
 import { PropValidator } from './validation';
-import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from './web-deployment';
+import { addWebDeployment, HTTP_PORT_NAME, WEB_COMPONENT } from './web-deployment';
 
 /**
  * A containerized Python web app on Kubernetes: a Deployment behind a Service (and optionally an
@@ -35,7 +37,7 @@ import { addWebDeployment, HTTP_PORT_NAME, spreadReplicas, WEB_COMPONENT } from 
  * Every child is a public property, so anything not covered by props can be changed through
  * cdk8s-plus APIs without JSON patches.
  */
-export class PythonService extends Construct {
+export class PythonService extends Construct implements IPythonWebService {
   /** Base name of every object. */
   public readonly name: string;
   /** The namespace the objects go to (the chart's). */
@@ -96,13 +98,25 @@ export class PythonService extends Construct {
   public readonly image: string;
   /** The Pod and container security settings every pod of this service uses. */
   public readonly podIdentity: PythonServiceSecurityContext;
-  /** The `security` settings its workers and scheduled jobs share, if any. */
+  /**
+   * The `security` prop, with the restore helper's image and the collector's egress added.
+   * @deprecated an echo of the `security` prop; workers and scheduled jobs take it from the service themselves
+   */
   public readonly security?: PythonServiceSecurity;
-  /** The `monitoring` settings its workers' PodMonitors share, if any. */
+  /**
+   * The `monitoring` prop.
+   * @deprecated an echo of the `monitoring` prop; use `monitoring` for the ServiceMonitor built from it
+   */
   public readonly monitoringSettings?: PythonServiceMonitoring;
-  /** Memory one process needs (workers are sized by it too). */
+  /**
+   * The `memoryPerProcess` prop, or its default.
+   * @deprecated an echo of the `memoryPerProcess` prop; `serverConfig.workers` is what it produced
+   */
   public readonly memoryPerProcess: Size;
-  /** The `tracing` settings its workers and jobs share, if any. */
+  /**
+   * The `tracing` prop.
+   * @deprecated an echo of the `tracing` prop; the variables it produced are on `podTemplate`
+   */
   public readonly tracing?: PythonServiceTracing;
   /** The ExternalSecret, with `externalSecret`. */
   public readonly externalSecret?: ApiObject;
@@ -130,13 +144,13 @@ export class PythonService extends Construct {
     const tracingEgress = r.tracing?.egress ? [r.tracing.egress] : [];
     // Velero's restore helper runs in restored pods: its image is allowed beside the app's.
     const restoreHelper = props.backup?.restoreHelperImage !== undefined ? [props.backup.restoreHelperImage] : [];
-    this.security = props.security && Object.assign({}, props.security, {
+    const security = this.security = props.security && Object.assign({}, props.security, {
       allowedImages: [...props.security.allowedImages, ...restoreHelper],
       egressTo: [...(props.security.egressTo ?? []), ...tracingEgress],
     });
     this.tracing = props.tracing;
     this.monitoringSettings = props.monitoring;
-    this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
+    const memoryPerProcess = this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
     const identity = this.identity = new ServiceIdentity({
       name: r.name, namespace, version: r.version, partOf: props.partOf, labels: props.labels, errorLabel: label,
     });
@@ -148,16 +162,28 @@ export class PythonService extends Construct {
     // First: the policies lead the service's objects in the file without dependency edges.
     const secured = props.security ? createServicePolicies(this, {
       platformScope,
-      security: this.security!,
+      security: security!,
       identity,
       labels: this.labels,
       // The library's own volumes are always allowed; allowedVolumes adds the user's.
-      allowedVolumes: [...new Set([...r.emittedVolumes, ...(props.security.allowedVolumes ?? [])])].sort(),
+      // The library's own volumes are added as its workloads are governed (WorkloadBase.govern).
+      allowedVolumes: [...new Set(props.security.allowedVolumes ?? [])].sort(),
       argoCdWave: r.migrationArgoCdWave,
     }) : undefined;
     this.securityPolicy = secured?.policy;
     this.namespaceSecurityPolicy = secured?.namespacePolicy;
     this.podSecurityNamespace = secured?.namespace;
+    // What workers, scheduled jobs and the migration Job take from the service.
+    const shared = {
+      label,
+      memoryPerProcess,
+      security,
+      securityPolicy: secured?.policy,
+      namespacePolicy: secured?.namespacePolicy,
+      tracing: props.tracing,
+      monitoring: props.monitoring,
+    };
+    registerApplication(this, shared);
 
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(this.name), automountToken: false });
     // What the migration pod reads must exist before it under an Argo CD hook.
@@ -186,6 +212,17 @@ export class PythonService extends Construct {
     });
     this.deployment = web.deployment;
     this.container = web.container;
+    // The web pods are a workload of the service like its workers: the same base builds their policies.
+    const webWorkload = new WorkloadBase(this, Object.assign({
+      validator: v,
+      identity,
+      component: WEB_COMPONENT,
+      name: r.name,
+      objectName: (suffix: string) => identity.objectName(suffix),
+      template: this.podTemplate,
+      application: this,
+      shared,
+    }, shared));
     if (r.gunicornConfig) addGunicornConfig(this, this.container, this.objectName('gunicorn'), this.labels, r.gunicornConfig);
 
     const exposed = addExposure(this, {
@@ -219,21 +256,9 @@ export class PythonService extends Construct {
       this.autoscaler = createAutoscaler(this, 'Autoscaler', metadata(this.objectName('hpa')), this.deployment, r.autoscaling);
     }
 
-    if (r.maxReplicas > 1) {
-      this.disruptionBudget = new ServiceDisruptionBudget(this, 'DisruptionBudget', {
-        metadata: metadata(this.objectName('pdb')),
-        podSelector: this.selectorLabels,
-        maxUnavailable: props.disruptionBudget?.maxUnavailable,
-        errorLabel: label,
-      });
-      spreadReplicas(this, this.deployment, this.selectorLabels);
-    }
-
-    this.networkPolicy = new ServiceNetworkPolicy(this, 'NetworkPolicy', {
-      metadata: metadata(this.objectName('netpol')),
-      podSelector: this.selectorLabels,
-      errorLabel: label,
-    });
+    this.disruptionBudget = webWorkload.spreadReplicas(this.deployment, r.maxReplicas, props.disruptionBudget?.maxUnavailable);
+    this.networkPolicy = webWorkload.networkPolicy();
+    webWorkload.register(this.networkPolicy, [this.container]);
     // Pods are isolated; only the app port is open, to everyone unless a security policy narrows it.
     const appPort = [{ port: this.port, protocol: NetworkProtocol.TCP }];
     this.networkPolicy.addIngressRule({ peers: ingressPeers(props.security, this.exposure), ports: appPort });
@@ -272,20 +297,9 @@ export class PythonService extends Construct {
       this.migrationJob = new MigrationJob(this, 'Migrations', Object.assign({}, props.migrations, { service: this }));
     }
 
-    if (secured) {
-      lockDownService(secured, this, {
-        security: this.security!,
-        networkPolicies: [this.networkPolicy, ...(this.migrationJob ? [this.migrationJob.networkPolicy] : [])],
-        workloads: [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])],
-      });
-      if (secured.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
-    } else {
-      // Not secured itself, but its namespace's policy (another service's) still admits or refuses its pods.
-      for (const workload of [this.deployment, ...(this.migrationJob ? [this.migrationJob.job] : [])]) coverByNamespacePolicy(this, workload);
-    }
-    const connections = ConnectionGroup.of(this);
-    connections.add({ scope: this, label, policy: this.networkPolicy, containers: [this.container] });
-    if (this.migrationJob) connections.add({ scope: this.migrationJob, label: `${label} migration`, policy: this.migrationJob.networkPolicy, containers: this.migrationJob.job.containers });
+    // Last, when its pods have every volume the library gives them.
+    webWorkload.govern(this.deployment);
+    if (secured?.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
     if (props.security) {
       watchOneSidedAdmission(this, { label: this.name, namespace: this.namespace ?? 'default', labels: this.labels, port: this.port, policy: this.networkPolicy },
         (check) => checkRendered(this.networkPolicy.apiObject, check));
@@ -311,7 +325,7 @@ export class PythonService extends Construct {
    * @param target the service called
    * @param options a variable with the target's URL
    */
-  public connectTo(target: PythonService, options: ServiceConnectionOptions = {}): void {
+  public connectTo(target: IPythonWebService, options: ServiceConnectionOptions = {}): void {
     const v = new PropValidator(`PythonService '${this.node.id}'`);
     if (target === this) v.fail('connectTo', target.name, 'is this service itself: its pods reach each other only through what its own ingress admits');
     connectWorkloads(ConnectionGroup.of(this), v,

@@ -6,17 +6,17 @@ import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './heal
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
+import { applicationSettingsOf, IPythonApplication, IPythonWebService } from './python-application';
 import {
-  ComponentContext, componentContext, componentNetworkPolicy, governComponent, PythonComponentOptions, registerComponent, StandalonePythonOptions,
+  componentContext, PythonComponentOptions, StandalonePythonOptions,
 } from './python-component';
 import { PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
-import type { PythonService } from './python-service';
+import { WorkloadBase, WorkloadContext } from './python-workload';
 import { addScaledObject } from './queue-scaler';
 import { QueueScaling, resolveQueueScaling } from './queue-scaling';
 import { createAutoscaler, resolveAutoscaling } from './scaling';
 import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
 import { PropValidator } from './validation';
-import { spreadReplicas } from './web-deployment';
 import { WorkerProcess, WorkerProcessConfig, WorkerProcessKind } from './worker-process';
 
 /**
@@ -110,7 +110,7 @@ export interface PythonWorkerProps extends PythonWorkerOptions, StandalonePython
    * security settings, admission policy and backup. `service.addWorker()` sets it.
    * @default - a standalone worker: `image` is required
    */
-  readonly service?: PythonService;
+  readonly service?: IPythonApplication;
 }
 
 /**
@@ -148,8 +148,9 @@ export class PythonWorker extends Construct {
     // Beat is one small scheduler process that runs no task: it needs neither the web's
     // resources nor a grace period for tasks, and it saves its schedule and exits on SIGTERM.
     const beat = props.process instanceof WorkerProcess && props.process.kind === WorkerProcessKind.CELERY_BEAT;
+    const memoryPerProcess = props.memoryPerProcess ?? (props.service && applicationSettingsOf(props.service).memoryPerProcess);
     const ctx = componentContext(this, id, 'PythonWorker', beat && props.resources === undefined
-      ? Object.assign({}, props, { resources: beatResources(props.memoryPerProcess ?? props.service?.memoryPerProcess) })
+      ? Object.assign({}, props, { resources: beatResources(memoryPerProcess) })
       : props);
     const v = ctx.validator;
     if (!(props.process instanceof WorkerProcess)) v.fail('process', props.process, 'must come from WorkerProcess.celery(), .celeryBeat(), .rq(), .dramatiq() or .command()');
@@ -223,12 +224,8 @@ export class PythonWorker extends Construct {
       liveness: resolvedLiveness && toKplusProbe(resolvedLiveness),
     });
 
-    if (maxReplicas > 1) {
-      this.disruptionBudget = new ServiceDisruptionBudget(this, 'DisruptionBudget', {
-        metadata: identity.metadataOf(`${ctx.name}-pdb`, ctx.component), podSelector: selector, errorLabel: ctx.label,
-      });
-      spreadReplicas(this, this.deployment, selector);
-    }
+    const base = new WorkloadBase(this, ctx);
+    this.disruptionBudget = base.spreadReplicas(this.deployment, maxReplicas);
     if (autoscaling) this.autoscaler = createAutoscaler(this, 'Autoscaler', identity.metadataOf(`${ctx.name}-hpa`, ctx.component), this.deployment, autoscaling);
     if (queue) {
       // KEDA creates and owns the HPA: the Deployment must not set replicas, or every apply resets them.
@@ -236,14 +233,14 @@ export class PythonWorker extends Construct {
       addScaledObject(this, { name: ctx.name, labels: identity.labelsOf(ctx.component), deploymentName: ctx.name, scaling: queue });
     }
 
-    this.networkPolicy = componentNetworkPolicy(this, ctx, props.egressTo);
+    this.networkPolicy = base.networkPolicy(props.egressTo);
     addWorkerMetrics(this, ctx, props.metricsPort, this.networkPolicy);
-    governComponent(this, ctx, this.deployment);
+    base.govern(this.deployment);
     this.label = ctx.label;
     this.podIdentity = ctx.template.identity;
     this.namespaceName = Chart.of(this).namespace ?? 'default';
     this.podLabels = ctx.identity.selectorLabels(ctx.component);
-    registerComponent(this, ctx, this.networkPolicy, this.container);
+    base.register(this.networkPolicy, [this.container]);
   }
 
   /**
@@ -253,7 +250,7 @@ export class PythonWorker extends Construct {
    * @param target the service called
    * @param options a variable with the target's URL
    */
-  public connectTo(target: PythonService, options: ServiceConnectionOptions = {}): void {
+  public connectTo(target: IPythonWebService, options: ServiceConnectionOptions = {}): void {
     connectComponent(this, { label: this.label, name: this.name, namespace: this.namespaceName, podLabels: this.podLabels }, target, options);
   }
 
@@ -287,8 +284,8 @@ function beatResources(memoryPerProcess: Size | undefined): PythonServiceResourc
   return { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes((memoryPerProcess?.toMebibytes() ?? 128) + PARENT_MEBIBYTES) };
 }
 
-function addWorkerMetrics(scope: Construct, ctx: ComponentContext, metricsPort: number | undefined, networkPolicy: ServiceNetworkPolicy): void {
-  const monitoring = ctx.service?.monitoringSettings;
+function addWorkerMetrics(scope: Construct, ctx: WorkloadContext, metricsPort: number | undefined, networkPolicy: ServiceNetworkPolicy): void {
+  const monitoring = ctx.shared?.monitoring;
   if (metricsPort === undefined || !monitoring) return;
   addPodMonitor(scope, {
     name: ctx.name,

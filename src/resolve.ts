@@ -64,8 +64,6 @@ export interface ResolvedService {
   readonly server: PythonServerConfig;
   readonly monitoring?: ResolvedMonitoring;
   readonly backupVolumes?: BackupVolumeMode;
-  /** Volumes every pod of the service mounts, sorted: the admission policy's default allowlist. */
-  readonly emittedVolumes: string[];
   /** The HTTPRoute's request timeout, with Gateway exposure. */
   readonly routeTimeout?: Duration;
   /** Tracing environment and egress, with `tracing`. */
@@ -236,14 +234,6 @@ export function resolveService(
 
   const migrationArgoCdWave = props.migrations ? validateMigrations(v, props.migrations).argoCdWave : undefined;
 
-  const emittedVolumes = [
-    'tmp',
-    ...(server.needsWorkerTmpDir ? ['worker-tmp'] : []),
-    ...(props.persistence ? ['data'] : []),
-    ...(monitoring?.multiprocess ? ['prometheus-multiproc'] : []),
-    ...(monitoring?.gunicornHooks || (gunicorn && autoInstrument) ? ['gunicorn-config'] : []),
-    ...(props.config ? ['config'] : []),
-  ].sort();
   return {
     name,
     namespace,
@@ -262,7 +252,6 @@ export function resolveService(
     server,
     monitoring,
     backupVolumes,
-    emittedVolumes,
     routeTimeout,
     tracing,
     configMountPath,

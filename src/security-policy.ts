@@ -259,8 +259,10 @@ export class SecurityPolicy extends Construct {
   public readonly coversWholeNamespace: boolean;
 
   private readonly images: string[];
-  private readonly allowedVolumes?: string[];
+  private allowedVolumes?: string[];
   private cachedRules?: AdmissionRule[];
+  /** Whether images or volumes were allowed after construction, so the emitted validations must be made again. */
+  private rulesChanged = false;
   private readonly workloads = new Array<ApiObject>();
 
   constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
@@ -334,11 +336,10 @@ export class SecurityPolicy extends Construct {
       for (const obj of [this.policy, this.binding]) clusterScoped(obj);
     }
 
-    // Images added later (allowImages) change the rules: the validations are the ones at render.
-    const initialImages = this.images.length;
+    // Images and volumes allowed later change the rules: the validations are the ones at render.
     const kyvernoShape = this.engine === AdmissionEngine.KYVERNO;
     afterRender(this.policy, (manifest) => {
-      if (this.images.length === initialImages) return;
+      if (!this.rulesChanged) return;
       const current = validationsOf(this.rules);
       manifest.spec.validations = kyvernoShape ? current.map(({ reason: _reason, ...rest }) => rest) : current;
     });
@@ -376,8 +377,27 @@ export class SecurityPolicy extends Construct {
    */
   public allowImages(images: string[]): void {
     validateAllowedImages(new PropValidator(`SecurityPolicy '${this.node.id}'`), 'allowImages()', images);
+    const before = this.images.length;
     for (const image of images) if (!this.images.includes(image)) this.images.push(image);
+    if (this.images.length === before) return;
     this.cachedRules = undefined;
+    this.rulesChanged = true;
+  }
+
+  /**
+   * Allows more volume names, e.g. the volumes a workload added after the policy was made. Takes
+   * effect in the emitted rules and in the self-check; the names stay sorted. A policy without
+   * `allowedVolumes` checks volume types only, and this changes nothing there.
+   * @param volumes volume names
+   */
+  public allowVolumes(volumes: string[]): void {
+    validateVolumeNames(new PropValidator(`SecurityPolicy '${this.node.id}'`), 'allowVolumes()', volumes);
+    if (this.allowedVolumes === undefined) return;
+    const merged = [...new Set([...this.allowedVolumes, ...volumes])].sort();
+    if (merged.length === this.allowedVolumes.length) return;
+    this.allowedVolumes = merged;
+    this.cachedRules = undefined;
+    this.rulesChanged = true;
   }
 
   /**

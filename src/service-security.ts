@@ -4,7 +4,7 @@ import { DnsEgress } from './dns-egress';
 import { Exposure } from './exposure';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './labels';
 import { argoCdWaves } from './migration-options';
-import { NetworkPeer, ServiceNetworkPolicy } from './network-policy';
+import { NetworkPeer } from './network-policy';
 import { kplus } from './plus';
 import { addSyncWave, registerChartNamespace } from './release-order';
 import { PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
@@ -30,15 +30,6 @@ export interface ServicePolicyTarget {
   readonly allowedVolumes: string[];
   /** The migration Job's Argo CD sync wave, when Argo CD options are set. */
   readonly argoCdWave?: number;
-}
-
-/** What a service's policies then hold. */
-export interface ServiceLockDown {
-  readonly security: PythonServiceSecurity;
-  /** The NetworkPolicies whose egress is restricted to DNS and `egressTo`. */
-  readonly networkPolicies: ServiceNetworkPolicy[];
-  /** The workloads the admission policies must admit (checked when they render). */
-  readonly workloads: kplus.AbstractPod[];
 }
 
 /**
@@ -80,18 +71,6 @@ export function createServicePolicies(scope: Construct, t: ServicePolicyTarget):
     if (namespacePolicy.created) addSyncWave(namespacePolicy.policy.apiObjects, waves.policies);
   }
   return { policy, namespacePolicy: namespacePolicy.policy, namespace };
-}
-
-/** Restricts egress and holds the service's workloads to its policies. */
-export function lockDownService(secured: SecuredService, scope: Construct, t: ServiceLockDown): void {
-  const s = t.security;
-  const dns = s.dns ?? defaultDns();
-  for (const networkPolicy of t.networkPolicies) {
-    networkPolicy.restrictEgress();
-    for (const rule of [...dns.rules, ...(s.egressTo ?? [])]) networkPolicy.addEgressRule(rule);
-  }
-  for (const workload of t.workloads) secured.policy.addWorkload(workload);
-  for (const workload of t.workloads) coverByNamespacePolicy(scope, workload, secured.namespacePolicy);
 }
 
 /**

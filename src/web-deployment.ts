@@ -3,10 +3,9 @@ import { Construct, IConstruct } from 'constructs';
 import { HealthProbe, HealthProbeKind, ResolvedProbe, resolveProbe, toKplusProbe, validateHostHeader } from './health-probe';
 import { KUBERNETES_FEATURES, KubernetesVersion, requireKubernetes } from './kubernetes-version';
 import { kplus } from './plus';
-import { setPreStopSleep, setProbeHostHeaders, setTopologySpread } from './plus-gaps';
+import { setPreStopSleep, setProbeHostHeaders } from './plus-gaps';
 import { PythonPodTemplate } from './python-pod-template';
 import { PythonServerConfig } from './python-server';
-import { topologySpreadConstraints } from './scaling';
 import { ServiceIdentity } from './service-identity';
 import { PropValidator } from './validation';
 
@@ -244,19 +243,6 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
     }));
   }
   return { deployment, container };
-}
-
-/**
- * Spreads the replicas over zones and hosts: topology spread (no cdk8s-plus-28 API, so one JSON
- * patch) plus a soft host anti-affinity, which kube-score and kube-linter look for and which keeps
- * replicas apart in clusters whose nodes lack zone labels.
- */
-export function spreadReplicas(scope: Construct, deployment: kplus.Deployment, selector: { [key: string]: string }): void {
-  setTopologySpread(deployment, topologySpreadConstraints(selector));
-  deployment.scheduling.separate(kplus.Pods.select(scope, 'Peers', { labels: selector }), {
-    topology: kplus.Topology.HOSTNAME,
-    weight: 100,
-  });
 }
 
 function rolloutStrategy(maxReplicas: number, singleAttachVolume: boolean): kplus.DeploymentStrategy {

@@ -1,0 +1,127 @@
+import { Chart, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ServiceDisruptionBudget } from './availability';
+import { ConnectionGroup } from './connections';
+import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
+import { kplus } from './plus';
+import { setTopologySpread } from './plus-gaps';
+import type { ApplicationSettings, IPythonApplication } from './python-application';
+import { PythonPodTemplate } from './python-pod-template';
+import { emitBefore, emitChartNamespaceBefore } from './release-order';
+import { topologySpreadConstraints } from './scaling';
+import { PythonServiceSecurity, SecurityPolicy } from './security-policy';
+import { ServiceIdentity } from './service-identity';
+import { coverByNamespacePolicy, defaultDns } from './service-security';
+import { PropValidator } from './validation';
+
+// The workload base: what every Python workload of an application is built with (the web
+// Deployment, workers, scheduled jobs, the migration Job), the role `Workload` plays in
+// cdk8s-plus. A workload kind resolves its own props, builds its kplus workload on the pod
+// template, and calls these for the rest. Internal.
+
+/** Who a workload is and what it runs: its identity, name and pod template, and its application's settings. */
+export interface WorkloadContext {
+  /** How errors name the workload, e.g. `PythonService 'api' PythonWorker 'celery'`. */
+  readonly label: string;
+  readonly validator: PropValidator;
+  readonly identity: ServiceIdentity;
+  /** Its `app.kubernetes.io/component` label. */
+  readonly component: string;
+  /** Its objects' base name. */
+  readonly name: string;
+  /** `<name>-<suffix>`, checked against the limit for object names. */
+  readonly objectName: (suffix: string) => string;
+  readonly template: PythonPodTemplate;
+  /** Memory one Python process needs (worker counts are sized by it). */
+  readonly memoryPerProcess: Size;
+  /** The application it belongs to, and what that shares; none for a standalone workload. */
+  readonly application?: IPythonApplication;
+  readonly shared?: ApplicationSettings;
+  /** Restricted egress and admission, when the workload (or its application) is secured. */
+  readonly security?: PythonServiceSecurity;
+  /** The admission policy that must admit the workload's pods, if any. */
+  readonly securityPolicy?: SecurityPolicy;
+  /** The namespace's policy the workload (or its application) joined, when secured (possibly another app's). */
+  readonly namespacePolicy?: SecurityPolicy;
+}
+
+/** The parts every Python workload has, built in `scope` (the workload's construct, or the service for its web pods). */
+export class WorkloadBase {
+  public constructor(private readonly scope: Construct, public readonly ctx: WorkloadContext) {}
+
+  /**
+   * The workload's NetworkPolicy `<name>-netpol`: no ingress (but what its kind adds), egress open,
+   * or restricted to DNS, the application's `egressTo` and the workload's own once secured.
+   */
+  public networkPolicy(egressTo?: NetworkRule[]): ServiceNetworkPolicy {
+    const ctx = this.ctx;
+    const policy = new ServiceNetworkPolicy(this.scope, 'NetworkPolicy', {
+      metadata: ctx.identity.metadataOf(ctx.objectName('netpol'), ctx.component),
+      podSelector: ctx.identity.selectorLabels(ctx.component),
+      errorLabel: ctx.label,
+    });
+    if (ctx.security) {
+      policy.restrictEgress();
+      const dns = (ctx.security.dns ?? defaultDns()).rules;
+      for (const rule of [...dns, ...(ctx.security.egressTo ?? []), ...(egressTo ?? [])]) policy.addEgressRule(rule);
+    } else if (egressTo !== undefined) {
+      ctx.validator.fail('egressTo', egressTo, 'restricts egress only with security set (egress is open without it)');
+    }
+    return policy;
+  }
+
+  /**
+   * A PodDisruptionBudget `<name>-pdb` and the spread over zones and nodes, when more than one
+   * replica can run; none for a single replica, which a budget would only keep from draining.
+   * The spread is a topology spread plus a soft host anti-affinity, which kube-score and
+   * kube-linter look for and which keeps replicas apart where nodes lack zone labels.
+   */
+  public spreadReplicas(
+    workload: kplus.Deployment | kplus.StatefulSet, maxReplicas: number, maxUnavailable?: number,
+  ): ServiceDisruptionBudget | undefined {
+    if (maxReplicas <= 1) return undefined;
+    const ctx = this.ctx;
+    const selector = ctx.identity.selectorLabels(ctx.component);
+    const budget = new ServiceDisruptionBudget(this.scope, 'DisruptionBudget', {
+      metadata: ctx.identity.metadataOf(ctx.objectName('pdb'), ctx.component), podSelector: selector, maxUnavailable, errorLabel: ctx.label,
+    });
+    setTopologySpread(workload, topologySpreadConstraints(selector));
+    const peers = kplus.Pods.select(this.scope, 'Peers', { labels: selector });
+    workload.scheduling.separate(peers, { topology: kplus.Topology.HOSTNAME, weight: 100 });
+    return budget;
+  }
+
+  /**
+   * Holds the workload to its admission policy and to its namespace's (checked when it renders:
+   * a pod either would refuse fails the synthesis, not the deploy), and puts the policies and the
+   * chart's Namespace before its objects in the file.
+   */
+  public govern(workload: kplus.AbstractPod): void {
+    const policy = this.ctx.securityPolicy;
+    if (policy) {
+      // The library's own volumes are always allowed: read from the pod as built, not predicted.
+      policy.allowVolumes(mountedVolumeNames(workload));
+      policy.addWorkload(workload);
+      // A workload under its application comes after the policy (built first) in the file
+      // already; a policy in a platform chart comes first by chart dependency.
+      const owner = policy.node.scope;
+      const afterPolicy = owner !== undefined && this.scope.node.scopes.includes(owner);
+      if (!afterPolicy && Chart.of(policy) === Chart.of(this.scope)) emitBefore(policy.apiObjects, this.scope);
+    }
+    coverByNamespacePolicy(this.scope, workload, this.ctx.namespacePolicy);
+    emitChartNamespaceBefore(this.scope);
+  }
+
+  /** Makes the workload's pods reachable by `connectTo`/`use` on it and on its application. */
+  public register(policy: ServiceNetworkPolicy, containers: kplus.Container[], label = this.ctx.label): void {
+    const end = { scope: this.scope, label, policy, containers };
+    ConnectionGroup.of(this.scope).add(end);
+    if (this.ctx.application && this.ctx.application !== this.scope) ConnectionGroup.of(this.ctx.application).add(end);
+  }
+}
+
+/** The names of the volumes a workload's pods have, its containers' mounts included. */
+function mountedVolumeNames(workload: kplus.AbstractPod): string[] {
+  const containers = [...workload.initContainers, ...workload.containers];
+  return [...workload.volumes, ...containers.flatMap((c) => c.mounts.map((m) => m.volume))].map((v) => v.name);
+}
