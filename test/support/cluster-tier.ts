@@ -142,7 +142,14 @@ export function describeControlPlaneTier(minor: ControlPlaneMinor): void {
       const generations = async () => Object.fromEntries(await Promise.all(objects.map(async (m) => [key(m), (await plane.api('GET', await plane.resourcePath(m))).body.metadata?.generation])));
       const before = await generations();
       for (const file of files) {
-        const diff = plane.kubectl(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', file]);
+        // kubectl diff reads the live object, then dry-runs the apply: a controller that updates the
+        // object in between (a Deployment's revision annotation, its status) shows up once. A real
+        // difference stays, so the diff is taken again a few times before it counts.
+        let diff = plane.kubectl(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', file]);
+        for (let attempt = 0; attempt < 10 && diff.stdout !== ''; attempt++) {
+          await new Promise((r) => setTimeout(r, 1000));
+          diff = plane.kubectl(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', file]);
+        }
         expect({ file: path.basename(file), status: diff.status, diff: diff.stdout, stderr: stderrLines(diff.stderr) }).toEqual({ file: path.basename(file), status: 0, diff: '', stderr: [] });
         plane.kubectlOk(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', file]);
       }
