@@ -117,7 +117,8 @@ export class MigrationJob extends Construct {
     }, shared));
     this.networkPolicy = workload.networkPolicy();
     workload.govern(this.job);
-    workload.register(this.networkPolicy, this.job.containers, `${label} migration`);
+    // Reached through its service's connections only: a MigrationJob has no connectTo/use of its own.
+    workload.register(this.networkPolicy, this.job.containers, { label: `${label} migration`, ownGroup: false });
   }
 
   /**

@@ -112,10 +112,13 @@ export class WorkloadBase {
     emitChartNamespaceBefore(this.scope);
   }
 
-  /** Makes the workload's pods reachable by `connectTo`/`use` on it and on its application. */
-  public register(policy: ServiceNetworkPolicy, containers: kplus.Container[], label = this.ctx.label): void {
-    const end = { scope: this.scope, label, policy, containers };
-    ConnectionGroup.of(this.scope).add(end);
+  /**
+   * Makes the workload's pods reachable by `connectTo`/`use` on its application, and on the
+   * workload itself unless `ownGroup` is false (a kind without `connectTo`/`use` of its own).
+   */
+  public register(policy: ServiceNetworkPolicy, containers: kplus.Container[], options: { label?: string; ownGroup?: boolean } = {}): void {
+    const end = { scope: this.scope, label: options.label ?? this.ctx.label, policy, containers };
+    if (options.ownGroup !== false || !this.ctx.application) ConnectionGroup.of(this.scope).add(end);
     if (this.ctx.application && this.ctx.application !== this.scope) ConnectionGroup.of(this.ctx.application).add(end);
   }
 }
