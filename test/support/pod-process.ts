@@ -95,10 +95,6 @@ export async function startRedis(host = '127.0.0.1'): Promise<{ url: string; sto
   throw new Error('redis-server did not start');
 }
 
-function sh(script: string): void {
-  execFileSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-euo', 'pipefail', '-c', script], { stdio: 'pipe' });
-}
-
 const q = (s: string) => `'${s.replace(/'/g, '\'\\\'\'')}'`;
 
 /**
@@ -111,15 +107,18 @@ export function runtimeVenv(): string {
   const dir = path.join(toolCacheDir(), 'python-runtime', key);
   if (fs.existsSync(path.join(dir, '.complete'))) return dir;
   process.stderr.write(`provision: creating the Python runtime image's virtual environment (${RUNTIME_PACKAGES.join(', ')}; not in the cache)\n`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  sh([
+  // Test files in parallel workers may all need it first: one creates it, under a lock, and the
+  // others find it complete once they hold the lock.
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  execFileSync('flock', [`${dir}.lock`, 'unshare', '--mount', '--propagation', 'private', 'bash', '-euo', 'pipefail', '-c', [
+    `if [ -f ${q(dir)}/.complete ]; then exit 0; fi`,
+    `rm -rf ${q(dir)}`, `mkdir -p ${q(dir)}`,
     'mount -t tmpfs -o mode=0755 tmpfs /opt', 'mkdir /opt/venv', `mount --bind ${q(dir)} /opt/venv`,
     `${IMAGE_PYTHON} -m venv /opt/venv`,
     `/opt/venv/bin/pip install --quiet --disable-pip-version-check --no-cache-dir ${RUNTIME_PACKAGES.map(q).join(' ')}`,
-  ].join('\n'));
-  execFileSync('chmod', ['-R', 'a+rX', dir]);
-  fs.writeFileSync(path.join(dir, '.complete'), RUNTIME_PACKAGES.join('\n'));
+    `chmod -R a+rX ${q(dir)}`,
+    `printf '%s\\n' ${RUNTIME_PACKAGES.map(q).join(' ')} > ${q(dir)}/.complete`,
+  ].join('\n')], { stdio: 'pipe' });
   return dir;
 }
 
