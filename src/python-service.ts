@@ -165,8 +165,7 @@ export class PythonService extends Construct implements IPythonWebService {
       security: security!,
       identity,
       labels: this.labels,
-      // The library's own volumes are always allowed; allowedVolumes adds the user's.
-      // The library's own volumes are added as its workloads are governed (WorkloadBase.govern).
+      // The user's volumes; the library's own are added as its workloads are governed (WorkloadBase.govern).
       allowedVolumes: [...new Set(props.security.allowedVolumes ?? [])].sort(),
       argoCdWave: r.migrationArgoCdWave,
     }) : undefined;

@@ -175,6 +175,8 @@ describe('a Django service on gunicorn (sync workers) with metrics, tracing, mig
     pod = await readyPod('shop', 'api', 'server');
     web = processesOf(pod);
     await eventually('the workers to boot', () => web.children().length === 3, 60_000);
+    // A worker is forked before it imports the app: wait until all three have (each sets its live gauge).
+    await eventually('the workers to load the app', async () => metric((await get(pod.status.podIP, 9100, '/metrics')).body, 'shop_workers_up') === 3, 90_000);
   }, 400_000);
 
   afterAll(async () => {
