@@ -63,7 +63,11 @@ service.addCronJob('clear-sessions', {
 app.synth();
 
 // The article's first step: the image, built by a Dockerfile that agrees with the Deployment
-// (numeric user, port, server command, read-only root), written next to the YAML.
-const dockerfile = PythonDockerfile.forService(service);
+// (numeric user, ports, server command, read-only root), written next to the YAML. Django's static
+// files are collected at build time: the pod's root filesystem is read-only.
+const dockerfile = PythonDockerfile.forService(service, {
+  buildCommands: [['python', 'manage.py', 'collectstatic', '--noinput']],
+  buildEnv: { DJANGO_SETTINGS_MODULE: 'app.settings' },
+});
 fs.writeFileSync(path.join(app.outdir, 'Dockerfile'), dockerfile.render());
 fs.writeFileSync(path.join(app.outdir, '.dockerignore'), dockerfile.renderIgnore());

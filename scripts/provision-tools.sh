@@ -4,7 +4,9 @@
 #     built from the Go module proxy; etcd (one release for all minors);
 #   - Kyverno's CLI; promtool; redis-server (Debian's binary, unpacked).
 #   - the node tier: kubelet and kube-scheduler (one release), Debian's containerd, runc, CNI plugins
-#     and registry (unpacked), a pause program, and the Debian packages of the test image's Python.
+#     and registry (unpacked), a pause program;
+#   - the image tier: Debian's buildah and debootstrap (unpacked), which build the library's
+#     Dockerfile on a stand-in base image made from Debian's packages (test/support/image-build.ts).
 # Built once, then reused: a binary already in the cache is never rebuilt. Prints one line per
 # binary it builds and why. Prebuilt binaries are honoured (nothing is built for them):
 #   KUBEBUILDER_ASSETS   controller-runtime envtest's convention: a folder with kube-apiserver,
@@ -28,12 +30,9 @@ prometheus_version=0.316.0
 # The node tier's kubelet and kube-scheduler: the release of the oldest minor (its kubelet runs
 # Debian's containerd 1.6 on the cgroup v1 hosts these machines are).
 node_version="${NODE_K8S_VERSION:-1.30.14}"
-# The Debian packages of the node tier's test image: Python 3.11 (the interpreter the runtime
-# virtual environment is made with), SQLite, a shell and coreutils, and their libraries.
-image_debs=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 libgcc-s1 gcc-12-base libbz2-1.0 libcrypt1
-  libdb5.3 libexpat1 libffi8 libgdbm6 libgdbm-compat4 liblzma5 libncursesw6 libtinfo6 libnsl2 libtirpc3 libtirpc-common
-  libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libcom-err2 libreadline8 readline-common libsqlite3-0
-  libssl3 libuuid1 zlib1g media-types tzdata dash coreutils libacl1 libattr1 libgmp10 libselinux1 libpcre2-8-0)
+# The image tier's builder: Debian's buildah with the one library this machine lacks (libgpgme
+# and its libassuan), patchelf to point buildah at them, and debootstrap for the stand-in base image.
+builder_debs=(buildah libgpgme11 libassuan0 patchelf debootstrap)
 
 mkdir -p "$cache"
 lock="$cache/.provision.lock"
@@ -234,19 +233,12 @@ unpack_debs() {
 }
 
 # The node tier's runtime: Debian's containerd, runc, CNI plugins and registry (the mirror the
-# kubelet pulls the apps' images from), a pause program for pod sandboxes, and the Debian packages
-# of the test image's Python (unpacked into its root file system by test/support/node-image.ts).
+# kubelet pulls the apps' images from) and a pause program for pod sandboxes.
 build_node_runtime() {
   local out="$cache/node"
   if [ ! -x "$out/runtime/root/usr/bin/containerd" ]; then
     say "unpacking Debian's containerd, runc, containernetworking-plugins and docker-registry (not in the cache; seconds)"
     unpack_debs "$out/runtime" containerd runc containernetworking-plugins docker-registry
-  fi
-  if [ ! -f "$out/image/.complete" ]; then
-    say "downloading the Debian packages of the test image's Python (not in the cache; seconds)"
-    unpack_debs "$out/image" "${image_debs[@]}"
-    rm -rf "$out/image/root"
-    printf '%s\n' "${image_debs[@]}" > "$out/image/.complete"
   fi
   if [ ! -x "$out/pause/pause" ]; then
     need_go "the pod sandbox's pause program"
@@ -283,8 +275,28 @@ GO
   {
     echo "NODE_RUNTIME_ROOT=$out/runtime/root"
     echo "NODE_PAUSE=$out/pause/pause"
-    echo "NODE_IMAGE_DEBS=$out/image/debs"
   } >> "$env_file.tmp"
+}
+
+# The image tier's builder: buildah (from PATH, or Debian's, unpacked) and debootstrap. buildah re-executes
+# itself for RUN steps with a cleaned environment, so LD_LIBRARY_PATH would not reach the copy that
+# needs libgpgme: its run path names the unpacked libraries instead (absolute: $ORIGIN would resolve
+# against /proc/self/exe).
+build_image_builder() {
+  local out="$cache/image-builder"
+  if ! from_path BUILDAH buildah; then
+    if [ ! -f "$out/.complete" ] || [ "$(cat "$out/.complete")" != "$out" ]; then
+      say "unpacking Debian's buildah and debootstrap (not in the cache; seconds)"
+      unpack_debs "$out" "${builder_debs[@]}"
+      "$out/root/usr/bin/patchelf" --set-rpath "$out/root/usr/lib/x86_64-linux-gnu" "$out/root/usr/bin/buildah"
+      echo "$out" > "$out/.complete"
+    fi
+    echo "BUILDAH=$out/root/usr/bin/buildah" >> "$env_file.tmp"
+  elif [ ! -x "$out/root/usr/sbin/debootstrap" ]; then
+    unpack_debs "$out" debootstrap
+  fi
+  echo "DEBOOTSTRAP=$out/root/usr/sbin/debootstrap" >> "$env_file.tmp"
+  echo "DEBOOTSTRAP_DIR=$out/root/usr/share/debootstrap" >> "$env_file.tmp"
 }
 
 env_file="$cache/tools.env"
@@ -297,6 +309,7 @@ build_kyverno
 build_promtool
 build_redis
 build_node_runtime
+build_image_builder
 mv "$env_file.tmp" "$env_file"
 [ $((SECONDS - started)) -lt 5 ] || say "done"
 echo "$env_file"

@@ -39,8 +39,12 @@ describe('the bundled example app, synthesized by the cdk8s CLI', () => {
   test('writes a Dockerfile that agrees with the Deployment', () => {
     const container = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'python-app')!.spec.template.spec.containers[0];
     expect(dockerfile).toContain(`USER ${container.securityContext.runAsUser}:${container.securityContext.runAsGroup}`);
-    expect(dockerfile).toContain(`EXPOSE ${container.ports[0].containerPort}`);
-    expect(dockerfile).toContain(`CMD ${JSON.stringify(container.command)}`);
+    expect(dockerfile).toContain(`EXPOSE ${container.ports.map((p: any) => p.containerPort).join(' ')}`);
+    // The pod's command less the gunicorn configuration it mounts from a ConfigMap: a plain `docker run` starts.
+    const config = container.command.indexOf('--config');
+    expect(container.command.slice(config, config + 2)).toEqual(['--config', '/etc/gunicorn/gunicorn.conf.py']);
+    expect(dockerfile).toContain(`CMD ${JSON.stringify([...container.command.slice(0, config), ...container.command.slice(config + 2)])}`);
+    expect(dockerfile).toContain('RUN ["python","manage.py","collectstatic","--noinput"]');
   });
 
   test('matches the committed snapshot', () => {

@@ -4,8 +4,9 @@ import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { OtlpProtocol, PythonServer, PythonService, PythonWorker, WorkerProcess } from '../src';
 import { ControlPlane } from './support/control-plane';
-import { celeryShop, djangoShop, fastApi } from './support/fixture-apps';
+import { FIXTURE_IMAGES, fixtureImageSource, REGISTRY } from './support/fixture-images';
 import { httpGet } from './support/http';
+import { buildImage } from './support/image-build';
 import { appContainer, envOf, Manifest, only, synth } from './support/manifests';
 import { KubeletNode } from './support/node';
 import { celeryClient, childrenOf, PodProcess, rqClient, runtimePython, startRedis } from './support/pod-process';
@@ -13,18 +14,13 @@ import { freePort } from './support/ports';
 
 // The Python process on a real node: the synthesized YAML applied unchanged to a real control
 // plane with a real kubelet, containerd and runc (test/support/node.ts), pulling images of real
-// fixture apps (Debian's Python 3.11 and pinned packages from PyPI; test/support/node-image.ts)
-// from a registry mirror, judged by the kubelet itself: its probes make the pods Ready or not,
+// fixture apps built from the library's own Dockerfile (pinned packages from PyPI on the stand-in
+// base, Debian 13's Python 3.13; test/support/fixture-images.ts) from a registry mirror, judged by the kubelet itself: its probes make the pods Ready or not,
 // its pod deletion runs the preStop pause, SIGTERM and the grace period, and its container status
 // says how each container ended. The test reaches the pods on their addresses and reads their
 // processes from /proc, against the numbers in the YAML.
 
-const REGISTRY = 'registry.example.com';
-const IMAGES = {
-  django: `${REGISTRY}/shop/api:1.0`,
-  fastApi: `${REGISTRY}/shop/fast:1.0`,
-  workers: `${REGISTRY}/shop/worker:1.0`,
-};
+const IMAGES = FIXTURE_IMAGES;
 
 let plane: ControlPlane;
 let node: KubeletNode;
@@ -34,13 +30,9 @@ beforeAll(async () => {
   plane = await ControlPlane.start('1.30');
   await plane.installCrds();
   node = await KubeletNode.start(plane, [REGISTRY]);
-  node.pushImages([
-    // The README: list the in-cluster name in ALLOWED_HOSTS.
-    { names: [IMAGES.django], app: djangoShop(['api.shop.svc', 'threads.fast.svc']) },
-    { names: [IMAGES.fastApi], app: fastApi() },
-    { names: [IMAGES.workers], app: celeryShop() },
-  ]);
-}, 600_000);
+  // The images a user builds from the Dockerfile the library renders (the image tier checks them).
+  node.pushImages((['django', 'fastApi', 'workers'] as const).map((image) => buildImage(fixtureImageSource(image)).tag));
+}, 1_200_000);
 
 afterAll(() => {
   node?.stop();
@@ -195,7 +187,7 @@ describe('a Django service on gunicorn (sync workers) with metrics, tracing, mig
     expect(envOf(container).WEB_CONCURRENCY).toBe('3');
     expect(web.children()).toHaveLength(3);
     for (const pid of [web.pid, ...web.children()]) expect(PodProcess.idsOf(pid)).toEqual({ uid: 10001, gid: 10001 });
-    expect(() => fs.writeFileSync(`/proc/${web.pid}/root/opt/app/written`, 'x')).toThrow(/EROFS|read-only/);
+    expect(() => fs.writeFileSync(`/proc/${web.pid}/root/app/written`, 'x')).toThrow(/EROFS|read-only/);
     expect(() => fs.writeFileSync(`/proc/${web.pid}/root/etc/written`, 'x')).toThrow(/EROFS|read-only/);
   });
 

@@ -89,7 +89,11 @@ service.add_cron_job(
 app.synth()
 
 # The article's first step: the image, built by a Dockerfile that agrees with the Deployment.
-dockerfile = PythonDockerfile.for_service(service)
+# Django's static files are collected at build time: the pod's root filesystem is read-only.
+dockerfile = PythonDockerfile.for_service(service,
+    build_commands=[["python", "manage.py", "collectstatic", "--noinput"]],
+    build_env={"DJANGO_SETTINGS_MODULE": "app.settings"},
+)
 with open(os.path.join(app.outdir, "Dockerfile"), "w", encoding="utf-8") as f:
     f.write(dockerfile.render())
 with open(os.path.join(app.outdir, ".dockerignore"), "w", encoding="utf-8") as f:

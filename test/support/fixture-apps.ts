@@ -10,11 +10,16 @@ export function djangoShop(allowedHosts: string[]): { [file: string]: string } {
     'shop/__init__.py': '',
     'shop/settings.py': `
 import os
+BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET_KEY = "test-only"
 DEBUG = False
 ALLOWED_HOSTS = ${JSON.stringify(allowedHosts)}
 ROOT_URLCONF = "shop.urls"
-INSTALLED_APPS = ["django.contrib.sessions", "shop.orders"]
+INSTALLED_APPS = ["django.contrib.sessions", "django.contrib.staticfiles", "shop.orders"]
+# collectstatic gathers them at build time (the image's root file system is read-only in the pod).
+STATIC_URL = "static/"
+STATICFILES_DIRS = [os.path.join(BASE_DIR, "shop", "static")]
+STATIC_ROOT = os.path.join(BASE_DIR, "staticfiles")
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 # Django's defaults: CommonMiddleware is what checks the Host header against ALLOWED_HOSTS.
 MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware"]
@@ -39,6 +44,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 from django.core.management import execute_from_command_line
 execute_from_command_line(sys.argv)
 `,
+    'shop/static/shop.css': 'body { font-family: sans-serif; }\n',
     'shop/orders/__init__.py': '',
     'shop/orders/models.py': `
 from django.db import models

@@ -4,7 +4,8 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import type { ControlPlane } from './control-plane';
-import { buildImageArchive, pauseImageArchive, TestImage } from './node-image';
+import { pushImage } from './image-build';
+import { pauseImageArchive } from './node-image';
 import { freePort } from './ports';
 import { provisionedTools } from './tools';
 
@@ -201,18 +202,11 @@ export class KubeletNode {
   }
 
   /**
-   * Makes the images (test/support/node-image.ts) and pushes them to the mirror under their names'
-   * repositories and tags, where the kubelet will pull them; nothing is left in containerd's store.
+   * Pushes images from the image builder's storage (test/support/image-build.ts) to the mirror,
+   * under their names' repositories: the kubelet pulls them as it would from the apps' registry.
    */
-  public pushImages(images: TestImage[]): void {
-    const local = (name: string) => name.replace(/^[^/]+\//, `127.0.0.1:${this.registryPort}/`);
-    const archive = buildImageArchive(images.map((i) => ({ names: i.names.map(local), app: i.app })), this.dir);
-    this.ctrOk(['images', 'import', archive]);
-    for (const name of images.flatMap((i) => i.names.map(local))) {
-      this.ctrOk(['images', 'push', '--plain-http', name]);
-      this.ctrOk(['images', 'rm', name]);
-    }
-    fs.rmSync(archive);
+  public pushImages(tags: string[]): void {
+    for (const tag of tags) pushImage(tag, tag.replace(/^[^/]+\//, `127.0.0.1:${this.registryPort}/`));
   }
 
   /** What a container printed, from the kubelet's log files (the CRI format's message part). */

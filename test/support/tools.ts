@@ -24,8 +24,12 @@ export interface ToolPaths {
     /** Where containerd, runc, the CNI plugins and docker-registry were unpacked (`usr/bin`, `usr/sbin`, `usr/lib/cni`). */
     readonly runtimeRoot: string;
     readonly pause: string;
-    /** The Debian packages the test image's root file system is made of. */
-    readonly imageDebs: string;
+  };
+  /** The image tier's builder: buildah, and debootstrap (a script, with its data folder) for the stand-in base image. */
+  readonly imageBuilder: {
+    readonly buildah: string;
+    readonly debootstrap: string;
+    readonly debootstrapDir: string;
   };
 }
 
@@ -88,7 +92,11 @@ function readTools(envFile: string): ToolPaths {
       kubeScheduler: values.NODE_KUBE_SCHEDULER,
       runtimeRoot: values.NODE_RUNTIME_ROOT,
       pause: values.NODE_PAUSE,
-      imageDebs: values.NODE_IMAGE_DEBS,
+    },
+    imageBuilder: {
+      buildah: values.BUILDAH,
+      debootstrap: values.DEBOOTSTRAP,
+      debootstrapDir: values.DEBOOTSTRAP_DIR,
     },
   };
 }
