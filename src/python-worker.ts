@@ -24,9 +24,9 @@ import { WorkerProcess, WorkerProcessConfig, WorkerProcessKind } from './worker-
  */
 export interface PythonWorkerShutdown {
   /**
-   * The longest a task may run; the process gets this long to finish running tasks after
-   * SIGTERM. Celery's prefork pool also gets it as `--time-limit`, Dramatiq as
-   * `--worker-shutdown-timeout`. Keep grace periods under the cluster autoscaler's
+   * How long running tasks get to finish after SIGTERM; the grace period is this plus `margin`.
+   * Dramatiq also gets it as `--worker-shutdown-timeout`; a Celery worker has no hard time limit
+   * unless its `process.timeLimit` sets one. Keep grace periods under the cluster autoscaler's
    * `--max-graceful-termination-sec` (600 s by default), which caps them on scale-down.
    * @default Duration.minutes(5)
    */

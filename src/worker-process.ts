@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { PropValidator } from './validation';
+import { warnOnce } from './warnings';
 
 /**
  * Which program a `PythonWorker` runs.
@@ -58,6 +59,15 @@ export interface CeleryWorkerOptions {
    * @default CeleryPool.PREFORK
    */
   readonly pool?: CeleryPool;
+
+  /**
+   * Celery's hard time limit (`--time-limit`): a task still running this long is killed with its
+   * pool process. Only the prefork pool can kill a task. The pod's grace period is
+   * `shutdown.taskTimeLimit` plus its margin, not this: keep this at or below
+   * `shutdown.taskTimeLimit` if a task running at shutdown must not be cut off.
+   * @default - none: tasks run as long as the app allows (its own `task_time_limit`, if any)
+   */
+  readonly timeLimit?: Duration;
 
   /**
    * Extra arguments appended to the command.
@@ -151,8 +161,9 @@ export interface WorkerProcessConfig {
  */
 export class WorkerProcess {
   /**
-   * `celery -A <app> worker`. With the prefork pool `--time-limit` is set to the task time limit,
-   * so no task outlives the pod's grace period.
+   * `celery -A <app> worker`, with no hard time limit unless `timeLimit` asks for one: the app's
+   * own `task_time_limit` applies. SIGTERM starts Celery's warm shutdown; running tasks get
+   * `shutdown.taskTimeLimit` to finish.
    */
   public static celery(options: CeleryWorkerOptions): WorkerProcess {
     return new WorkerProcess(WorkerProcessKind.CELERY, (v, ctx) => {
@@ -172,8 +183,16 @@ export class WorkerProcess {
       const concurrency = options.concurrency ?? defaultConcurrency[pool];
       const command = ['celery', '-A', options.app, 'worker', '--loglevel', 'INFO', '--concurrency', String(concurrency), '--pool', pool];
       if (options.queues) command.push('--queues', options.queues.join(','));
-      // Hard time limits work only in the prefork pool (the child process is killed).
-      if (pool === CeleryPool.PREFORK) command.push('--time-limit', String(ctx.taskTimeLimit.toSeconds()));
+      if (options.timeLimit !== undefined) {
+        v.positiveDuration('process.timeLimit', options.timeLimit);
+        // Only the prefork pool can kill a task: its child process goes with it.
+        if (pool !== CeleryPool.PREFORK) v.fail('process.timeLimit', options.timeLimit, `needs the prefork pool: the ${pool} pool cannot kill a running task; leave timeLimit unset or use CeleryPool.PREFORK`);
+        command.push('--time-limit', String(options.timeLimit.toSeconds()));
+        if (options.timeLimit.toSeconds() > ctx.taskTimeLimit.toSeconds()) {
+          warnOnce(`celery-time-limit:${ctx.constructLabel}`, `${ctx.constructLabel}: process.timeLimit (${options.timeLimit.toSeconds()}s) is longer than shutdown.taskTimeLimit `
+            + `(${ctx.taskTimeLimit.toSeconds()}s), which sizes the grace period: a task still running when the pod stops is killed before its time limit; raise shutdown.taskTimeLimit to keep it`);
+        }
+      }
       command.push(...(options.extraArgs ?? []));
       return { kind: WorkerProcessKind.CELERY, command, processes, singleton: false };
     });

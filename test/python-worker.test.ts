@@ -74,7 +74,7 @@ describe('a Django + Celery + beat + cron + KEDA application', () => {
     expect(deployment.metadata.labels['app.kubernetes.io/component']).toBe('worker');
     expect(deployment.spec.replicas).toBeUndefined(); // KEDA owns the count
     const c = appContainer(deployment);
-    expect(c.command).toEqual(['celery', '-A', 'shop', 'worker', '--loglevel', 'INFO', '--concurrency', '2', '--pool', 'prefork', '--queues', 'default,emails', '--time-limit', '300']);
+    expect(c.command).toEqual(['celery', '-A', 'shop', 'worker', '--loglevel', 'INFO', '--concurrency', '2', '--pool', 'prefork', '--queues', 'default,emails']);
     expect(c.readinessProbe).toBeUndefined();
     expect(c.livenessProbe).toBeUndefined();
     expect(c.ports).toEqual([{ containerPort: 9808, name: 'metrics', protocol: 'TCP' }]);

@@ -9,7 +9,25 @@ describe('WorkerProcess', () => {
   test.each([[250, 1], [1000, 1], [1500, 2], [4000, 4]])('Celery prefork at %i m CPU runs %i processes (never the node\'s cores)', (millis, processes) => {
     const config = WorkerProcess.celery({ app: 'shop' }).bind(pod(millis));
     expect(config.processes).toBe(processes);
-    expect(config.command).toEqual(['celery', '-A', 'shop', 'worker', '--loglevel', 'INFO', '--concurrency', String(processes), '--pool', 'prefork', '--time-limit', '120']);
+    expect(config.command).toEqual(['celery', '-A', 'shop', 'worker', '--loglevel', 'INFO', '--concurrency', String(processes), '--pool', 'prefork']);
+  });
+
+  test('Celery has no hard time limit unless one is asked for: the app\'s own task_time_limit applies, and hours-long tasks are not killed', () => {
+    expect(WorkerProcess.celery({ app: 'shop' }).bind(pod(1000)).command).not.toContain('--time-limit');
+    expect(WorkerProcess.celery({ app: 'shop', timeLimit: Duration.minutes(2) }).bind(pod(1000)).command).toEqual(expect.arrayContaining(['--pool', 'prefork', '--time-limit', '120']));
+  });
+
+  test('a hard time limit needs the prefork pool, and one longer than the shutdown time warns that a task running at shutdown is killed first', () => {
+    expect(() => WorkerProcess.celery({ app: 'shop', pool: CeleryPool.THREADS, timeLimit: Duration.minutes(1) }).bind(pod(1000)))
+      .toThrow("PythonWorker 'w': process.timeLimit (1 minute) needs the prefork pool: the threads pool cannot kill a running task; leave timeLimit unset or use CeleryPool.PREFORK");
+    expect(() => WorkerProcess.celery({ app: 'shop', timeLimit: Duration.seconds(0) }).bind(pod(1000))).toThrow(/process.timeLimit .* must be longer than zero/);
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      WorkerProcess.celery({ app: 'shop', timeLimit: Duration.hours(2) }).bind(Object.assign(pod(1000), { constructLabel: "PythonWorker 'long'" }));
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain("PythonWorker 'long': process.timeLimit (7200s) is longer than shutdown.taskTimeLimit (120s)");
+    } finally {
+      stderr.mockRestore();
+    }
   });
 
   test('memory caps the prefork count; an explicit count that does not fit is an error', () => {
