@@ -1,4 +1,4 @@
-import { ApiObject, Size } from 'cdk8s';
+import { ApiObject, Size, SizeRoundingBehavior } from 'cdk8s';
 import { podTemplateOfManifest } from './admission';
 import { afterRender, withSortedKey } from './after-render';
 import { OrderedEnvironment, orderEnvironment } from './environment';
@@ -343,6 +343,7 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   const resources = resolveResources(v, 'resources', options.resources ?? {});
   const tmpSize = options.tmpSize ?? Size.mebibytes(256);
   v.wholeSize('tmpSize', tmpSize, 'Mi');
+  checkTmpFitsStorage(v, tmpSize, 'resources.ephemeralStorage', resources.ephemeralStorage);
   validateEnv(v, options.env, options.envValues);
   const userVariables = userEnvironment(options);
   orderEnvironment(v, {}, userVariables);
@@ -378,6 +379,26 @@ function validateImagePullSecrets(v: PropValidator, names: string[] | undefined)
   names.forEach((name, i) => v.dnsSubdomain(`imagePullSecrets[${i}]`, name));
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
   if (repeated !== undefined) v.fail('imagePullSecrets', names, `names "${repeated}" twice`);
+}
+
+/**
+ * The kubelet's default container log budget (`containerLogMaxSize` 10Mi × `containerLogMaxFiles` 5):
+ * logs count against the ephemeral-storage limit beside the disk-backed `/tmp`.
+ */
+const LOG_MEBIBYTES = 50;
+
+/**
+ * `/tmp` is a disk-backed emptyDir, so what is written there counts against the pod's
+ * ephemeral-storage limit, with the container's logs and writable layer: a `/tmp` that does not fit
+ * gets the pod evicted before `/tmp` itself is full.
+ */
+function checkTmpFitsStorage(v: PropValidator, tmpSize: Size, storageProp: string, storage: Size): void {
+  const tmp = tmpSize.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  const limit = storage.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (tmp + LOG_MEBIBYTES > limit) {
+    v.fail('tmpSize', tmpSize.asString(), `does not fit in ${storageProp} (${storage.asString()}) with the container logs (${LOG_MEBIBYTES}Mi by the kubelet's default rotation): `
+      + `the kubelet evicts the pod when /tmp, logs and the writable layer together pass the ephemeral-storage limit; raise ${storageProp} or lower tmpSize to at most ${limit - LOG_MEBIBYTES}Mi`);
+  }
 }
 
 /** Checks resources (under `prop`) and applies their defaults. Internal. */
@@ -493,6 +514,7 @@ export class PythonPodTemplate {
    */
   public addContainer(workload: kplus.AbstractPod, options: PythonContainerOptions): kplus.Container {
     const resources = options.resources ? resolveResources(this.validator, `${options.name} container resources`, options.resources) : this.resolved;
+    if (options.resources) checkTmpFitsStorage(this.validator, this.resolved.tmpSize, `${options.name} container resources.ephemeralStorage`, resources.ephemeralStorage);
     const container = workload.addContainer(Object.assign({}, this.containerProps(options.name, options.derivedEnv ?? {}, resources), {
       command: options.command ? [...options.command] : undefined,
       ports: options.ports,
