@@ -194,6 +194,8 @@ export function resolveService(
     exposedHost: exposure.publicHosts.find((h) => !h.startsWith('*.')),
     // The Service's name resolves in the cluster whatever its domain; Django can list it in ALLOWED_HOSTS.
     inClusterHost: namespace === undefined ? name : `${name}.${namespace}.svc`,
+    // The presets' documented health path; a command's or image's own routes are not known here.
+    defaultPath: server.kind === PythonServerKind.GUNICORN || server.kind === PythonServerKind.UVICORN ? '/healthz' : undefined,
   });
 
   if (maxReplicas <= 1 && props.disruptionBudget !== undefined) {

@@ -15,7 +15,7 @@ import { PropValidator } from './validation';
 export interface PythonServiceHealthCheck {
   /**
    * Path answered with 2xx when the app can serve traffic; used by the startup and readiness probes.
-   * @default "/healthz"
+   * @default - "/healthz" for the gunicorn and uvicorn presets; none for `PythonServer.command()` and the image's own command, whose startup and readiness probes are TCP on the port (the library cannot know that app's paths: set this, or `readiness`)
    */
   readonly path?: string;
 
@@ -43,13 +43,13 @@ export interface PythonServiceHealthCheck {
 
   /**
    * The startup probe, instead of the default.
-   * @default - HTTP GET on `path` every 2 s (2 s timeout) for up to `startupTimeout`
+   * @default - HTTP GET on `path` every 2 s (2 s timeout) for up to `startupTimeout`; TCP on the port when there is no `path` (a command or the image's own)
    */
   readonly startup?: HealthProbe;
 
   /**
    * The readiness probe, instead of the default.
-   * @default - HTTP GET on `path` every 10 s with a 5 s timeout, NotReady after 3 failures in a row (30 s), so a few slow requests on busy sync workers do not take every pod out of the Service at once
+   * @default - HTTP GET on `path` every 10 s with a 5 s timeout, NotReady after 3 failures in a row (30 s), so a few slow requests on busy sync workers do not take every pod out of the Service at once; TCP on the port when there is no `path` (a command or the image's own)
    */
   readonly readiness?: HealthProbe;
 
@@ -118,9 +118,10 @@ export interface ResolvedHealthCheck {
 }
 
 export function resolveHealthCheck(
-  v: PropValidator, health: PythonServiceHealthCheck, context: { port: number; exposedHost?: string; inClusterHost: string },
+  v: PropValidator, health: PythonServiceHealthCheck,
+  context: { port: number; exposedHost?: string; inClusterHost: string; defaultPath?: string },
 ): ResolvedHealthCheck {
-  const path = health.path ?? '/healthz';
+  const path = health.path ?? context.defaultPath;
   v.httpPath('healthCheck.path', path);
   v.httpPath('healthCheck.livenessPath', health.livenessPath);
   if (health.livenessPath !== undefined && health.livenessPath === path) {
@@ -135,10 +136,12 @@ export function resolveHealthCheck(
   if (health.host !== undefined) validateHostHeader(v, 'healthCheck.host', health.host);
 
   const seconds = (s: number) => Duration.seconds(s);
-  const startup = resolveProbe(v, 'healthCheck.startup', health.startup ?? HealthProbe.http({ path }), {
+  // Without a path the app's routes are unknown: a guessed one would fail every probe and restart the pod.
+  const trafficProbe = () => (path === undefined ? HealthProbe.tcp() : HealthProbe.http({ path }));
+  const startup = resolveProbe(v, 'healthCheck.startup', health.startup ?? trafficProbe(), {
     port: context.port, host, period: seconds(2), timeout: seconds(2), failureThreshold: Math.max(1, Math.ceil(startupTimeout.toSeconds() / 2)),
   });
-  const readiness = resolveProbe(v, 'healthCheck.readiness', health.readiness ?? HealthProbe.http({ path }), {
+  const readiness = resolveProbe(v, 'healthCheck.readiness', health.readiness ?? trafficProbe(), {
     port: context.port, host, period: seconds(10), timeout: seconds(5), failureThreshold: 3,
   }, { readiness: true });
   const defaultLiveness = health.livenessPath !== undefined ? HealthProbe.http({ path: health.livenessPath }) : HealthProbe.tcp();

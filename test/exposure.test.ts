@@ -22,7 +22,7 @@ describe('Exposure', () => {
 describe('several hosts on an Ingress, as on a Gateway route', () => {
   const ingressOf = (expose: Exposure) => {
     const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
-    new PythonService(chart, 'web', { image: 'ghcr.io/acme/web:1.0', expose });
+    new PythonService(chart, 'web', { image: 'ghcr.io/acme/web:1.0', healthCheck: { path: '/healthz' }, expose });
     const manifests = synth(chart);
     expectStrictlyValid(manifests);
     return { ingress: only(manifests, 'Ingress'), deployment: only(manifests, 'Deployment') };

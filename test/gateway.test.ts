@@ -56,7 +56,7 @@ describe('Exposure.gateway()', () => {
   });
 
   test('the probes send the first host name that is not a wildcard', () => {
-    const c = appContainer(only(build({ expose: Exposure.gateway({ ...GATEWAY, hostnames: ['*.example.com', 'api.example.com'] }) }), 'Deployment'));
+    const c = appContainer(only(build({ server: PythonServer.gunicorn({ app: 'a:b' }), expose: Exposure.gateway({ ...GATEWAY, hostnames: ['*.example.com', 'api.example.com'] }) }), 'Deployment'));
     expect(c.readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.example.com' }]);
   });
 });

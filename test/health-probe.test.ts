@@ -29,14 +29,16 @@ describe('probes that Django with a strict ALLOWED_HOSTS answers', () => {
     expect(container({ ...django, healthCheck: { host: 'internal.shop.example.com' } }).readinessProbe.httpGet.httpHeaders)
       .toEqual([{ name: 'Host', value: 'internal.shop.example.com' }]);
     // Without a public host the kubelet would send `<pod IP>:<port>`, which Django refuses (DisallowedHost).
-    expect(container({ expose: Exposure.ingress({ host: '*.shop.example.com' }) }).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
-    expect(container({}).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
-    expect(container({ name: 'pricing' }).startupProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'pricing.shop.svc' }]);
+    expect(container({ ...django, expose: Exposure.ingress({ host: '*.shop.example.com' }) }).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
+    expect(container({ ...django, expose: undefined }).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
+    expect(container({ ...django, expose: undefined, name: 'pricing' }).startupProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'pricing.shop.svc' }]);
+    // The image's own command, given a health path, gets the same header.
+    expect(container({ healthCheck: { path: '/health' } }).readinessProbe.httpGet).toMatchObject({ path: '/health', httpHeaders: [{ name: 'Host', value: 'api.shop.svc' }] });
   });
 
   test('in a chart without a namespace, the in-cluster name is the Service name alone', () => {
     const chart = new Chart(Testing.app(), 'shop');
-    new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1' });
+    new PythonService(chart, 'api', { image: 'ghcr.io/acme/api:1', server: PythonServer.uvicorn({ app: 'api.main:app' }) });
     expect(appContainer(only(synth(chart), 'Deployment')).readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api' }]);
   });
 

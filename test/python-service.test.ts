@@ -82,19 +82,33 @@ describe('PythonService defaults', () => {
     });
   });
 
-  test('probes startup and readiness on /healthz and liveness differently', () => {
-    expect(container.startupProbe.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
-    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
+  test('the image\'s own command gets no guessed HTTP path: startup and readiness are TCP on the port', () => {
+    expect(container.startupProbe.tcpSocket).toEqual({ port: 8080 });
+    expect(container.readinessProbe.tcpSocket).toEqual({ port: 8080 });
+    expect(container.startupProbe.httpGet).toBeUndefined();
+    expect(container.readinessProbe.httpGet).toBeUndefined();
     expect(container.livenessProbe.tcpSocket).toEqual({ port: 8080 });
-    expect(container.livenessProbe).not.toEqual(container.readinessProbe);
     expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBe(120);
+  });
+
+  test('with the gunicorn or uvicorn preset (or healthCheck.path), startup and readiness GET the health path, and liveness stays TCP', () => {
+    for (const props of [{ server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }) }, { server: PythonServer.uvicorn({ app: 'shop.main:app' }) },
+      { server: PythonServer.command(['hypercorn', 'shop.main:app', '--bind', '0.0.0.0:8080']), healthCheck: { path: '/healthz' } }]) {
+      const c = appContainer(only(build(props).manifests, 'Deployment'));
+      expect(c.startupProbe.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
+      expect(c.readinessProbe.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
+      expect(c.livenessProbe.tcpSocket).toEqual({ port: 8080 });
+    }
+    const command = appContainer(only(build({ server: PythonServer.command(['hypercorn', 'shop.main:app', '--bind', '0.0.0.0:8080']) }).manifests, 'Deployment'));
+    expect(command.readinessProbe.tcpSocket).toEqual({ port: 8080 });
   });
 
   test('readiness tolerates a few slow requests: 5 s timeout, NotReady only after 3 failures in a row', () => {
     expect(container.readinessProbe).toMatchObject({ periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
     expect(container.livenessProbe).toMatchObject({ periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
     // Not exposed: the Service's in-cluster name, which Django can list in ALLOWED_HOSTS (the pod IP it cannot).
-    expect(container.readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
+    const gunicorn = appContainer(only(build({ server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }) }).manifests, 'Deployment'));
+    expect(gunicorn.readinessProbe.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'api.shop.svc' }]);
   });
 
   test('pauses in preStop with the kubelet\'s sleep action, and the grace period adds up', () => {
@@ -151,8 +165,10 @@ describe('PythonService defaults', () => {
   });
 });
 
-describe('kube-score and kube-linter default checks on the default output', () => {
-  const { manifests } = build();
+describe('kube-score and kube-linter default checks on the default output of a gunicorn service', () => {
+  // The image's own command gets TCP readiness and liveness, which kube-score's pod-probes calls identical:
+  // without a health path nothing better than "accepts connections" is known (README, Probes).
+  const { manifests } = build({ server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }) });
   const deployment = only(manifests, 'Deployment');
   const pod = podTemplateOf(deployment)!.spec;
   const c = pod.containers[0];
@@ -391,7 +407,7 @@ describe('PythonService bad props', () => {
     ['an env name starting with a digit', { env: { '1X': 'x' } }, /env name "1X" must be a valid variable name/],
     ['a non-string env value', { env: { PORT: 8080 as any } }, /env.PORT 8080 must be a string/],
     ['a health path without a slash', { healthCheck: { path: 'healthz' } }, /healthCheck.path "healthz" must be an HTTP path that starts with "\/"/],
-    ['a liveness path equal to readiness', { healthCheck: { livenessPath: '/healthz' } }, /healthCheck.livenessPath "\/healthz" must differ from healthCheck.path/],
+    ['a liveness path equal to readiness', { server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }), healthCheck: { livenessPath: '/healthz' } }, /healthCheck.livenessPath "\/healthz" must differ from healthCheck.path/],
     ['a zero startup timeout', { healthCheck: { startupTimeout: Duration.seconds(0) } }, /healthCheck.startupTimeout \(0 seconds\) must be longer than zero/],
     ['ephemeral storage that is not whole GiB', { resources: { ephemeralStorage: Size.mebibytes(512) } }, /resources.ephemeralStorage "512Mi" must be a whole number of gibibytes/],
     ['a /tmp size that is not whole MiB', { tmpSize: Size.kibibytes(100) }, /tmpSize "100Ki" must be a whole number of mebibytes/],
