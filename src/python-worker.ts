@@ -56,9 +56,19 @@ export interface PythonWorkerOptions extends PythonComponentOptions {
 
   /**
    * Number of pods.
-   * @default 2 - a worker survives one pod being rescheduled; celery beat: 1, always
+   * @default 2 - a worker survives one pod being rescheduled; celery beat and singletons: 1, always
    */
   readonly replicas?: number;
+
+  /**
+   * Run exactly one pod, and never two in a rollout: one replica, the `Recreate` strategy (the old
+   * pod is gone before the new one starts), no autoscaling and no disruption budget. For a process
+   * that must not run twice, such as a consumer that watches a directory or a scheduler of its own.
+   * A deleted or evicted pod's replacement can still start while the old one finishes its grace
+   * period; the process must tolerate that, as celery beat does.
+   * @default false - celery beat is always one
+   */
+  readonly singleton?: boolean;
 
   /**
    * Memory one worker process needs; the process count derived from the CPU request is capped
@@ -176,7 +186,9 @@ export class PythonWorker extends Construct {
     this.processConfig = props.process.bind({
       cpuMillis: ctx.template.cpuMillis, processesThatFit, taskTimeLimit, stateDir: '/tmp', constructLabel: ctx.label,
     });
-    const singleton = this.processConfig.singleton;
+    if (props.singleton !== undefined && typeof props.singleton !== 'boolean') v.fail('singleton', props.singleton, 'must be true or false');
+    if (beat && props.singleton === false) v.fail('singleton', false, 'cannot be false for celery beat: two schedulers send every periodic task twice');
+    const singleton = this.processConfig.singleton || props.singleton === true;
 
     v.integerInRange('replicas', props.replicas, 0, 10_000);
     v.integerInRange('metricsPort', props.metricsPort, 1, 65535);
@@ -184,8 +196,9 @@ export class PythonWorker extends Construct {
     const scaled = props.autoscaling !== undefined || props.queueScaling !== undefined;
     if (scaled && props.replicas !== undefined) v.fail('replicas', props.replicas, 'cannot be combined with autoscaling or queueScaling: the autoscaler owns the replica count');
     if (singleton && ((props.replicas ?? 1) !== 1 || scaled)) {
-      v.fail(props.replicas !== undefined ? 'replicas' : 'autoscaling', props.replicas ?? 'scaling',
-        'must stay at 1 for celery beat: two schedulers send every periodic task twice');
+      v.fail(props.replicas !== undefined ? 'replicas' : 'autoscaling', props.replicas ?? 'scaling', beat
+        ? 'must stay at 1 for celery beat: two schedulers send every periodic task twice'
+        : 'must stay at 1 for a singleton worker (singleton: true); leave it unset, or drop singleton to run several');
     }
     const autoscaling = props.autoscaling ? resolveAutoscaling(v, props.autoscaling, this) : undefined;
     const queue = props.queueScaling ? resolveQueueScaling(v, props.queueScaling) : undefined;
@@ -211,7 +224,7 @@ export class PythonWorker extends Construct {
       podMetadata: { labels: identity.labelsOf(ctx.component) },
       ...ctx.template.podProps(),
       terminationGracePeriod: this.terminationGracePeriod,
-      // Beat must never overlap with itself; other workers surge like the web server.
+      // Beat and singletons must never overlap with themselves; other workers surge like the web server.
       strategy: singleton ? kplus.DeploymentStrategy.recreate() : kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.percent(25), maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
       }),

@@ -111,6 +111,18 @@ describe('a Django + Celery + beat + cron + KEDA application', () => {
     expect(appContainer(beat).command).toEqual(['celery', '-A', 'shop', 'beat', '--loglevel', 'INFO', '--schedule', '/tmp/celerybeat-schedule']);
     expect(allOf(manifests, 'PodDisruptionBudget').map((p) => p.metadata.name)).not.toContain('shop-beat-pdb');
   });
+  test('any worker can be a singleton: one replica, Recreate, no PDB, so a directory consumer never runs twice in a rollout', () => {
+    let consumer: PythonWorker | undefined;
+    const app = shop((web) => { consumer = web.addWorker('consumer', { process: WorkerProcess.command(['python', 'manage.py', 'document_consumer']), singleton: true }); });
+    const deployment = only(app.manifests, 'Deployment', 'shop-consumer');
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(allOf(app.manifests, 'PodDisruptionBudget').map((p) => p.metadata.name)).not.toContain('shop-consumer-pdb');
+    expect(consumer!.disruptionBudget).toBeUndefined();
+    const plain = only(shop((web) => { web.addWorker('consumer', { process: WorkerProcess.command(['python', 'manage.py', 'document_consumer']) }); }).manifests, 'Deployment', 'shop-consumer');
+    expect(plain.spec.strategy.type).toBe('RollingUpdate');
+  });
+
 
   test('beat is sized and stopped as what it is: one small process that runs no task', () => {
     const beat = only(manifests, 'Deployment', 'shop-beat');
@@ -255,6 +267,9 @@ describe('bad worker and cron job props', () => {
   test.each([
     ['beat with 2 replicas', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), replicas: 2 })), "PythonService 'shop' PythonWorker 'beat2': replicas 2 must stay at 1 for celery beat"],
     ['beat with scaling', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), autoscaling: { minReplicas: 1, maxReplicas: 2 } })), 'must stay at 1 for celery beat'],
+    ['a singleton with 2 replicas', add((w) => w.addWorker('c', { process: WorkerProcess.command(['consume']), singleton: true, replicas: 2 })), "PythonWorker 'c': replicas 2 must stay at 1 for a singleton worker (singleton: true)"],
+    ['a singleton with queue scaling', add((w) => w.addWorker('c', { process: WorkerProcess.rq({ queues: ['q'] }), singleton: true, queueScaling: QueueScaling.redisList({ address: 'redis:6379', listName: 'q', targetLength: 5, maxReplicas: 2 }) })), 'must stay at 1 for a singleton worker'],
+    ['beat that is told not to be a singleton', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), singleton: false })), 'singleton false cannot be false for celery beat'],
     ['beat with a task time limit', add((w) => w.addWorker('beat2', { process: WorkerProcess.celeryBeat({ app: 'shop' }), shutdown: { taskTimeLimit: Duration.minutes(10) } })), 'shutdown.taskTimeLimit (10 minutes) does not apply to celery beat, which runs no task'],
     ['autoscaling and queue scaling', add((w) => w.addWorker('w', { process: WorkerProcess.rq({ queues: ['q'] }), autoscaling: { minReplicas: 1, maxReplicas: 2 }, queueScaling: QueueScaling.custom({ type: 'kafka', metadata: {}, maxReplicas: 3 }) })), 'autoscaling {"minReplicas":1,"maxReplicas":2} cannot be combined with queueScaling'],
     ['a reserved id', add((w) => w.addWorker('migrate', { process: WorkerProcess.rq({ queues: ['q'] }) })), 'id "migrate" must be a DNS-1035 label other than server, migration, migrate'],
