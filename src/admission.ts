@@ -170,7 +170,8 @@ function buildRules(options: AdmissionRuleOptions): AdmissionRule[] {
       expression: `variables.podSpec.?volumes.orValue([]).all(v, v.name in ${celList(volumes)})`,
       message: `only these volumes are allowed: ${volumes.join(', ')}`,
       messageExpression: `'allowed-volumes: volumes not allowed: ' + variables.podSpec.?volumes.orValue([]).filter(v, !(v.name in ${celList(volumes)})).map(v, v.name).join(', ') + ' (allowed: ${volumes.join(', ')})'`,
-      check: (spec: any) => (spec?.volumes ?? []).filter((v: any) => !volumes.includes(v.name)).map((v: any) => `volume "${v.name}" is not in the allowed volumes (${volumes.join(', ')})`),
+      check: (spec: any) => (spec?.volumes ?? []).filter((v: any) => !volumes.includes(v.name)).map((v: any) =>
+        `volume "${v.name}" is not in the allowed volumes (${volumes.join(', ')}); a volume added through the cdk8s-plus handles must be listed: security.allowedVolumes on the service, allowedVolumes on a SecurityPolicy`),
     }]),
     {
       name: 'no-host-path',

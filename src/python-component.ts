@@ -167,6 +167,13 @@ export function componentContext(
     for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'imagePullSecrets', 'tmpSize', 'hostUsers', 'resizePolicy', 'labels', 'version', 'partOf'] as const) {
       if (props[prop] !== undefined) v.fail(prop, props[prop], 'comes from the service; set it there (a component of a service shares its image and identity)');
     }
+    // Reported against the component, whose id is the part the user just chose.
+    const limit = props.maxNameLength ?? 63;
+    const derived = `${service.identity.name}-${id}`;
+    if (derived.length > limit) {
+      v.fail('id', id, `is too long: the object name "${derived}" (<service name>-<id>) has ${derived.length} characters; the limit is ${limit}`
+        + `${limit < 63 ? ' (a CronJob\'s Jobs add 11 characters)' : ''}; shorten the id to at most ${limit - service.identity.name.length - 1} characters, or the service's name`);
+    }
     const name = service.identity.objectName(id, props.maxNameLength);
     claim(scope, v, namespace, name);
     const secretEnv = componentSecrets(scope, v, name, service.identity.labelsOf(id), props);

@@ -294,7 +294,9 @@ describe('bad worker and cron job props', () => {
     ['a 6-field cron schedule', add((w) => w.addCronJob('c', { schedule: '0 0 3 * * *', command: ['x'] })), 'schedule "0 0 3 * * *" is not a 5-field cron expression'],
     ['an unknown time zone', add((w) => w.addCronJob('c', { schedule: '@daily', command: ['x'], timeZone: 'Mars/Olympus' })), 'timeZone "Mars/Olympus" must be an IANA time zone name'],
     ['a starting deadline under 10 s', add((w) => w.addCronJob('c', { schedule: '@hourly', command: ['x'], startingDeadline: Duration.seconds(5) })), 'startingDeadline (5 seconds) must be at least 10 seconds'],
-    ['a cron job name over 52 characters', add((w) => w.addCronJob('c'.repeat(48), { schedule: '@hourly', command: ['x'] })), 'the limit is 52'],
+    ['a cron job name over 52 characters', add((w) => w.addCronJob('c'.repeat(48), { schedule: '@hourly', command: ['x'] })),
+      `PythonService 'shop' PythonCronJob '${'c'.repeat(48)}': id "${'c'.repeat(48)}" is too long: the object name "shop-${'c'.repeat(48)}" (<service name>-<id>) has 53 characters; the limit is 52 (a CronJob's Jobs add 11 characters); shorten the id to at most 47 characters, or the service's name`],
+    ['a worker id too long for its service', add((w) => w.addWorker('w'.repeat(59), { process: WorkerProcess.rq({ queues: ['q'] }) })), `PythonWorker '${'w'.repeat(59)}': id "${'w'.repeat(59)}" is too long: the object name "shop-${'w'.repeat(59)}" (<service name>-<id>) has 64 characters; the limit is 63; shorten the id to at most 58`],
     ['a standalone worker without an image', () => new PythonWorker(Testing.chart(), 'w', { process: WorkerProcess.rq({ queues: ['q'] }) }), "PythonWorker 'w': image (undefined) must be a non-empty container image reference"],
   ])('%s', (_title, fn, message) => {
     expect(fn).toThrow(message);
