@@ -88,10 +88,27 @@ export interface RedisBackingOptions {
   readonly database?: number;
 
   /**
-   * A Secret key with the password; it becomes `<envName>_PASSWORD` and the URL refers to it.
+   * A Secret key with the password. It becomes `<envName>_PASSWORD`, which the app can read as it
+   * is (`redis.Redis.from_url(url, password=...)`), and KEDA's trigger uses it too. It goes into the
+   * URL only with `passwordUrlSafe`: the kubelet's `$(VAR)` expansion copies a value as it is and
+   * cannot percent-encode it, so a password with `@`, `/`, `:` or `%` would break the URL.
    * @default - no password
    */
   readonly passwordSecret?: BackingServiceSecretKey;
+
+  /**
+   * The password in `passwordSecret` has only URL-safe characters (letters, digits, `-`, `.`, `_`,
+   * `~`), so the URL may carry it as it is: `redis://:$(<envName>_PASSWORD)@<host>:<port>/<database>`.
+   * @default false - the URL carries no password
+   */
+  readonly passwordUrlSafe?: boolean;
+
+  /**
+   * A Secret key with the whole URL, password encoded as a URL needs it, for `<envName>`
+   * (`passwordSecret` may still give `<envName>_PASSWORD` and KEDA the password).
+   * @default - the URL is made from host, port and database
+   */
+  readonly urlSecret?: BackingServiceSecretKey;
 
   /**
    * The variable the URL (`redis://[:$(<envName>_PASSWORD)@]<host>:<port>/<database>`) lands in.
@@ -216,14 +233,31 @@ export class BackingService {
       v.integerInRange('redis.database', options.database, 0, 1_000);
       const envName = envNameOf(v, 'redis.envName', options.envName ?? 'REDIS_URL');
       const variables: BackingVariable[] = [];
-      let auth = '';
+      if (options.passwordUrlSafe !== undefined && typeof options.passwordUrlSafe !== 'boolean') v.fail('redis.passwordUrlSafe', options.passwordUrlSafe, 'must be true or false');
+      if (options.passwordUrlSafe === true && options.passwordSecret === undefined) {
+        v.fail('redis.passwordUrlSafe', true, 'needs redis.passwordSecret: there is no password to put into the URL');
+      }
+      if (options.passwordUrlSafe === true && options.urlSecret !== undefined) {
+        v.fail('redis.passwordUrlSafe', true, 'cannot be combined with redis.urlSecret, which gives the whole URL; leave passwordUrlSafe unset');
+      }
       if (options.passwordSecret !== undefined) {
         checkSecretKey(v, 'redis.passwordSecret', options.passwordSecret);
         variables.push({ name: `${envName}_PASSWORD`, secret: options.passwordSecret });
-        // The kubelet expands $(VAR) from a variable defined before it in the same container.
-        auth = `:$(${envName}_PASSWORD)@`;
       }
-      variables.push({ name: envName, value: `redis://${auth}${options.host}:${port}/${options.database ?? 0}` });
+      if (options.urlSecret !== undefined) {
+        checkSecretKey(v, 'redis.urlSecret', options.urlSecret);
+        variables.push({ name: envName, secret: options.urlSecret });
+      } else {
+        // The kubelet expands $(VAR) from a variable defined before it in the same container, as it
+        // is: only a password declared URL-safe may go into the URL that way.
+        const auth = options.passwordUrlSafe === true ? `:$(${envName}_PASSWORD)@` : '';
+        variables.push({ name: envName, value: `redis://${auth}${options.host}:${port}/${options.database ?? 0}` });
+        if (options.passwordSecret !== undefined && options.passwordUrlSafe === undefined) {
+          warnOnce(`redis-url-password:${options.host}:${envName}`, `BackingService ${JSON.stringify(options.host)}: ${envName} carries no password: the kubelet's $(VAR) expansion cannot `
+            + `URL-encode one from a Secret. Read ${envName}_PASSWORD in the app, set redis.passwordUrlSafe: true if the password has only letters, digits and -._~, `
+            + 'or give the whole URL with redis.urlSecret (passwordUrlSafe: false silences this)');
+        }
+      }
       return { egress, variables };
     }, { host: options?.host, port: options?.port ?? 6379, database: options?.database ?? 0, password: options?.passwordSecret });
   }

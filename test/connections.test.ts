@@ -140,6 +140,7 @@ function djangoApp() {
     namespace: 'redis',
     podLabels: { 'app.kubernetes.io/name': 'redis' },
     passwordSecret: { secretName: 'redis', key: 'password' },
+    passwordUrlSafe: true, // the chart generates letters and digits; Celery reads the password from the URL
     envName: 'CELERY_BROKER_URL',
   });
   const web = secured(chart, 'shop', { migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] } });
@@ -187,6 +188,30 @@ describe('backing services: one declaration per database and broker', () => {
     expect(byName.CELERY_BROKER_URL.value).toBe('redis://:$(CELERY_BROKER_URL_PASSWORD)@redis-master.redis.svc:6379/0');
     // The kubelet expands $(VAR) only from a variable defined earlier in the list.
     expect(env.findIndex((e) => e.name === 'CELERY_BROKER_URL_PASSWORD')).toBeLessThan(env.findIndex((e) => e.name === 'CELERY_BROKER_URL'));
+  });
+
+  test('a password goes into the URL only when declared URL-safe, or with the whole URL from a Secret: $(VAR) cannot encode it', () => {
+    const redisEnv = (options: Partial<Parameters<typeof BackingService.redis>[0]>) => {
+      const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+      secured(chart, 'shop').use(BackingService.redis({ host: 'redis.cache.svc', namespace: 'cache', podLabels: { app: 'redis' }, ...options }));
+      const env = appContainer(only(synth(chart), 'Deployment', 'shop')).env as Array<{ name: string; value?: string; valueFrom?: any }>;
+      return Object.fromEntries(env.filter((e) => e.name.startsWith('REDIS_URL')).map((e) => [e.name, e.value ?? e.valueFrom]));
+    };
+    const password = { passwordSecret: { secretName: 'redis', key: 'password' } };
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(redisEnv(password)).toEqual({ REDIS_URL_PASSWORD: { secretKeyRef: { name: 'redis', key: 'password' } }, REDIS_URL: 'redis://redis.cache.svc:6379/0' });
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('REDIS_URL carries no password: the kubelet\'s $(VAR) expansion cannot URL-encode one from a Secret');
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(redisEnv({ ...password, passwordUrlSafe: true }).REDIS_URL).toBe('redis://:$(REDIS_URL_PASSWORD)@redis.cache.svc:6379/0');
+    expect(redisEnv({ ...password, urlSecret: { secretName: 'redis', key: 'url' } })).toEqual({
+      REDIS_URL_PASSWORD: { secretKeyRef: { name: 'redis', key: 'password' } }, REDIS_URL: { secretKeyRef: { name: 'redis', key: 'url' } },
+    });
+    expect(redisEnv({ urlSecret: { secretName: 'redis', key: 'url' } })).toEqual({ REDIS_URL: { secretKeyRef: { name: 'redis', key: 'url' } } });
+    expect(() => redisEnv({ passwordUrlSafe: true })).toThrow('redis.passwordUrlSafe true needs redis.passwordSecret: there is no password to put into the URL');
+    expect(() => redisEnv({ ...password, passwordUrlSafe: true, urlSecret: { secretName: 'redis', key: 'url' } })).toThrow('redis.passwordUrlSafe true cannot be combined with redis.urlSecret');
   });
 
   test('KEDA\'s trigger takes the address and the password key from the same declaration', () => {

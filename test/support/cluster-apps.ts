@@ -200,6 +200,7 @@ function connections(variant: { env?: string } = {}): Release {
     namespace: 'redis',
     podLabels: { 'app.kubernetes.io/name': 'redis' },
     passwordSecret: { secretName: 'redis', key: 'password' },
+    passwordUrlSafe: true, // the chart generates letters and digits; Celery reads the password from the URL
     envName: 'CELERY_BROKER_URL',
   });
   const django = new PythonService(back, 'shop', {
