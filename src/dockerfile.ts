@@ -280,6 +280,9 @@ function aptInstall(packages: string[] | undefined): string[] {
   return [
     'RUN apt-get update \\',
     `    && DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends ${packages.join(' ')} \\`,
+    // Not every Debian base removes the downloaded packages and apt's caches by itself (the slim
+    // images' docker-clean hook does): left behind they double the layer.
+    '    && apt-get clean \\',
     '    && rm -rf /var/lib/apt/lists/*',
   ];
 }

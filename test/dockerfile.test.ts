@@ -162,9 +162,9 @@ describe('PythonDockerfile build steps', () => {
     expect(final.some((i) => i.getKeyword() === 'ENV' && args(i).join(' ').includes('DJANGO_SETTINGS_MODULE'))).toBe(false);
   });
 
-  test('build packages go into the build stage, runtime packages into the image, each without recommends and without the package lists', () => {
-    expect(keywords(buildStage).join('\n')).toContain('apt-get install --yes --no-install-recommends build-essential libpq-dev && rm -rf /var/lib/apt/lists/*');
-    expect(keywords(final).join('\n')).toContain('apt-get install --yes --no-install-recommends libpq5 libmagic1=1:5.46-5 && rm -rf /var/lib/apt/lists/*');
+  test('build packages go into the build stage, runtime packages into the image, each without recommends, downloaded packages or package lists', () => {
+    expect(keywords(buildStage).join('\n')).toContain('apt-get install --yes --no-install-recommends build-essential libpq-dev && apt-get clean && rm -rf /var/lib/apt/lists/*');
+    expect(keywords(final).join('\n')).toContain('apt-get install --yes --no-install-recommends libpq5 libmagic1=1:5.46-5 && apt-get clean && rm -rf /var/lib/apt/lists/*');
     expect(keywords(final).join('\n')).not.toContain('build-essential');
     // Before the user is made and the code copied: the package layer is rebuilt only when the list changes.
     expect(keywords(final).findIndex((k) => k.includes('apt-get'))).toBeLessThan(keywords(final).findIndex((k) => k.includes('groupadd')));
