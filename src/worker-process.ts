@@ -224,6 +224,20 @@ export class WorkerProcess {
   }
 
   /**
+   * django-rq's worker, `python manage.py rqworker <queues>`: RQ with Django set up before any job
+   * runs (settings, app registry, database connections), as jobs that use the ORM need; plain
+   * `rq worker` does not do that. The queues and their Redis connections come from the app's
+   * `RQ_QUEUES` setting (e.g. `{"default": {"URL": os.environ["RQ_REDIS_URL"]}}`). One process per
+   * pod, and SIGTERM lets the running job finish, as with `rq()`.
+   */
+  public static djangoRq(options: RqWorkerOptions): WorkerProcess {
+    return new WorkerProcess(WorkerProcessKind.RQ, (v) => {
+      validateNames(v, 'process.queues', options.queues, true);
+      return { kind: WorkerProcessKind.RQ, command: ['python', 'manage.py', 'rqworker', ...options.queues], processes: 1, singleton: false };
+    });
+  }
+
+  /**
    * `dramatiq <module>`: processes from the CPU request, bounded by memory; running messages get
    * the task time limit to finish after SIGTERM (`--worker-shutdown-timeout`).
    */

@@ -326,6 +326,15 @@ describe('Celery (a prefork worker and beat) and RQ, with a real Redis as the br
     new PythonWorker(chart, 'rq', {
       image: IMAGES.workers, process: WorkerProcess.rq({ queues: ['default'] }), env: { RQ_REDIS_URL: redis.url }, shutdown: { taskTimeLimit: Duration.seconds(20) },
     });
+    // django-rq's worker on the Django app's image: its queues come from the app's RQ_QUEUES.
+    new PythonWorker(chart, 'django-rq', {
+      image: IMAGES.django,
+      process: WorkerProcess.djangoRq({ queues: ['django'] }),
+      env: { RQ_REDIS_URL: redis.url, DJANGO_SETTINGS_MODULE: 'shop.settings' },
+      replicas: 1,
+      // The node has 2 cores: with the Celery worker's 1.5 this one fits beside beat and RQ.
+      resources: { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(256) },
+    });
     manifests = synth(chart);
     deploy(manifests);
   }, 300_000);
@@ -377,5 +386,14 @@ describe('Celery (a prefork worker and beat) and RQ, with a real Redis as the br
     expect(status(id)).toBe('finished finished');
     expect(ended).toMatchObject({ exitCode: 0 });
     expect(ended.seconds).toBeLessThan(ended.grace);
+  }, 300_000);
+
+  test('django-rq\'s worker runs a job that needs Django set up (its app registry), which plain rq worker cannot', async () => {
+    expect(appContainer(only(manifests, 'Deployment', 'django-rq')).command).toEqual(['python', 'manage.py', 'rqworker', 'django']);
+    const { call, status } = rqClient(redis.url);
+    await readyPod('work', 'django-rq', 'worker', running);
+    let id = '';
+    await eventually('the job to run', () => status(id || (id = call('shop.rq_tasks.model_table', [], 'django'))).startsWith('finished'), 90_000);
+    expect(status(id)).toBe('finished orders_order');
   }, 300_000);
 });

@@ -61,4 +61,10 @@ describe('WorkerProcess', () => {
   ])('rejects bad options clearly (%#)', (make, message) => {
     expect(() => make().bind(pod(1000))).toThrow(`PythonWorker 'w': ${message}`);
   });
+
+  test('django-rq\'s worker sets up Django before the jobs run: manage.py rqworker with the queues, one process, like RQ', () => {
+    const config = WorkerProcess.djangoRq({ queues: ['high', 'default'] }).bind(pod(2000));
+    expect(config).toMatchObject({ kind: WorkerProcessKind.RQ, command: ['python', 'manage.py', 'rqworker', 'high', 'default'], processes: 1, singleton: false });
+    expect(() => WorkerProcess.djangoRq({ queues: [] }).bind(pod(1000))).toThrow("PythonWorker 'w': process.queues [] must list at least one queue");
+  });
 });

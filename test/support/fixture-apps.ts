@@ -15,7 +15,9 @@ SECRET_KEY = "test-only"
 DEBUG = False
 ALLOWED_HOSTS = ${JSON.stringify(allowedHosts)}
 ROOT_URLCONF = "shop.urls"
-INSTALLED_APPS = ["django.contrib.sessions", "django.contrib.staticfiles", "shop.orders"]
+INSTALLED_APPS = ["django.contrib.sessions", "django.contrib.staticfiles", "django_rq", "shop.orders"]
+# django-rq's worker (manage.py rqworker) reads its queues here.
+RQ_QUEUES = {"django": {"URL": os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/0")}}
 # collectstatic gathers them at build time (the image's root file system is read-only in the pod).
 STATIC_URL = "static/"
 STATICFILES_DIRS = [os.path.join(BASE_DIR, "shop", "static")]
@@ -45,6 +47,12 @@ from django.core.management import execute_from_command_line
 execute_from_command_line(sys.argv)
 `,
     'shop/static/shop.css': 'body { font-family: sans-serif; }\n',
+    // A job that needs Django set up (the app registry): plain \`rq worker\` raises AppRegistryNotReady.
+    'shop/rq_tasks.py': `
+def model_table():
+    from shop.orders.models import Order
+    return Order._meta.db_table
+`,
     'shop/orders/__init__.py': '',
     'shop/orders/models.py': `
 from django.db import models

@@ -29,7 +29,7 @@ export const RUNTIME_PACKAGES = [
   'celery==5.7.0', 'redis==8.2.0',
   // kombu 5.7.0's Redis transport imports `packaging` without declaring it (seen here: the worker died on start).
   'packaging==26.4',
-  'rq==2.12.0',
+  'rq==2.12.0', 'django-rq==4.2.0',
   // The distro 0.66b1 and exporter 1.45.2 conflict (pip: ResolutionImpossible); 0.66b2 goes with 1.45.2.
   'opentelemetry-distro==0.66b2', 'opentelemetry-exporter-otlp-proto-http==1.45.2', 'opentelemetry-instrumentation-django==0.66b2',
 ];
@@ -49,12 +49,18 @@ export function celeryClient(brokerUrl: string): { send: (task: string, args: un
   };
 }
 
-/** A client of RQ's Redis: enqueues `shop.rq_tasks.slow` jobs, reads their status ("finished finished"). */
-export function rqClient(redisUrl: string): { enqueue: (seconds: number) => string; status: (id: string) => string } {
+/**
+ * A client of RQ's Redis: enqueues `shop.rq_tasks.slow` jobs (or any function by its dotted path,
+ * on any queue), reads their status and result ("finished finished").
+ */
+export function rqClient(redisUrl: string): {
+  enqueue: (seconds: number) => string; call: (func: string, args: unknown[], queue: string) => string; status: (id: string) => string;
+} {
   const rq = (code: string) => runtimePython(
     `import os; from redis import Redis; from rq import Queue; from rq.job import Job; r = Redis.from_url(os.environ["RQ_REDIS_URL"]); ${code}`, { RQ_REDIS_URL: redisUrl }).trim();
   return {
     enqueue: (seconds) => rq(`print(Queue("default", connection=r).enqueue("shop.rq_tasks.slow", ${seconds}).id)`),
+    call: (func, args, queue) => rq(`print(Queue(${JSON.stringify(queue)}, connection=r).enqueue(${JSON.stringify(func)}, *${JSON.stringify(args)}).id)`),
     status: (id) => rq(`j = Job.fetch(${JSON.stringify(id)}, connection=r); s = j.get_status(); print(getattr(s, "value", s), j.return_value() or "")`),
   };
 }
