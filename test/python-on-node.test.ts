@@ -397,3 +397,57 @@ describe('Celery (a prefork worker and beat) and RQ, with a real Redis as the br
     expect(status(id)).toBe('finished orders_order');
   }, 300_000);
 });
+
+describe('a singleton worker (a consumer that must not run twice)', () => {
+  // Exits at once on SIGTERM, as a directory consumer between files would.
+  const consumer = ['python', '-c', 'import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\nwhile True: time.sleep(1)'];
+  const release = (singleton: boolean, version: string): Manifest[] => {
+    const chart = new Chart(Testing.app(), 'single', { namespace: 'single' });
+    new PythonWorker(chart, 'consumer', {
+      image: IMAGES.workers,
+      process: WorkerProcess.command(consumer),
+      singleton,
+      replicas: 1,
+      env: { RELEASE: version },
+      resources: { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(256) },
+      shutdown: { taskTimeLimit: Duration.seconds(10) },
+    });
+    return synth(chart);
+  };
+
+  /** Rolls the worker out from one release to the next and returns the most containers that ran at once meanwhile (sampled every 100 ms). */
+  async function mostRunningDuringRollout(singleton: boolean): Promise<number> {
+    deploy(release(singleton, '1'));
+    await readyPod('single', 'consumer', 'worker', running);
+    let most = 0;
+    let rolledOut = false;
+    const sampling = (async () => {
+      while (!rolledOut) {
+        const pods = await podsOf('single', 'consumer', 'worker');
+        most = Math.max(most, pods.filter((p) => (p.status?.containerStatuses ?? []).some((c: any) => c.state?.running)).length);
+        await sleep(100);
+      }
+    })();
+    deploy(release(singleton, '2'));
+    await plane.waitFor('the new release to run alone', async () => {
+      const pods = await podsOf('single', 'consumer', 'worker');
+      return pods.length === 1 && pods[0].spec.containers[0].env.some((e: any) => e.name === 'RELEASE' && e.value === '2') && running(pods[0]);
+    }, 180_000);
+    rolledOut = true;
+    await sampling;
+    return most;
+  }
+
+  afterEach(async () => {
+    await undeploy('single');
+  }, 200_000);
+
+  test('with singleton, a rollout stops the old pod before the new one starts: never two at once', async () => {
+    expect(only(release(true, '1'), 'Deployment', 'consumer').spec.strategy).toEqual({ type: 'Recreate' });
+    expect(await mostRunningDuringRollout(true)).toBe(1);
+  }, 400_000);
+
+  test('without it, the rolling update runs the two side by side (what the check catches)', async () => {
+    expect(await mostRunningDuringRollout(false)).toBe(2);
+  }, 400_000);
+});
