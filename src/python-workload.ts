@@ -13,6 +13,7 @@ import { PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { ServiceIdentity } from './service-identity';
 import { coverByNamespacePolicy, defaultDns } from './service-security';
 import { PropValidator } from './validation';
+import { warnOnce } from './warnings';
 
 // The workload base: what every Python workload of an application is built with (the web
 // Deployment, workers, scheduled jobs, the migration Job), the role `Workload` plays in
@@ -64,6 +65,16 @@ export class WorkloadBase {
       policy.restrictEgress();
       const dns = (ctx.security.dns ?? defaultDns()).rules;
       for (const rule of [...dns, ...(ctx.security.egressTo ?? []), ...(egressTo ?? [])]) policy.addEgressRule(rule);
+      // Checked when the app is synthesized: connectTo() and use() add their rules after this.
+      policy.node.addValidation({
+        validate: () => {
+          if (policy.egress.length <= dns.length) {
+            warnOnce(`dns-only-egress:${ctx.label}`, `${ctx.label}: secured, and its NetworkPolicy lets it reach nothing but DNS (no security.egressTo, egressTo, `
+              + 'connectTo() or use()): declare what it talks to (a database, a broker, another service), or those connections time out');
+          }
+          return [];
+        },
+      });
     } else if (egressTo !== undefined) {
       ctx.validator.fail('egressTo', egressTo, 'restricts egress only with security set (egress is open without it)');
     }

@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { BackingService, IPythonApplication, MigrationJob, PythonService, PythonServiceProps } from '../src';
+import { BackingService, IPythonApplication, MigrationJob, PythonService, PythonServiceProps, WorkerProcess } from '../src';
 import { kplus } from '../src/plus';
 import { componentContext, StandalonePythonOptions } from '../src/python-component';
 import { WorkloadBase } from '../src/python-workload';
@@ -117,5 +117,36 @@ describe('MigrationJob on its own', () => {
     const policy = only(manifests, 'NetworkPolicy', 'shop-migrate-netpol');
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec.egress.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a secured workload that can reach nothing but DNS', () => {
+  const warningsOf = (build: (chart: Chart) => void): string => {
+    const app = Testing.app();
+    build(new Chart(app, 'shop', { namespace: 'shop' }));
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      app.synth();
+      return stderr.mock.calls.map((c) => String(c[0])).join('');
+    } finally {
+      stderr.mockRestore();
+    }
+  };
+
+  test('is named when the app is synthesized, component by component, since its connections time out', () => {
+    const warnings = warningsOf((chart) => {
+      const web = new PythonService(chart, 'lonely', secured());
+      web.addWorker('ws', { process: WorkerProcess.command(['python', '-m', 'ws']) });
+    });
+    expect(warnings).toContain("PythonService 'lonely': secured, and its NetworkPolicy lets it reach nothing but DNS (no security.egressTo, egressTo, connectTo() or use())");
+    expect(warnings).toContain("PythonService 'lonely' PythonWorker 'ws': secured, and its NetworkPolicy lets it reach nothing but DNS");
+  });
+
+  test('is quiet once the workload has somewhere to go, including through use() after it was built', () => {
+    const warnings = warningsOf((chart) => {
+      const web = new PythonService(chart, 'connected', secured());
+      web.use(BackingService.endpoint({ cidr: '192.0.2.10/32', port: 5432, env: { DATABASE_URL: { secretName: 'db', key: 'url' } } }));
+    });
+    expect(warnings).not.toContain("PythonService 'connected': secured, and its NetworkPolicy lets it reach nothing but DNS");
   });
 });
