@@ -48,7 +48,61 @@ export interface CloudNativePgOptions {
    * @default 5432
    */
   readonly port?: number;
+
+  /**
+   * The connection's settings one by one, for apps that read them apart rather than as a URI
+   * (`DATABASES = {"default": {"HOST": os.environ["DB_HOST"], ...}}`): each named variable comes
+   * from its own key of the Secret CloudNativePG writes (`host`, `port`, `user`, `password`,
+   * `dbname`), so nothing is spliced and a password needs no encoding. For a Cluster in another
+   * namespace the host is `<clusterName>-rw.<namespace>` (the Secret's is the short name).
+   * @default - none: the URI only
+   */
+  readonly variables?: DatabaseVariables;
+
+  /**
+   * Set the URI variable (`envName`). `false` gives the app only `variables`.
+   * @default true
+   */
+  readonly uri?: boolean;
 }
+
+/**
+ * The variables a database's connection settings land in; a setting without a name is not set.
+ */
+export interface DatabaseVariables {
+  /**
+   * The host, e.g. `DB_HOST`.
+   * @default - not set
+   */
+  readonly host?: string;
+
+  /**
+   * The port, e.g. `DB_PORT`.
+   * @default - not set
+   */
+  readonly port?: string;
+
+  /**
+   * The user name, e.g. `DB_USER`.
+   * @default - not set
+   */
+  readonly user?: string;
+
+  /**
+   * The password, e.g. `DB_PASSWORD`.
+   * @default - not set
+   */
+  readonly password?: string;
+
+  /**
+   * The database name, e.g. `DB_NAME`.
+   * @default - not set
+   */
+  readonly database?: string;
+}
+
+/** The keys of CloudNativePG's `<cluster>-app` Secret, per setting. */
+const CNPG_SECRET_KEYS: { [setting in keyof DatabaseVariables]-?: string } = { host: 'host', port: 'port', user: 'user', password: 'password', database: 'dbname' };
 
 /**
  * A Redis or Valkey server, in the cluster (`namespace` and `podLabels`) or outside it (`cidr`).
@@ -218,9 +272,21 @@ export class BackingService {
       }
       const secret = options.uriSecret ?? { secretName: `${options.clusterName}-app`, key: 'uri' };
       checkSecretKey(v, 'cloudNativePg.uriSecret', secret);
+      if (options.uri !== undefined && typeof options.uri !== 'boolean') v.fail('cloudNativePg.uri', options.uri, 'must be true or false');
+      const parts = Object.entries(options.variables ?? {}).filter(([, name]) => name !== undefined) as Array<[keyof DatabaseVariables, string]>;
+      for (const [setting, name] of parts) {
+        if (!(setting in CNPG_SECRET_KEYS)) v.fail(`cloudNativePg.variables.${setting}`, name, `is not a setting: use ${Object.keys(CNPG_SECRET_KEYS).join(', ')}`);
+        envNameOf(v, `cloudNativePg.variables.${setting}`, name);
+      }
+      if (options.uri === false && parts.length === 0) v.fail('cloudNativePg.uri', false, 'leaves the app no connection settings: name some cloudNativePg.variables, or keep the URI');
+      // The settings live beside the URI in the same Secret (CloudNativePG writes them all). Its
+      // host is the read-write Service's short name, which resolves only in the Cluster's namespace.
+      const variables: BackingVariable[] = parts.map(([setting, name]) => (setting === 'host' && elsewhere
+        ? { name, value: `${options.clusterName}-rw.${options.namespace}` }
+        : { name, secret: { secretName: secret.secretName, key: CNPG_SECRET_KEYS[setting] } }));
       return {
         egress: { peers: [peerOf(options.namespace, appNamespace, { 'cnpg.io/cluster': options.clusterName })], ports: [{ port, protocol: NetworkProtocol.TCP }] },
-        variables: [{ name: envName, secret }],
+        variables: options.uri === false ? variables : [{ name: envName, secret }, ...variables],
       };
     });
   }

@@ -38,6 +38,7 @@ export type { PythonComponentOptions, StandalonePythonOptions } from './python-c
 export { QueueScaling } from './queue-scaling';
 export { BackingService } from './connections';
 export type {
-  BackingServiceSecretKey, CloudNativePgOptions, EndpointBackingOptions, RabbitMqBackingOptions, RedisBackingOptions, ServiceConnectionOptions,
+  BackingServiceSecretKey, CloudNativePgOptions, DatabaseVariables, EndpointBackingOptions, RabbitMqBackingOptions, RedisBackingOptions,
+  ServiceConnectionOptions,
 } from './connections';
 export type { BrokerListScalingOptions, CustomQueueScalingOptions, QueueScalingLimits, RabbitMqScalingOptions, RedisListScalingOptions, SecretKeySelector, TriggerSecret } from './queue-scaling';

@@ -190,6 +190,36 @@ describe('backing services: one declaration per database and broker', () => {
     expect(env.findIndex((e) => e.name === 'CELERY_BROKER_URL_PASSWORD')).toBeLessThan(env.findIndex((e) => e.name === 'CELERY_BROKER_URL'));
   });
 
+  test('a database\'s settings one by one, each from its own key of CloudNativePG\'s Secret, beside the URI or instead of it', () => {
+    const dbEnv = (options: Partial<Parameters<typeof BackingService.cloudNativePg>[0]>) => {
+      const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+      secured(chart, 'shop').use(BackingService.cloudNativePg({ clusterName: 'shop-db', ...options }));
+      const env = appContainer(only(synth(chart), 'Deployment', 'shop')).env as Array<{ name: string; value?: string; valueFrom?: any }>;
+      return Object.fromEntries(env.filter((e) => /^(DATABASE_URL|DB_|PG)/.test(e.name)).map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef]));
+    };
+    const variables = { host: 'DB_HOST', port: 'DB_PORT', user: 'DB_USER', password: 'DB_PASSWORD', database: 'DB_NAME' };
+    expect(dbEnv({ variables })).toEqual({
+      DATABASE_URL: { name: 'shop-db-app', key: 'uri' },
+      DB_HOST: { name: 'shop-db-app', key: 'host' },
+      DB_PORT: { name: 'shop-db-app', key: 'port' },
+      DB_USER: { name: 'shop-db-app', key: 'user' },
+      DB_PASSWORD: { name: 'shop-db-app', key: 'password' },
+      DB_NAME: { name: 'shop-db-app', key: 'dbname' },
+    });
+    // libpq's own variables, and no URI.
+    expect(dbEnv({ variables: { host: 'PGHOST', password: 'PGPASSWORD' }, uri: false })).toEqual({
+      PGHOST: { name: 'shop-db-app', key: 'host' }, PGPASSWORD: { name: 'shop-db-app', key: 'password' },
+    });
+    expect(Object.keys(dbEnv({ variables: { host: 'DB_HOST' }, uri: false }))).toEqual(['DB_HOST']);
+    // A Cluster elsewhere: the Secret (a copy in the app's namespace) names the host by its short name.
+    expect(dbEnv({ namespace: 'databases', uriSecret: { secretName: 'shop-db-app-copy', key: 'uri' }, variables: { host: 'DB_HOST', user: 'DB_USER' } })).toEqual({
+      DATABASE_URL: { name: 'shop-db-app-copy', key: 'uri' }, DB_HOST: 'shop-db-rw.databases', DB_USER: { name: 'shop-db-app-copy', key: 'user' },
+    });
+    expect(() => dbEnv({ uri: false })).toThrow('cloudNativePg.uri false leaves the app no connection settings: name some cloudNativePg.variables, or keep the URI');
+    expect(() => dbEnv({ variables: { host: 'db-host' } })).toThrow('cloudNativePg.variables.host "db-host" must be a valid variable name');
+    expect(() => dbEnv({ variables: { hostname: 'DB_HOST' } as any })).toThrow('cloudNativePg.variables.hostname "DB_HOST" is not a setting: use host, port, user, password, database');
+  });
+
   test('a password goes into the URL only when declared URL-safe, or with the whole URL from a Secret: $(VAR) cannot encode it', () => {
     const redisEnv = (options: Partial<Parameters<typeof BackingService.redis>[0]>) => {
       const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
