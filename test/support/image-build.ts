@@ -50,7 +50,9 @@ function builderEnv(): NodeJS.ProcessEnv {
   const config = path.join(dir, 'config');
   fs.mkdirSync(config, { recursive: true });
   const files: { [name: string]: string } = {
-    'storage.conf': `[storage]\ndriver = "overlay"\ngraphroot = "${path.join(dir, 'storage')}"\nrunroot = "/run/cdk8s-python-service/images"\n`,
+    // The run root holds mount state for one graph root: one per cache folder.
+    'storage.conf': `[storage]\ndriver = "overlay"\ngraphroot = "${path.join(dir, 'storage')}"\n`
+      + `runroot = "/run/cdk8s-python-service/images-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}"\n`,
     'registries.conf': 'unqualified-search-registries = ["docker.io"]\nshort-name-mode = "permissive"\n',
     'policy.json': '{"default":[{"type":"insecureAcceptAnything"}]}\n',
   };
