@@ -245,7 +245,6 @@ interface ResolvedBacking {
   readonly variables: BackingVariable[];
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /**
@@ -398,7 +397,7 @@ export interface RedisTarget {
 }
 
 function envNameOf(v: PropValidator, prop: string, name: string): string {
-  if (typeof name !== 'string' || !ENV_NAME.test(name)) v.fail(prop, name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+  v.variableName(prop, name);
   return name;
 }
 

@@ -187,16 +187,10 @@ export class PythonDockerfile {
         v.fail(`buildCommands[${i}]`, cmd, 'must be a non-empty list of strings (a command and its arguments, run without a shell), none with a line break');
       }
     });
-    for (const [name, value] of Object.entries(options.buildEnv ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) v.fail(`buildEnv.${name}`, name, 'must be a variable name (letters, digits, "_"; not starting with a digit)');
-      if (typeof value !== 'string' || value.includes('\n')) v.fail(`buildEnv.${name}`, value, 'must be a string without a line break');
-    }
+    validateImageVariables(v, 'buildEnv', options.buildEnv);
     if (!Number.isInteger(target.user) || target.user < 1) v.fail('user', target.user, 'must be a non-root numeric user');
     if (!Array.isArray(target.command) || target.command.length === 0) v.fail('command', target.command, 'must be a non-empty list of strings');
-    for (const [name, value] of Object.entries(target.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) v.fail(`env.${name}`, name, 'must be a variable name (letters, digits, "_"; not starting with a digit)');
-      if (typeof value !== 'string' || value.includes('\n')) v.fail(`env.${name}`, value, 'must be a string without a line break');
-    }
+    validateImageVariables(v, 'env', target.env);
     this.options = options;
     this.baseImage = `python:${version}-slim-${debian}${options.baseImageDigest ? `@${options.baseImageDigest}` : ''}`;
   }
@@ -242,7 +236,7 @@ export class PythonDockerfile {
       `COPY ${requirements} ./`,
       `RUN /opt/venv/bin/pip install --no-cache-dir --requirement ${requirements}`,
       'COPY . .',
-      ...(buildEnv.length > 0 ? [`ENV ${buildEnv.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' \\\n    ')}`] : []),
+      ...(buildEnv.length > 0 ? [`ENV ${buildEnv.map(([k, v]) => `${k}=${envValue(v)}`).join(' \\\n    ')}`] : []),
       ...(o.buildCommands ?? []).map((cmd) => `RUN ${JSON.stringify(cmd)}`),
       '# Compile the app\'s bytecode now: the pod\'s root filesystem is read-only. Only the app: pip',
       '# compiled the dependencies, and compileall exits 1 on any dependency file that does not compile',
@@ -254,7 +248,7 @@ export class PythonDockerfile {
       `FROM ${this.baseImage}`,
       'ENV PATH=/opt/venv/bin:$PATH \\',
       '    PYTHONUNBUFFERED=1 \\',
-      '    PYTHONDONTWRITEBYTECODE=1' + imageEnv.map(([k, v]) => ` \\\n    ${k}=${JSON.stringify(v)}`).join(''),
+      '    PYTHONDONTWRITEBYTECODE=1' + imageEnv.map(([k, v]) => ` \\\n    ${k}=${envValue(v)}`).join(''),
       ...aptInstall(o.runtimePackages),
       `RUN groupadd --gid ${t.group} app \\`,
       `    && useradd --uid ${t.user} --gid ${t.group} --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app` + (dirs.length > 0 ? ' \\' : ''),
@@ -270,6 +264,18 @@ export class PythonDockerfile {
     ];
     return lines.join('\n');
   }
+}
+
+function validateImageVariables(v: PropValidator, prop: string, variables: { [name: string]: string } | undefined): void {
+  for (const [name, value] of Object.entries(variables ?? {})) {
+    v.variableName(`${prop} name`, name);
+    if (typeof value !== 'string' || value.includes('\n')) v.fail(`${prop}.${name}`, value, 'must be a string without a line break');
+  }
+}
+
+/** An `ENV` value: double-quoted, with `$` escaped so the builder substitutes nothing in it. */
+function envValue(value: string): string {
+  return JSON.stringify(value).replace(/\$/g, '\\$');
 }
 
 /** A Debian package name (policy §5.6.1), optionally pinned to a version. */

@@ -333,7 +333,6 @@ const DEFAULT_ID = 10001;
 // EnvValues are immutable: the constant ones are shared by every container.
 const ONE = kplus.EnvValue.fromValue('1');
 const TMP_DIR = kplus.EnvValue.fromValue('/tmp');
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Checks the pod options and applies their defaults. Internal: `PythonService` runs it in its
@@ -586,11 +585,11 @@ function cpuToMillis(v: PropValidator, prop: string, cpu: kplus.Cpu): number {
 
 function validateEnv(v: PropValidator, env?: { [name: string]: string }, envValues?: { [name: string]: kplus.EnvValue }): void {
   for (const [name, value] of Object.entries(env ?? {})) {
-    if (!ENV_NAME.test(name)) v.fail('env name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    v.variableName('env name', name);
     if (typeof value !== 'string') v.fail(`env.${name}`, value, 'must be a string (quote numbers and booleans)');
   }
   for (const name of Object.keys(envValues ?? {})) {
-    if (!ENV_NAME.test(name)) v.fail('envValues name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    v.variableName('envValues name', name);
     if (env && name in env) v.fail('envValues name', name, 'is also set in env; set each variable once');
   }
 }

@@ -124,7 +124,6 @@ export interface ResolvedTracing {
   readonly autoInstrument: boolean;
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 /** A ConfigMap must stay under 1 MiB as a whole; leave room for its metadata. */
 const CONFIG_DATA_LIMIT = 1024 * 1024 - 16 * 1024;
@@ -139,7 +138,7 @@ export function validateExternalSecret(v: PropValidator, s: PythonServiceExterna
   const names = Object.keys(s.env ?? {});
   if (names.length === 0) v.fail('externalSecret.env', s.env, 'must map at least one variable name to a secret reference');
   for (const name of names) {
-    if (!ENV_NAME.test(name)) v.fail('externalSecret.env name', name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    v.variableName('externalSecret.env name', name);
     if (taken.includes(name)) v.fail('externalSecret.env name', name, 'is also set in env or envValues; set each variable once');
     const ref = s.env[name];
     if (typeof ref?.key !== 'string' || ref.key.trim() === '') v.fail(`externalSecret.env.${name}.key`, ref?.key, 'must be the secret\'s key in the secret manager');

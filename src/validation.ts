@@ -50,6 +50,13 @@ export class PropValidator {
     }
   }
 
+  /** An environment variable's name, as the kubelet and a shell accept it. */
+  public variableName(prop: string, name: unknown): void {
+    if (typeof name !== 'string' || !VARIABLE_NAME.test(name)) {
+      this.fail(prop, name, 'must be a valid variable name: letters, digits and "_", not starting with a digit');
+    }
+  }
+
   public httpPath(prop: string, value: string | undefined): void {
     if (value === undefined) return;
     if (typeof value !== 'string' || !value.startsWith('/') || /\s/.test(value)) {
@@ -100,6 +107,7 @@ export class PropValidator {
 }
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** A Kubernetes label value: empty, or ≤ 63 alphanumerics, '-', '_', '.', alphanumeric at both ends. */

@@ -162,6 +162,11 @@ describe('PythonDockerfile build steps', () => {
     expect(final.some((i) => i.getKeyword() === 'ENV' && args(i).join(' ').includes('DJANGO_SETTINGS_MODULE'))).toBe(false);
   });
 
+  test('a build variable is taken literally: the builder substitutes nothing in it', () => {
+    const withDollar = PythonDockerfile.forService(service(), { buildEnv: { SECRET_KEY: 'collectstatic-only-$HOME' } }).render();
+    expect(withDollar).toContain('ENV SECRET_KEY="collectstatic-only-\\$HOME"');
+  });
+
   test('build packages go into the build stage, runtime packages into the image, each without recommends, downloaded packages or package lists', () => {
     expect(keywords(buildStage).join('\n')).toContain('apt-get install --yes --no-install-recommends build-essential libpq-dev && apt-get clean && rm -rf /var/lib/apt/lists/*');
     expect(keywords(final).join('\n')).toContain('apt-get install --yes --no-install-recommends libpq5 libmagic1=1:5.46-5 && apt-get clean && rm -rf /var/lib/apt/lists/*');
@@ -196,7 +201,7 @@ describe('PythonDockerfile options', () => {
     ['a build package in capitals', () => PythonDockerfile.forService(service(), { buildPackages: ['LibPQ-dev'] }), /buildPackages\[0\] "LibPQ-dev" must be a Debian package name/],
     ['an empty build command', () => PythonDockerfile.forService(service(), { buildCommands: [[]] }), /buildCommands\[0\] \[\] must be a non-empty list of strings \(a command and its arguments, run without a shell\)/],
     ['a build command with a line break', () => PythonDockerfile.forService(service(), { buildCommands: [['sh', '-c', 'a\nb']] }), /buildCommands\[0\] .* none with a line break/],
-    ['a build variable that is not a name', () => PythonDockerfile.forService(service(), { buildEnv: { 'DJANGO-SETTINGS': 'x' } }), /buildEnv.DJANGO-SETTINGS "DJANGO-SETTINGS" must be a variable name/],
+    ['a build variable that is not a name', () => PythonDockerfile.forService(service(), { buildEnv: { 'DJANGO-SETTINGS': 'x' } }), /PythonDockerfile: buildEnv name "DJANGO-SETTINGS" must be a valid variable name: letters, digits and "_", not starting with a digit/],
   ];
   test.each(bad)('rejects %s', (_title, fn, message) => {
     expect(fn).toThrow(message);
