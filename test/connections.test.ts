@@ -228,13 +228,10 @@ describe('backing services: one declaration per database and broker', () => {
       return Object.fromEntries(env.filter((e) => e.name.startsWith('REDIS_URL')).map((e) => [e.name, e.value ?? e.valueFrom]));
     };
     const password = { passwordSecret: { secretName: 'redis', key: 'password' } };
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
+    const warnings = stderrOf(() => {
       expect(redisEnv(password)).toEqual({ REDIS_URL_PASSWORD: { secretKeyRef: { name: 'redis', key: 'password' } }, REDIS_URL: 'redis://redis.cache.svc:6379/0' });
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('REDIS_URL carries no password: the kubelet\'s $(VAR) expansion cannot URL-encode one from a Secret');
-    } finally {
-      stderr.mockRestore();
-    }
+    }).join('');
+    expect(warnings).toContain('REDIS_URL carries no password: the kubelet\'s $(VAR) expansion cannot URL-encode one from a Secret');
     expect(redisEnv({ ...password, passwordUrlSafe: true }).REDIS_URL).toBe('redis://:$(REDIS_URL_PASSWORD)@redis.cache.svc:6379/0');
     expect(redisEnv({ ...password, urlSecret: { secretName: 'redis', key: 'url' } })).toEqual({
       REDIS_URL_PASSWORD: { secretKeyRef: { name: 'redis', key: 'password' } }, REDIS_URL: { secretKeyRef: { name: 'redis', key: 'url' } },

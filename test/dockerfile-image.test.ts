@@ -91,8 +91,7 @@ describe('the Django image (gunicorn, collectstatic, a runtime library)', () => 
     let run: PlainRun;
     beforeAll(async () => {
       run = plainRun(FIXTURE_IMAGES.django);
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && run.running() && run.request(8080, '/healthz').status === undefined) await new Promise((r) => setTimeout(r, 250));
+      await run.waitForAnswer(8080, '/healthz');
     }, 120_000);
     afterAll(() => run?.remove());
 
@@ -121,8 +120,7 @@ describe('the FastAPI image (uvicorn)', () => {
     const { layers, bytes } = inspectImage(built.tag);
     report(`${built.tag}: ${layers} layers, ${(bytes / 1e6).toFixed(0)} MB, built in ${built.seconds.toFixed(1)} s`);
     run = plainRun(built.tag);
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && run.running() && run.request(8080, '/healthz').status === undefined) await new Promise((r) => setTimeout(r, 250));
+    await run.waitForAnswer(8080, '/healthz');
   }, 1_200_000);
   afterAll(() => run?.remove());
 

@@ -5,6 +5,7 @@ import { kplus } from '../src/plus';
 import { componentContext, StandalonePythonOptions } from '../src/python-component';
 import { WorkloadBase } from '../src/python-workload';
 import { appContainer, envOf, only, servicePolicy, synth } from './support/manifests';
+import { stderrOf } from './support/stderr';
 
 // The workload base: every Python workload (the web Deployment, workers, scheduled jobs, the
 // migration Job) gets its NetworkPolicy, its disruption budget and spread, its admission coverage
@@ -124,13 +125,7 @@ describe('a secured workload that can reach nothing but DNS', () => {
   const warningsOf = (build: (chart: Chart) => void): string => {
     const app = Testing.app();
     build(new Chart(app, 'shop', { namespace: 'shop' }));
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      app.synth();
-      return stderr.mock.calls.map((c) => String(c[0])).join('');
-    } finally {
-      stderr.mockRestore();
-    }
+    return stderrOf(() => app.synth()).join('');
   };
 
   test('is named when the app is synthesized, component by component, since its connections time out', () => {

@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { CeleryPool, WorkerProcess, WorkerProcessBindOptions, WorkerProcessKind } from '../src';
+import { stderrOf } from './support/stderr';
 
 const pod = (cpuMillis: number, processesThatFit = 16): WorkerProcessBindOptions => ({
   cpuMillis, processesThatFit, taskTimeLimit: Duration.minutes(2), stateDir: '/tmp', constructLabel: "PythonWorker 'w'",
@@ -21,13 +22,8 @@ describe('WorkerProcess', () => {
     expect(() => WorkerProcess.celery({ app: 'shop', pool: CeleryPool.THREADS, timeLimit: Duration.minutes(1) }).bind(pod(1000)))
       .toThrow("PythonWorker 'w': process.timeLimit (1 minute) needs the prefork pool: the threads pool cannot kill a running task; leave timeLimit unset or use CeleryPool.PREFORK");
     expect(() => WorkerProcess.celery({ app: 'shop', timeLimit: Duration.seconds(0) }).bind(pod(1000))).toThrow(/process.timeLimit .* must be longer than zero/);
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      WorkerProcess.celery({ app: 'shop', timeLimit: Duration.hours(2) }).bind(Object.assign(pod(1000), { constructLabel: "PythonWorker 'long'" }));
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain("PythonWorker 'long': process.timeLimit (7200s) is longer than shutdown.taskTimeLimit (120s)");
-    } finally {
-      stderr.mockRestore();
-    }
+    const warnings = stderrOf(() => WorkerProcess.celery({ app: 'shop', timeLimit: Duration.hours(2) }).bind(Object.assign(pod(1000), { constructLabel: "PythonWorker 'long'" })));
+    expect(warnings.join('')).toContain("PythonWorker 'long': process.timeLimit (7200s) is longer than shutdown.taskTimeLimit (120s)");
   });
 
   test('memory caps the prefork count; an explicit count that does not fit is an error', () => {

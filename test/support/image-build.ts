@@ -239,6 +239,8 @@ export function pushImage(tag: string, destination: string): void {
 export interface PlainRun {
   /** Sends an HTTP request inside the container's network namespace: the status and body, or the error. */
   request(port: number, urlPath: string, headers?: { [name: string]: string }): { status?: number; body: string; error?: string };
+  /** Waits until the server answers HTTP on `port` (or its process ends, or `timeoutMs` passes). */
+  waitForAnswer(port: number, urlPath: string, timeoutMs?: number): Promise<void>;
   /** Whether the container's process still runs. */
   running(): boolean;
   /** What the container printed. */
@@ -311,6 +313,10 @@ export function plainRun(tag: string): PlainRun {
         + 'except Exception as e:\n'
         + '    print(json.dumps({"error": repr(e), "body": ""}))\n';
       return JSON.parse(execFileSync('ip', ['netns', 'exec', id, 'python3', '-c', script, String(port), urlPath, JSON.stringify(headers)], { encoding: 'utf8', timeout: 30_000 }));
+    },
+    async waitForAnswer(port, urlPath, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !ended && this.request(port, urlPath).status === undefined) await new Promise((r) => setTimeout(r, 250));
     },
     running: () => ended === undefined,
     output: () => output,
