@@ -1,15 +1,23 @@
 import { ApiObject } from 'cdk8s';
 
 /**
- * What runs on an object's rendered manifest. One wrapper per object, whatever the number of
- * edits and checks: every wrapper would keep a bound function and a closure alive per object.
- * The lists are replaced, not pushed to, so each is exactly as long as it needs to be (an array
- * grown by push keeps room for 17), with one shared empty list.
+ * What runs on an object's rendered manifest, in one order: the overlay of fields cdk8s-plus-28
+ * cannot render (plus-gaps.ts, typed), then the edits whose input is the rendered JSON (a
+ * content-derived name), then the checks. One wrapper per object, whatever the number of
+ * fields, edits and checks. The lists are replaced, not pushed to, so each is exactly as long as
+ * it needs to be (an array grown by push keeps room for 17), with one shared empty list.
  */
 interface RenderHooks {
   readonly render: () => any;
+  overlay?: RenderOverlay<any>;
   edits: ReadonlyArray<(manifest: any) => void>;
   checks: ReadonlyArray<(manifest: any) => void>;
+}
+
+/** Typed fields set on one object, and how they are written into its rendered manifest. */
+export interface RenderOverlay<T> {
+  readonly fields: T;
+  readonly apply: (manifest: any, fields: T) => void;
 }
 
 const NONE: ReadonlyArray<(manifest: any) => void> = Object.freeze([]);
@@ -31,15 +39,27 @@ function hooksOf(apiObject: ApiObject): RenderHooks {
 
 function renderEdited(hooks: RenderHooks): any {
   const manifest = hooks.render();
+  if (hooks.overlay !== undefined) hooks.overlay.apply(manifest, hooks.overlay.fields);
   for (const edit of hooks.edits) edit(manifest);
   return manifest;
 }
 
 /**
- * Edits an object's rendered manifest, after cdk8s has applied its JSON patches and the
- * generated Kubernetes types have dropped the fields they do not know (cdk8s-plus-28 predates
- * `lifecycle.preStop.sleep`, so a JSON patch adding it is filtered out). Edits run in the order
- * they were added, all of them before any check. Internal.
+ * The overlay of `apiObject`: its typed fields, made by `create` on first use. The rendered
+ * manifest gets them after cdk8s has applied its JSON patches and the generated Kubernetes
+ * types have dropped the fields they do not know (cdk8s-plus-28 predates
+ * `lifecycle.preStop.sleep`, so a JSON patch adding it is filtered out). Internal.
+ */
+export function overlayOf<T>(apiObject: ApiObject, create: () => RenderOverlay<T>): T {
+  const hooks = hooksOf(apiObject);
+  hooks.overlay ??= create();
+  return hooks.overlay.fields;
+}
+
+/**
+ * Edits an object's rendered manifest when the edit's input is the rendered JSON itself (a name
+ * derived from the content), after its overlay. Edits run in the order they were added, all of
+ * them before any check. Internal.
  */
 export function afterRender(apiObject: ApiObject, edit: (manifest: any) => void): void {
   const hooks = hooksOf(apiObject);
@@ -55,7 +75,7 @@ export function checkRendered(apiObject: ApiObject, check: (manifest: any) => vo
   hooks.checks = hooks.checks.concat([check]);
 }
 
-/** The manifest with its edits, without running its checks. Internal. */
+/** The manifest with its overlay and edits, without running its checks. Internal. */
 export function renderUnchecked(apiObject: ApiObject): any {
   const hooks = hooksByObject.get(apiObject);
   return hooks === undefined ? apiObject.toJson() : renderEdited(hooks);

@@ -3,6 +3,7 @@ import { Construct, IConstruct } from 'constructs';
 import { isCidr, NetworkPeer, NetworkProtocol, NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import type { IPythonWebService } from './python-application';
+import { singletonChild } from './singleton';
 import { PropValidator } from './validation';
 import { warnOnce } from './warnings';
 
@@ -452,18 +453,11 @@ export interface ServiceConnectionOptions {
   readonly envName?: string;
 }
 
-const connectionGroups = new WeakMap<IConstruct, ConnectionGroup>();
-
 /** A group of workloads (a service with its components): edits apply to members present and to come. Internal. */
-export class ConnectionGroup {
+export class ConnectionGroup extends Construct {
   /** The group of `owner` (a PythonService, or a component on its own). */
   public static of(owner: IConstruct): ConnectionGroup {
-    let group = connectionGroups.get(owner);
-    if (group === undefined) {
-      group = new ConnectionGroup();
-      connectionGroups.set(owner, group);
-    }
-    return group;
+    return singletonChild(owner, 'ConnectionGroup', (scope, id) => new ConnectionGroup(scope, id));
   }
 
   private readonly ends = new Array<ConnectionEnd>();
@@ -611,7 +605,10 @@ function reaches(rules: NetworkRule[], policyNamespace: string, pod: PodView, po
     && (rule.peers === undefined || rule.peers.length === 0 || rule.peers.some((peer) => peerSelects(peer, policyNamespace, pod))));
 }
 
-const servicesByApp = new WeakMap<IConstruct, AdmissionView[]>();
+/** The secured services of an app, each checked against the others once the app renders. */
+class SecuredServices extends Construct {
+  public readonly views = new Array<AdmissionView>();
+}
 
 /**
  * Registers a secured service, and warns (once, with the fix) when one service of the app names
@@ -620,9 +617,7 @@ const servicesByApp = new WeakMap<IConstruct, AdmissionView[]>();
  * `connectTo`. Internal.
  */
 export function watchOneSidedAdmission(scope: IConstruct, view: AdmissionView, onRender: (check: () => void) => void): void {
-  const root = scope.node.root;
-  const views = servicesByApp.get(root) ?? [];
-  servicesByApp.set(root, views);
+  const views = singletonChild(scope.node.root, 'SecuredServices', (root, id) => new SecuredServices(root, id)).views;
   views.push(view);
   onRender(() => {
     for (const other of views) {

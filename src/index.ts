@@ -11,7 +11,7 @@ export * from './availability';
 export * from './persistence';
 export * from './migrations';
 export type { PythonServiceMigrations } from './migration-options';
-export type { IPythonApplication, IPythonWebService } from './python-application';
+export type { IPythonApplication, IPythonWebService, PythonApplicationContext } from './python-application';
 export { ServiceMonitoring } from './monitoring';
 export type { MonitoringScrapeOptions, PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoringProps } from './monitoring';
 export * from './backup';

@@ -6,8 +6,8 @@ import { disruptionTolerantFailurePolicy, MIGRATION_COMPONENT, prerequisiteAnnot
 import { ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import { setPodFailurePolicy } from './plus-gaps';
-import { applicationSettingsOf, IPythonApplication } from './python-application';
-import { WorkloadBase } from './python-workload';
+import { applicationContextOf, IPythonApplication } from './python-application';
+import { applicationWorkloadContext, WorkloadBase } from './python-workload';
 import { PropValidator } from './validation';
 
 
@@ -58,7 +58,8 @@ export class MigrationJob extends Construct {
     super(scope, id);
     const service = props.service;
     const identity = service.identity;
-    const label = applicationSettingsOf(service).label;
+    const shared = applicationContextOf(service, `MigrationJob '${id}'`);
+    const label = shared.errorLabel;
     const v = new PropValidator(label);
     const m = validateMigrations(v, props);
     this.argoCdSyncWave = m.argoCdWave;
@@ -104,17 +105,14 @@ export class MigrationJob extends Construct {
     this.nameByContent(ApiObject.of(this.job));
 
     // A workload of the service like its web pods and workers: the same base builds its policies.
-    const shared = applicationSettingsOf(service);
-    const workload = new WorkloadBase(this, Object.assign({
+    const workload = new WorkloadBase(this, applicationWorkloadContext(service, shared, {
+      label,
       validator: v,
-      identity,
       component: MIGRATION_COMPONENT,
       name: this.baseName,
       objectName: (suffix: string) => identity.objectName(`migrate-${suffix}`),
       template,
-      application: service,
-      shared,
-    }, shared));
+    }));
     this.networkPolicy = workload.networkPolicy();
     workload.govern(this.job);
     // Reached through its service's connections only: a MigrationJob has no connectTo/use of its own.

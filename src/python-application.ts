@@ -17,6 +17,8 @@ export interface IPythonApplication extends IConstruct {
   readonly identity: ServiceIdentity;
   /** The Python pod every workload of the application runs: image, env, resources, security contexts. */
   readonly podTemplate: PythonPodTemplate;
+  /** What the application shares with its components beyond the pod template. */
+  readonly applicationContext: PythonApplicationContext;
 }
 
 /**
@@ -38,31 +40,53 @@ export interface IPythonWebService extends IPythonApplication {
   readonly networkPolicy: ServiceNetworkPolicy;
 }
 
-/** What an application's components share beyond its public handles. Internal. */
-export interface ApplicationSettings {
+/**
+ * What an application shares with its workers, scheduled jobs and migration Job beyond its pod
+ * template: how errors name it, the memory of one Python process, and its security, tracing and
+ * monitoring settings. `PythonService` builds it from its props.
+ */
+export interface PythonApplicationContext {
   /** How errors name the application, e.g. `PythonService 'api'`. */
-  readonly label: string;
+  readonly errorLabel: string;
+  /** Memory one Python process needs; workers size their process counts by it. */
   readonly memoryPerProcess: Size;
+  /**
+   * Restricted egress (DNS plus `egressTo`) and admission for every component's pods.
+   * @default - egress open; no admission policy
+   */
   readonly security?: PythonServiceSecurity;
-  /** The admission policy that must admit every pod of the application, with `security`. */
+  /**
+   * The admission policy that must admit every pod of the application (with `security`).
+   * @default - none
+   */
   readonly securityPolicy?: SecurityPolicy;
-  /** The namespace's policy the application joined, with `security`. */
+  /**
+   * The namespace's policy the application joined (with `security`).
+   * @default - none
+   */
   readonly namespacePolicy?: SecurityPolicy;
+  /**
+   * OpenTelemetry settings; each component reports traces under its own name.
+   * @default - no tracing
+   */
   readonly tracing?: PythonServiceTracing;
+  /**
+   * Metrics settings; workers with a metrics port get a PodMonitor from them.
+   * @default - no monitoring
+   */
   readonly monitoring?: PythonServiceMonitoring;
 }
 
-const settings = new WeakMap<IPythonApplication, ApplicationSettings>();
-
-/** Records what an application's components share (`PythonService` does, as it is built). Internal. */
-export function registerApplication(application: IPythonApplication, shared: ApplicationSettings): void {
-  settings.set(application, shared);
-}
-
 /**
- * What an application's components share: what it registered, or, for an application of the
- * user's own making, nothing beyond its handles (no security, tracing or monitoring; 128Mi per process).
+ * The context `application` shares with its components. One of the user's own making must
+ * expose it (TypeScript requires it; this check names the gap for JavaScript callers), so a
+ * component never runs without its application's security or memory sizing. Internal.
  */
-export function applicationSettingsOf(application: IPythonApplication): ApplicationSettings {
-  return settings.get(application) ?? { label: `application '${application.node.id}'`, memoryPerProcess: Size.mebibytes(128) };
+export function applicationContextOf(application: IPythonApplication, componentLabel: string): PythonApplicationContext {
+  const context = application?.applicationContext;
+  if (context === null || typeof context !== 'object' || typeof context.errorLabel !== 'string' || !(context.memoryPerProcess instanceof Size)) {
+    throw new Error(`${componentLabel}: service ${application?.node?.path ?? String(application)} has no applicationContext (errorLabel, memoryPerProcess, `
+      + 'security, tracing, monitoring): an IPythonApplication shares it with its components; PythonService does');
+  }
+  return context;
 }

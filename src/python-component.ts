@@ -3,9 +3,9 @@ import { Construct } from 'constructs';
 import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
 import { NetworkRule } from './network-policy';
 import { kplus } from './plus';
-import { applicationSettingsOf, IPythonApplication } from './python-application';
+import { applicationContextOf, IPythonApplication } from './python-application';
 import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
-import type { WorkloadContext } from './python-workload';
+import { applicationWorkloadContext, WorkloadContext } from './python-workload';
 import { kebabCase } from './resolve';
 import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { addExternalSecret, PythonServiceExternalSecret, validateExternalSecret } from './service-config';
@@ -155,8 +155,8 @@ export function componentContext(
   },
 ): WorkloadContext {
   const service = props.service;
-  const shared = service && applicationSettingsOf(service);
-  const label = shared ? `${shared.label} ${kind} '${id}'` : `${kind} '${id}'`;
+  const shared = service && applicationContextOf(service, `${kind} '${id}'`);
+  const label = shared ? `${shared.errorLabel} ${kind} '${id}'` : `${kind} '${id}'`;
   const v = new PropValidator(label);
   const namespace = Chart.of(scope).namespace;
   if (props.memoryPerProcess !== undefined) v.wholeSize('memoryPerProcess', props.memoryPerProcess, 'Mi');
@@ -177,15 +177,12 @@ export function componentContext(
     const name = service.identity.objectName(id, props.maxNameLength);
     claim(scope, v, namespace, name);
     const secretEnv = componentSecrets(scope, v, name, service.identity.labelsOf(id), props);
-    return {
+    return applicationWorkloadContext(service, shared, {
       label,
       validator: v,
-      identity: service.identity,
       component: id,
       name,
       objectName: (suffix) => service.identity.objectName(`${id}-${suffix}`),
-      application: service,
-      shared,
       template: service.podTemplate.derive({
         // Each component reports traces under its own name.
         env: shared.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
@@ -194,11 +191,8 @@ export function componentContext(
         resources: props.resources,
         errorLabel: label,
       }),
-      memoryPerProcess: props.memoryPerProcess ?? shared.memoryPerProcess,
-      security: shared.security,
-      securityPolicy: shared.securityPolicy,
-      namespacePolicy: shared.namespacePolicy,
-    };
+      memoryPerProcess: props.memoryPerProcess,
+    });
   }
 
   if (typeof props.image !== 'string' || props.image.trim() === '') {

@@ -1,10 +1,8 @@
-import { ApiObject, Size, SizeRoundingBehavior } from 'cdk8s';
-import { podTemplateOfManifest } from './admission';
-import { afterRender, withSortedKey } from './after-render';
+import { Size, SizeRoundingBehavior } from 'cdk8s';
 import { OrderedEnvironment, orderEnvironment } from './environment';
 import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
 import { kplus } from './plus';
-import { setHostUsers, setImagePullSecrets, setResizePolicy } from './plus-gaps';
+import { setContainerSecurityDefaults, setHostUsers, setImagePullSecrets, setResizePolicy } from './plus-gaps';
 import { PropValidator } from './validation';
 
 /**
@@ -524,7 +522,9 @@ export class PythonPodTemplate {
     }));
     container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
     for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
-    hardenAddedContainers(workload);
+    // Containers added through the public handles (a sidecar, an init container) get the
+    // restricted settings they leave unset, so they pass Pod Security "restricted" like this one.
+    setContainerSecurityDefaults(workload, RESTRICTED_CONTAINER_DEFAULTS);
     if (this.options.imagePullSecrets) setImagePullSecrets(workload, this.options.imagePullSecrets);
     if (this.options.hostUsers === false) {
       requireKubernetes(workload, this.validator, 'hostUsers', false, KUBERNETES_FEATURES.userNamespaces);
@@ -625,29 +625,3 @@ export function restrictedSecurityContext(id: PythonServiceSecurityContext): kpl
   };
 }
 
-const hardened = new WeakSet<kplus.AbstractPod>();
-
-/**
- * Containers added to a Python workload through its public handles (a sidecar, an init
- * container) get the restricted settings they leave unset, so they pass Pod Security
- * "restricted" like the Python container; a value set explicitly is kept (and checked).
- */
-function hardenAddedContainers(workload: kplus.AbstractPod): void {
-  if (hardened.has(workload)) return;
-  hardened.add(workload);
-  afterRender(ApiObject.of(workload), hardenContainers);
-}
-
-function hardenContainers(manifest: any): void {
-  const spec = podTemplateOfManifest(manifest)?.spec;
-  for (const field of ['containers', 'initContainers']) {
-    if (!Array.isArray(spec?.[field])) continue;
-    spec[field] = spec[field].map((container: any) => {
-      let context: { [key: string]: any } = container.securityContext ?? {};
-      for (const [key, value] of RESTRICTED_CONTAINER_DEFAULTS) {
-        if (context[key] === undefined) context = withSortedKey(context, key, JSON.parse(JSON.stringify(value)));
-      }
-      return context === container.securityContext ? container : withSortedKey(container, 'securityContext', context);
-    });
-  }
-}

@@ -11,13 +11,13 @@ import { MigrationJob } from './migrations';
 import { monitorService, PythonServiceMonitoring, ServiceMonitoring } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
-import { IPythonWebService, registerApplication } from './python-application';
+import { IPythonWebService, PythonApplicationContext } from './python-application';
 import { PythonCronJob, PythonCronJobOptions } from './python-cron-job';
 import { PythonPodTemplate, PythonServiceSecurityContext } from './python-pod-template';
 import { PythonServerConfig } from './python-server';
 import { PythonServiceProps } from './python-service-props';
 import { PythonWorker, PythonWorkerOptions } from './python-worker';
-import { WorkloadBase } from './python-workload';
+import { applicationWorkloadContext, WorkloadBase } from './python-workload';
 import { emitChartNamespaceBefore } from './release-order';
 import { resolveService } from './resolve';
 import { createAutoscaler } from './scaling';
@@ -54,6 +54,8 @@ export class PythonService extends Construct implements IPythonWebService {
   public readonly identity: ServiceIdentity;
   /** The Python pod every workload of this service runs: image, env, resources, security contexts. */
   public readonly podTemplate: PythonPodTemplate;
+  /** What its workers, scheduled jobs and migration Job share with it beyond the pod template. */
+  public readonly applicationContext: PythonApplicationContext;
   /** What the server produced: command, env, workers and graceful timeout. */
   public readonly serverConfig: PythonServerConfig;
   /** terminationGracePeriodSeconds: preStop pause + server graceful timeout + margin. */
@@ -173,8 +175,8 @@ export class PythonService extends Construct implements IPythonWebService {
     this.namespaceSecurityPolicy = secured?.namespacePolicy;
     this.podSecurityNamespace = secured?.namespace;
     // What workers, scheduled jobs and the migration Job take from the service.
-    const shared = {
-      label,
+    this.applicationContext = {
+      errorLabel: label,
       memoryPerProcess,
       security,
       securityPolicy: secured?.policy,
@@ -182,7 +184,6 @@ export class PythonService extends Construct implements IPythonWebService {
       tracing: props.tracing,
       monitoring: props.monitoring,
     };
-    registerApplication(this, shared);
 
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(this.name), automountToken: false });
     // What the migration pod reads must exist before it under an Argo CD hook.
@@ -212,16 +213,14 @@ export class PythonService extends Construct implements IPythonWebService {
     this.deployment = web.deployment;
     this.container = web.container;
     // The web pods are a workload of the service like its workers: the same base builds their policies.
-    const webWorkload = new WorkloadBase(this, Object.assign({
+    const webWorkload = new WorkloadBase(this, applicationWorkloadContext(this, this.applicationContext, {
+      label,
       validator: v,
-      identity,
       component: WEB_COMPONENT,
       name: r.name,
       objectName: (suffix: string) => identity.objectName(suffix),
       template: this.podTemplate,
-      application: this,
-      shared,
-    }, shared));
+    }));
     if (r.gunicornConfig) addGunicornConfig(this, this.container, this.objectName('gunicorn'), this.labels, r.gunicornConfig);
 
     const exposed = addExposure(this, {

@@ -6,7 +6,7 @@ import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './heal
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
-import { applicationSettingsOf, IPythonApplication, IPythonWebService } from './python-application';
+import { applicationContextOf, IPythonApplication, IPythonWebService } from './python-application';
 import {
   componentContext, PythonComponentOptions, StandalonePythonOptions,
 } from './python-component';
@@ -158,7 +158,7 @@ export class PythonWorker extends Construct {
     // Beat is one small scheduler process that runs no task: it needs neither the web's
     // resources nor a grace period for tasks, and it saves its schedule and exits on SIGTERM.
     const beat = props.process instanceof WorkerProcess && props.process.kind === WorkerProcessKind.CELERY_BEAT;
-    const memoryPerProcess = props.memoryPerProcess ?? (props.service && applicationSettingsOf(props.service).memoryPerProcess);
+    const memoryPerProcess = props.memoryPerProcess ?? (props.service && applicationContextOf(props.service, `PythonWorker '${id}'`).memoryPerProcess);
     const ctx = componentContext(this, id, 'PythonWorker', beat && props.resources === undefined
       ? Object.assign({}, props, { resources: beatResources(memoryPerProcess) })
       : props);

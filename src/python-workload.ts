@@ -5,7 +5,7 @@ import { ConnectionGroup } from './connections';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import { setTopologySpread } from './plus-gaps';
-import type { ApplicationSettings, IPythonApplication } from './python-application';
+import type { IPythonApplication, PythonApplicationContext } from './python-application';
 import { PythonPodTemplate } from './python-pod-template';
 import { emitBefore, emitChartNamespaceBefore } from './release-order';
 import { topologySpreadConstraints } from './scaling';
@@ -37,13 +37,43 @@ export interface WorkloadContext {
   readonly memoryPerProcess: Size;
   /** The application it belongs to, and what that shares; none for a standalone workload. */
   readonly application?: IPythonApplication;
-  readonly shared?: ApplicationSettings;
+  readonly shared?: PythonApplicationContext;
   /** Restricted egress and admission, when the workload (or its application) is secured. */
   readonly security?: PythonServiceSecurity;
   /** The admission policy that must admit the workload's pods, if any. */
   readonly securityPolicy?: SecurityPolicy;
   /** The namespace's policy the workload (or its application) joined, when secured (possibly another app's). */
   readonly namespacePolicy?: SecurityPolicy;
+}
+
+/** What a workload of an application names for itself; the rest comes from the application. */
+export interface ApplicationWorkloadOptions {
+  readonly label: string;
+  readonly validator: PropValidator;
+  readonly component: string;
+  readonly name: string;
+  readonly objectName: (suffix: string) => string;
+  readonly template: PythonPodTemplate;
+  /** @default - the application's */
+  readonly memoryPerProcess?: Size;
+}
+
+/**
+ * The context of a workload of `application` (its web pods, a worker, a scheduled job, its
+ * migration Job): its identity, security and memory sizing come from the application's context.
+ */
+export function applicationWorkloadContext(
+  application: IPythonApplication, shared: PythonApplicationContext, options: ApplicationWorkloadOptions,
+): WorkloadContext {
+  return Object.assign({}, options, {
+    identity: application.identity,
+    application,
+    shared,
+    memoryPerProcess: options.memoryPerProcess ?? shared.memoryPerProcess,
+    security: shared.security,
+    securityPolicy: shared.securityPolicy,
+    namespacePolicy: shared.namespacePolicy,
+  });
 }
 
 /** The parts every Python workload has, built in `scope` (the workload's construct, or the service for its web pods). */

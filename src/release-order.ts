@@ -1,5 +1,6 @@
 import { ApiObject, Chart } from 'cdk8s';
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { singletonChild } from './singleton';
 
 // Order of objects in the synthesized file. File order only helps `kubectl apply -f` (Argo CD
 // orders by phase, wave and kind; see addSyncWave), but there it decides whether a first apply
@@ -16,20 +17,25 @@ export function emitBefore(first: ApiObject[], scope: IConstruct, unless: ApiObj
   }
 }
 
-const chartNamespaces = new WeakMap<Chart, ApiObject>();
+/** The Namespace object a chart emits, kept in the chart. */
+class ChartNamespace extends Construct {
+  public namespace?: ApiObject;
+}
+
+const CHART_NAMESPACE = 'ChartNamespace';
 
 /**
  * Records the Namespace object a chart emits and puts it before everything already in the
  * chart; constructs added later call `emitChartNamespaceBefore` for their own objects.
  */
 export function registerChartNamespace(chart: Chart, namespace: ApiObject): void {
-  chartNamespaces.set(chart, namespace);
+  singletonChild(chart, CHART_NAMESPACE, (scope, id) => new ChartNamespace(scope, id)).namespace = namespace;
   emitBefore([namespace], chart);
 }
 
 /** Puts the chart's Namespace, if one was registered, before every object under `scope`. */
 export function emitChartNamespaceBefore(scope: IConstruct): void {
-  const namespace = chartNamespaces.get(Chart.of(scope));
+  const namespace = (Chart.of(scope).node.tryFindChild(CHART_NAMESPACE) as ChartNamespace | undefined)?.namespace;
   if (namespace) emitBefore([namespace], scope);
 }
 

@@ -1,7 +1,7 @@
-import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, Lazy } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel, podTemplateOfManifest } from './admission';
-import { afterRender, checkRendered, renderUnchecked } from './after-render';
+import { checkRendered, renderUnchecked } from './after-render';
 import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
 import { parseImageReference } from './image-reference';
@@ -12,6 +12,7 @@ import { kplus } from './plus';
 import { closeNamespaceGaps } from './plus-gaps';
 import { baselineViolations, restrictedViolations } from './pod-security-standards';
 import { NameRegistry } from './service-identity';
+import { singletonChild } from './singleton';
 import { PropValidator } from './validation';
 
 export { PodSecurityLevel } from './admission';
@@ -242,7 +243,7 @@ export class SecurityPolicy extends Construct {
    * @param namespace the namespace
    */
   public static forNamespace(scope: IConstruct, namespace: string): SecurityPolicy | undefined {
-    return namespacePolicies.get(scope.node.root)?.get(namespace);
+    return (scope.node.root.node.tryFindChild(NAMESPACE_POLICIES) as NamespacePolicies | undefined)?.byNamespace.get(namespace);
   }
 
   /** The policy: a ValidatingAdmissionPolicy or a Kyverno NamespacedValidatingPolicy. */
@@ -261,8 +262,6 @@ export class SecurityPolicy extends Construct {
   private readonly images: string[];
   private allowedVolumes?: string[];
   private cachedRules?: AdmissionRule[];
-  /** Whether images or volumes were allowed after construction, so the emitted validations must be made again. */
-  private rulesChanged = false;
   private readonly workloads = new Array<ApiObject>();
 
   constructor(scope: Construct, id: string, props: SecurityPolicyProps) {
@@ -289,7 +288,11 @@ export class SecurityPolicy extends Construct {
 
     this.images = [...props.allowedImages];
     this.allowedVolumes = props.allowedVolumes;
-    const validations = validationsOf(this.rules);
+    // Images and volumes allowed later change the rules: the validations are the ones at render.
+    const kyvernoShape = this.engine === AdmissionEngine.KYVERNO;
+    const validations = Lazy.any({
+      produce: () => (kyvernoShape ? validationsOf(this.rules).map(({ reason: _reason, ...rest }) => rest) : validationsOf(this.rules)),
+    });
     const actions = enforcement === PolicyEnforcement.DENY ? ['Deny'] : ['Audit', 'Warn'];
     const matchConstraints = {
       resourceRules: RESOURCE_RULES.map((r) => ({ ...r })),
@@ -306,7 +309,7 @@ export class SecurityPolicy extends Construct {
           failurePolicy: api.NamespacedValidatingPolicySpecFailurePolicy.FAIL,
           matchConstraints,
           variables: ADMISSION_VARIABLES.map((x) => ({ ...x })),
-          validations: validations.map(({ reason: _reason, ...rest }) => rest),
+          validations,
         },
       });
       v.dnsSubdomain('name', this.policy.name);
@@ -336,17 +339,8 @@ export class SecurityPolicy extends Construct {
       for (const obj of [this.policy, this.binding]) clusterScoped(obj);
     }
 
-    // Images and volumes allowed later change the rules: the validations are the ones at render.
-    const kyvernoShape = this.engine === AdmissionEngine.KYVERNO;
-    afterRender(this.policy, (manifest) => {
-      if (!this.rulesChanged) return;
-      const current = validationsOf(this.rules);
-      manifest.spec.validations = kyvernoShape ? current.map(({ reason: _reason, ...rest }) => rest) : current;
-    });
-
     if (this.coversWholeNamespace) {
-      const byNamespace = namespacePolicies.get(this.node.root) ?? new Map<string, SecurityPolicy>();
-      namespacePolicies.set(this.node.root, byNamespace);
+      const byNamespace = namespacePoliciesOf(this);
       const existing = byNamespace.get(props.namespace);
       if (existing) {
         v.fail('matchLabels', props.matchLabels ?? {}, `leaves the policy covering the whole namespace "${props.namespace}", which ${existing.node.path} already covers; one namespace has one such policy (add images to it with allowImages())`);
@@ -381,7 +375,6 @@ export class SecurityPolicy extends Construct {
     for (const image of images) if (!this.images.includes(image)) this.images.push(image);
     if (this.images.length === before) return;
     this.cachedRules = undefined;
-    this.rulesChanged = true;
   }
 
   /**
@@ -397,7 +390,6 @@ export class SecurityPolicy extends Construct {
     if (merged.length === this.allowedVolumes.length) return;
     this.allowedVolumes = merged;
     this.cachedRules = undefined;
-    this.rulesChanged = true;
   }
 
   /**
@@ -423,6 +415,8 @@ export class SecurityPolicy extends Construct {
    */
   public addWorkload(workload: IConstruct): void {
     const apiObject = ApiObject.of(workload);
+    // Once per workload, however often it is added (a service and its namespace may both add it).
+    if (this.workloads.includes(apiObject)) return;
     this.workloads.push(apiObject);
     // Checking inside the rendering, rather than in a validation that renders the object a
     // second time, keeps the self-check free: the JSON is produced once either way.
@@ -458,7 +452,16 @@ export class SecurityPolicy extends Construct {
   }
 }
 
-const namespacePolicies = new WeakMap<IConstruct, Map<string, SecurityPolicy>>();
+/** The whole-namespace policies of an app, by namespace. */
+class NamespacePolicies extends Construct {
+  public readonly byNamespace = new Map<string, SecurityPolicy>();
+}
+
+const NAMESPACE_POLICIES = 'NamespacePolicies';
+
+function namespacePoliciesOf(scope: IConstruct): Map<string, SecurityPolicy> {
+  return singletonChild(scope.node.root, NAMESPACE_POLICIES, (root, id) => new NamespacePolicies(root, id)).byNamespace;
+}
 
 /**
  * Props for `PodSecurityNamespace`.

@@ -1,8 +1,9 @@
 import { ApiObjectMetadata } from 'cdk8s';
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import {
   LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, LABEL_VERSION, MANAGED_BY,
 } from './labels';
+import { singletonChild } from './singleton';
 import { PropValidator } from './validation';
 
 /**
@@ -124,23 +125,13 @@ export class ServiceIdentity {
  * `<namespace>/<name>`, or a Namespace it emits), so two constructs that would overwrite each
  * other's objects fail clearly instead of emitting one object twice.
  */
-export class NameRegistry {
+export class NameRegistry extends Construct {
   /** The registry of `kind` for the app that `scope` belongs to. */
   public static of(scope: IConstruct, kind: string): NameRegistry {
-    const root = scope.node.root;
-    const byKind = registries.get(root) ?? new Map<string, NameRegistry>();
-    registries.set(root, byKind);
-    let registry = byKind.get(kind);
-    if (!registry) {
-      registry = new NameRegistry();
-      byKind.set(kind, registry);
-    }
-    return registry;
+    return singletonChild(scope.node.root, `NameRegistry-${kind}`, (root, id) => new NameRegistry(root, id));
   }
 
   private readonly owners = new Map<string, string>();
-
-  private constructor() {}
 
   /** The construct path that claimed `key`, if any. */
   public ownerOf(key: string): string | undefined {
@@ -152,5 +143,3 @@ export class NameRegistry {
     this.owners.set(key, path);
   }
 }
-
-const registries = new WeakMap<IConstruct, Map<string, NameRegistry>>();

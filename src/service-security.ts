@@ -82,26 +82,15 @@ export function createServicePolicies(scope: Construct, t: ServicePolicyTarget):
  */
 export function coverByNamespacePolicy(scope: Construct, workload: kplus.AbstractPod, policy?: SecurityPolicy): void {
   const namespace = Chart.of(scope).namespace;
-  if (policy) cover(policy, workload);
+  if (policy) policy.addWorkload(workload);
   if (namespace === undefined) return;
   scope.node.addValidation({
     validate: () => {
       const found = SecurityPolicy.forNamespace(scope, namespace);
-      if (found) cover(found, workload);
+      found?.addWorkload(workload);
       return [];
     },
   });
-}
-
-const coverage = new WeakMap<SecurityPolicy, WeakSet<kplus.AbstractPod>>();
-
-function cover(policy: SecurityPolicy, workload: kplus.AbstractPod): void {
-  // Once per policy and workload, however often the app is validated.
-  let byPolicy = coverage.get(policy);
-  if (!byPolicy) coverage.set(policy, byPolicy = new WeakSet());
-  if (byPolicy.has(workload)) return;
-  byPolicy.add(workload);
-  policy.addWorkload(workload);
 }
 
 /** A secured service or standalone component, joining its namespace's policy. */
@@ -114,7 +103,8 @@ export interface NamespacePolicyMember {
 }
 
 const LEVEL_RANK = { [PodSecurityLevel.PRIVILEGED]: 0, [PodSecurityLevel.BASELINE]: 1, [PodSecurityLevel.RESTRICTED]: 2 };
-const createdNamespacePolicies = new WeakSet<SecurityPolicy>();
+/** Construct metadata that marks a namespace policy a secured service created (not one the user declared). */
+const CREATED_FOR_NAMESPACE = 'cdk8s-python-service:created-for-namespace';
 
 /**
  * Finds (or creates) the namespace's whole-namespace policy, adds the service's images to it
@@ -146,10 +136,10 @@ export function joinNamespacePolicy(scope: Construct, t: NamespacePolicyMember):
       podSecurityLevel: level,
       labels: { [LABEL_MANAGED_BY]: MANAGED_BY },
     });
-    createdNamespacePolicies.add(policy);
+    policy.node.addMetadata(CREATED_FOR_NAMESPACE, namespace);
   }
   if (LEVEL_RANK[level] < LEVEL_RANK[policy.podSecurityLevel]) {
-    const how = createdNamespacePolicies.has(policy)
+    const how = policy.node.metadata.some((m) => m.type === CREATED_FOR_NAMESPACE)
       ? `(set by the first secured service of the namespace, ${policy.node.path}); declare the namespace's level before the services: new SecurityPolicy(chart, '${namespace}', { name: 'namespace', namespace: '${namespace}', allowedImages: [...], podSecurityLevel: PodSecurityLevel.${level.toUpperCase()} })`
       : `(${policy.node.path}); lower the namespace policy's level, or keep this service at "${policy.podSecurityLevel}"`;
     v.fail('security.podSecurityLevel', level, `is below the level the namespace "${namespace}" enforces for every pod, "${policy.podSecurityLevel}" ${how}`);

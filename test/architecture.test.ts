@@ -30,7 +30,47 @@ function cyclesOf(edges: (file: string) => string[]): string[] {
   return cycles;
 }
 
+/**
+ * The module-level state the source may hold, and why. Anything an app, a chart or a construct
+ * shares lives in the construct tree instead (a child found with `node.tryFindChild`, see
+ * singleton.ts), so it is found from the construct and goes away with the app.
+ */
+const MODULE_STATE: { [site: string]: string } = {
+  'admission.ts ruleSets': 'memo of a pure function: the admission rules of one set of inputs',
+  'backup.ts cronVerdicts': 'memo of a pure function: the verdict on one cron expression',
+  'network-policy.ts checkedRules': 'memo: a rule object is checked once, however many policies it is added to',
+  'security-policy.ts validationSets': 'memo of a pure function: the CEL validations of one rule list',
+  'validation.ts qualifiedNames': 'memo of a pure function: the verdict on one label key',
+  'pod-security-standards.ts BASELINE_CAPABILITY_SET': 'a constant lookup table',
+  'pod-security-standards.ts SAFE_SYSCTL_SET': 'a constant lookup table',
+  'pod-security-standards.ts RESTRICTED_VOLUME_TYPE_SET': 'a constant lookup table',
+  'pod-security-standards.ts SELINUX_TYPE_SET': 'a constant lookup table',
+  'warnings.ts printed': 'per process by design: a warning is printed once per synthesis run',
+  'service-security.ts sharedDefaultDns': 'an immutable default every service shares, so its rules are checked once',
+  'after-render.ts hooksByObject': 'the one render hook of an object cdk8s-plus creates: its typed overlay, content edits and checks',
+  'connections.ts backingInternals': 'private state of the public BackingService, kept off its jsii surface',
+  'queue-scaling.ts resolvers': 'private state of the public QueueScaling, kept off its jsii surface',
+};
+
 describe('architecture', () => {
+  test('no module-level registry but the listed ones, each with its reason', () => {
+    const found: string[] = [];
+    for (const [file, text] of source) {
+      for (const m of text.matchAll(/^(?:const (\w+) = new (?:WeakMap|WeakSet|Map|Set)\b|let (\w+))/gm)) found.push(`${file} ${m[1] ?? m[2]}`);
+    }
+    expect(found.sort()).toEqual(Object.keys(MODULE_STATE).sort());
+  });
+
+  test('one toJson is replaced, by the render hook; render-time edits are only the content-derived name and the self-checks', () => {
+    const replacements = [...source].flatMap(([file, text]) => [...text.matchAll(/\.toJson = /g)].map(() => file));
+    expect(replacements).toEqual(['after-render.ts']);
+    const sites = (call: string) => [...source].filter(([file, text]) => file !== 'after-render.ts' && new RegExp(`\\b${call}[(<]`).test(text)).map(([file]) => file).sort();
+    expect(sites('afterRender')).toEqual(['migrations.ts']);
+    expect(sites('checkRendered')).toEqual(['python-service.ts', 'security-policy.ts']);
+    expect(sites('overlayOf')).toEqual(['plus-gaps.ts']);
+  });
+
+
   test('PythonService only wires: its file stays within 400 lines', () => {
     expect(source.get('python-service.ts')!.trimEnd().split('\n').length).toBeLessThanOrEqual(400);
   });

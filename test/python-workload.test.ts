@@ -1,6 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { BackingService, IPythonApplication, MigrationJob, PythonService, PythonServiceProps, WorkerProcess } from '../src';
+import {
+  BackingService, IPythonApplication, MigrationJob, PythonApplicationContext, PythonPodTemplate, PythonService, PythonServiceProps, PythonWorker, ServiceIdentity, WorkerProcess,
+} from '../src';
 import { kplus } from '../src/plus';
 import { componentContext, StandalonePythonOptions } from '../src/python-component';
 import { WorkloadBase } from '../src/python-workload';
@@ -143,5 +145,43 @@ describe('a secured workload that can reach nothing but DNS', () => {
       web.use(BackingService.endpoint({ cidr: '192.0.2.10/32', port: 5432, env: { DATABASE_URL: { secretName: 'db', key: 'url' } } }));
     });
     expect(warnings).not.toContain("PythonService 'connected': secured, and its NetworkPolicy lets it reach nothing but DNS");
+  });
+});
+
+describe('an application of the user\'s own making', () => {
+  /** An IPythonApplication that is not a PythonService: it runs a service's pod under a name of its own. */
+  class Platform extends Construct implements IPythonApplication {
+    public readonly identity: ServiceIdentity;
+    public readonly podTemplate: PythonPodTemplate;
+    public readonly applicationContext: PythonApplicationContext;
+    constructor(scope: Construct, id: string, from: PythonService, context?: PythonApplicationContext) {
+      super(scope, id);
+      this.identity = new ServiceIdentity({ name: 'platform', namespace: 'shop', version: '1.0' });
+      this.podTemplate = from.podTemplate;
+      this.applicationContext = context!;
+    }
+  }
+
+  test('shares its context with its components: security and memory per process come from it', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const shop = new PythonService(chart, 'shop', secured());
+    const platform = new Platform(chart, 'platform', shop, { ...shop.applicationContext, errorLabel: "Platform 'platform'" });
+    new PythonWorker(chart, 'jobs', { service: platform, process: WorkerProcess.command(['python', '-m', 'jobs']) });
+    const manifests = synth(chart);
+    const policy = only(manifests, 'NetworkPolicy', 'platform-jobs-netpol');
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(() => {
+      const c = new Chart(Testing.app(), 'x', { namespace: 'shop' });
+      new PythonWorker(c, 'jobs', { service: new Platform(c, 'platform', new PythonService(c, 'shop', secured()), { ...shop.applicationContext, errorLabel: "Platform 'platform'" }), process: WorkerProcess.command(['python']), image: 'ghcr.io/acme/other:1' });
+    }).toThrow("Platform 'platform' PythonWorker 'jobs': image \"ghcr.io/acme/other:1\" comes from the service");
+  });
+
+  test('without a context it fails at once, naming the component and what is missing, instead of running unsecured', () => {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    const platform = new Platform(chart, 'platform', new PythonService(chart, 'shop', secured()));
+    expect(() => new PythonWorker(chart, 'jobs', { service: platform, process: WorkerProcess.command(['python', '-m', 'jobs']) }))
+      .toThrow("PythonWorker 'jobs': service shop/platform has no applicationContext (errorLabel, memoryPerProcess, security, tracing, monitoring)");
+    expect(() => new MigrationJob(chart, 'migrate', { service: platform, command: ['python', 'manage.py', 'migrate'] }))
+      .toThrow("MigrationJob 'migrate': service shop/platform has no applicationContext");
   });
 });
