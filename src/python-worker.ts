@@ -238,13 +238,13 @@ export class PythonWorker extends Construct {
     });
 
     const base = new WorkloadBase(this, ctx);
-    this.disruptionBudget = base.spreadReplicas(this.deployment, maxReplicas);
     if (autoscaling) this.autoscaler = createAutoscaler(this, 'Autoscaler', identity.metadataOf(`${ctx.name}-hpa`, ctx.component), this.deployment, autoscaling);
     if (queue) {
       // KEDA creates and owns the HPA: the Deployment must not set replicas, or every apply resets them.
       this.deployment.markHasAutoscaler();
       addScaledObject(this, { name: ctx.name, labels: identity.labelsOf(ctx.component), deploymentName: ctx.name, scaling: queue });
     }
+    this.disruptionBudget = base.spreadReplicas(this.deployment, maxReplicas);
 
     this.networkPolicy = base.networkPolicy(props.egressTo);
     addWorkerMetrics(this, ctx, props.metricsPort, this.networkPolicy);
