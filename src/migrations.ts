@@ -113,10 +113,8 @@ export class MigrationJob extends Construct {
       objectName: (suffix: string) => identity.objectName(`migrate-${suffix}`),
       template,
     }));
-    this.networkPolicy = workload.networkPolicy();
-    workload.govern(this.job);
     // Reached through its service's connections only: a MigrationJob has no connectTo/use of its own.
-    workload.register(this.networkPolicy, this.job.containers, { label: `${label} migration`, ownGroup: false });
+    this.networkPolicy = workload.build({ workload: this.job, containers: this.job.containers, connectionLabel: `${label} migration`, ownConnections: false }).networkPolicy;
   }
 
   /**

@@ -161,12 +161,10 @@ export class PythonCronJob extends Construct {
     setCronSchedule(this.cronJob, schedule);
 
     const base = new WorkloadBase(this, ctx);
-    this.networkPolicy = base.networkPolicy(props.egressTo);
-    base.govern(this.cronJob);
+    this.networkPolicy = base.build({ workload: this.cronJob, containers: [this.container], egressTo: props.egressTo }).networkPolicy;
     this.label = ctx.label;
     this.namespaceName = Chart.of(this).namespace ?? 'default';
     this.podLabels = ctx.identity.selectorLabels(ctx.component);
-    base.register(this.networkPolicy, [this.container]);
   }
 
   /**

@@ -254,9 +254,11 @@ export class PythonService extends Construct implements IPythonWebService {
       this.autoscaler = createAutoscaler(this, 'Autoscaler', metadata(this.objectName('hpa')), this.deployment, r.autoscaling);
     }
 
-    this.disruptionBudget = webWorkload.spreadReplicas(this.deployment, r.maxReplicas, props.disruptionBudget?.maxUnavailable);
-    this.networkPolicy = webWorkload.networkPolicy();
-    webWorkload.register(this.networkPolicy, [this.container]);
+    const webParts = webWorkload.begin({
+      workload: this.deployment, containers: [this.container], maxReplicas: r.maxReplicas, maxUnavailable: props.disruptionBudget?.maxUnavailable,
+    });
+    this.disruptionBudget = webParts.disruptionBudget;
+    this.networkPolicy = webParts.networkPolicy;
     // Pods are isolated; only the app port is open, to everyone unless a security policy narrows it.
     const appPort = [{ port: this.port, protocol: NetworkProtocol.TCP }];
     this.networkPolicy.addIngressRule({ peers: ingressPeers(props.security, this.exposure), ports: appPort });
@@ -296,7 +298,7 @@ export class PythonService extends Construct implements IPythonWebService {
     }
 
     // Last, when its pods have every volume the library gives them.
-    webWorkload.govern(this.deployment);
+    webWorkload.finish(webParts);
     if (secured?.namespace) NameRegistry.of(this, 'pod-security-namespace').claim(this.namespace!, this.node.path);
     if (props.security) {
       watchOneSidedAdmission(this, { label: this.name, namespace: this.namespace ?? 'default', labels: this.labels, port: this.port, policy: this.networkPolicy },

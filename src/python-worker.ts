@@ -237,23 +237,23 @@ export class PythonWorker extends Construct {
       liveness: resolvedLiveness && toKplusProbe(resolvedLiveness),
     });
 
-    const base = new WorkloadBase(this, ctx);
     if (autoscaling) this.autoscaler = createAutoscaler(this, 'Autoscaler', identity.metadataOf(`${ctx.name}-hpa`, ctx.component), this.deployment, autoscaling);
     if (queue) {
       // KEDA creates and owns the HPA: the Deployment must not set replicas, or every apply resets them.
       this.deployment.markHasAutoscaler();
       addScaledObject(this, { name: ctx.name, labels: identity.labelsOf(ctx.component), deploymentName: ctx.name, scaling: queue });
     }
-    this.disruptionBudget = base.spreadReplicas(this.deployment, maxReplicas);
 
-    this.networkPolicy = base.networkPolicy(props.egressTo);
+    const base = new WorkloadBase(this, ctx);
+    const started = base.begin({ workload: this.deployment, containers: [this.container], maxReplicas, egressTo: props.egressTo });
+    this.disruptionBudget = started.disruptionBudget;
+    this.networkPolicy = started.networkPolicy;
     addWorkerMetrics(this, ctx, props.metricsPort, this.networkPolicy);
-    base.govern(this.deployment);
+    base.finish(started);
     this.label = ctx.label;
     this.podIdentity = ctx.template.identity;
     this.namespaceName = Chart.of(this).namespace ?? 'default';
     this.podLabels = ctx.identity.selectorLabels(ctx.component);
-    base.register(this.networkPolicy, [this.container]);
   }
 
   /**

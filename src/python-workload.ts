@@ -17,8 +17,8 @@ import { warnOnce } from './warnings';
 
 // The workload base: what every Python workload of an application is built with (the web
 // Deployment, workers, scheduled jobs, the migration Job), the role `Workload` plays in
-// cdk8s-plus. A workload kind resolves its own props, builds its kplus workload on the pod
-// template, and calls these for the rest. Internal.
+// cdk8s-plus. A workload kind resolves its own props into a context, builds its kplus workload
+// on the pod template, and hands it to `WorkloadBase`, which builds the rest in one order. Internal.
 
 /** Who a workload is and what it runs: its identity, name and pod template, and its application's settings. */
 export interface WorkloadContext {
@@ -76,15 +76,68 @@ export function applicationWorkloadContext(
   });
 }
 
-/** The parts every Python workload has, built in `scope` (the workload's construct, or the service for its web pods). */
+/** What a workload kind hands the base: its kplus workload and what decides its parts. */
+export interface WorkloadParts {
+  /** The kplus workload the kind built on the pod template. */
+  readonly workload: kplus.AbstractPod;
+  /** Its Python containers: `connectTo` and `use` give them their variables. */
+  readonly containers: kplus.Container[];
+  /** The most replicas it runs; above one it gets a topology spread and a PodDisruptionBudget (a Deployment or StatefulSet). */
+  readonly maxReplicas?: number;
+  /** The budget's `maxUnavailable`. */
+  readonly maxUnavailable?: number;
+  /** Egress of its own, beyond its application's. */
+  readonly egressTo?: NetworkRule[];
+  /** How connection errors name it, when not by its context's label. */
+  readonly connectionLabel?: string;
+  /** Whether `connectTo`/`use` on the workload itself reach it (false for a kind without them); its application's always do. */
+  readonly ownConnections?: boolean;
+}
+
+/** The parts the base built for a workload, between `begin` and `finish`. */
+export interface StartedWorkload {
+  readonly parts: WorkloadParts;
+  /** Its NetworkPolicy `<name>-netpol`. */
+  readonly networkPolicy: ServiceNetworkPolicy;
+  /** Its PodDisruptionBudget `<name>-pdb`, when it runs more than one replica. */
+  readonly disruptionBudget?: ServiceDisruptionBudget;
+}
+
+/**
+ * The workload base: builds the parts every Python workload has (the web Deployment, workers,
+ * scheduled jobs, the migration Job, a kind of the user's), in `scope` (the workload's
+ * construct, or the service for its web pods), always in one order: the spread and disruption
+ * budget, the NetworkPolicy, then whatever the kind adds with them, then admission coverage
+ * (which reads the pods' volumes as they are then) and last the registration for `connectTo`
+ * and `use`. cdk8s writes objects in creation order, so the order is the file's. Internal.
+ */
 export class WorkloadBase {
   public constructor(private readonly scope: Construct, public readonly ctx: WorkloadContext) {}
+
+  /** Builds a workload the kind adds nothing to between its NetworkPolicy and its coverage. */
+  public build(parts: WorkloadParts): StartedWorkload {
+    const started = this.begin(parts);
+    this.finish(started);
+    return started;
+  }
+
+  /** The spread and disruption budget, then the NetworkPolicy; the kind adds its own parts, then calls `finish`. */
+  public begin(parts: WorkloadParts): StartedWorkload {
+    const budget = parts.maxReplicas === undefined ? undefined : this.spreadReplicas(parts.workload, parts.maxReplicas, parts.maxUnavailable);
+    return { parts, networkPolicy: this.networkPolicy(parts.egressTo), disruptionBudget: budget };
+  }
+
+  /** Admission coverage, once the pods have every volume, then the registration for `connectTo` and `use`. */
+  public finish(started: StartedWorkload): void {
+    this.govern(started.parts.workload);
+    this.register(started.networkPolicy, started.parts.containers, { label: started.parts.connectionLabel, ownGroup: started.parts.ownConnections });
+  }
 
   /**
    * The workload's NetworkPolicy `<name>-netpol`: no ingress (but what its kind adds), egress open,
    * or restricted to DNS, the application's `egressTo` and the workload's own once secured.
    */
-  public networkPolicy(egressTo?: NetworkRule[]): ServiceNetworkPolicy {
+  private networkPolicy(egressTo?: NetworkRule[]): ServiceNetworkPolicy {
     const ctx = this.ctx;
     const policy = new ServiceNetworkPolicy(this.scope, 'NetworkPolicy', {
       metadata: ctx.identity.metadataOf(ctx.objectName('netpol'), ctx.component),
@@ -117,10 +170,11 @@ export class WorkloadBase {
    * The spread is a topology spread plus a soft host anti-affinity, which kube-score and
    * kube-linter look for and which keeps replicas apart where nodes lack zone labels.
    */
-  public spreadReplicas(
-    workload: kplus.Deployment | kplus.StatefulSet, maxReplicas: number, maxUnavailable?: number,
-  ): ServiceDisruptionBudget | undefined {
+  private spreadReplicas(workload: kplus.AbstractPod, maxReplicas: number, maxUnavailable?: number): ServiceDisruptionBudget | undefined {
     if (maxReplicas <= 1) return undefined;
+    if (!(workload instanceof kplus.Deployment || workload instanceof kplus.StatefulSet)) {
+      throw new Error(`${this.ctx.label}: only a Deployment or StatefulSet spreads its replicas (${workload.node.path})`);
+    }
     const ctx = this.ctx;
     const selector = ctx.identity.selectorLabels(ctx.component);
     const budget = new ServiceDisruptionBudget(this.scope, 'DisruptionBudget', {
@@ -137,7 +191,7 @@ export class WorkloadBase {
    * a pod either would refuse fails the synthesis, not the deploy), and puts the policies and the
    * chart's Namespace before its objects in the file.
    */
-  public govern(workload: kplus.AbstractPod): void {
+  private govern(workload: kplus.AbstractPod): void {
     const policy = this.ctx.securityPolicy;
     if (policy) {
       // The library's own volumes are always allowed: read from the pod as built, not predicted.
@@ -157,7 +211,7 @@ export class WorkloadBase {
    * Makes the workload's pods reachable by `connectTo`/`use` on its application, and on the
    * workload itself unless `ownGroup` is false (a kind without `connectTo`/`use` of its own).
    */
-  public register(policy: ServiceNetworkPolicy, containers: kplus.Container[], options: { label?: string; ownGroup?: boolean } = {}): void {
+  private register(policy: ServiceNetworkPolicy, containers: kplus.Container[], options: { label?: string; ownGroup?: boolean }): void {
     const end = { scope: this.scope, label: options.label ?? this.ctx.label, policy, containers };
     if (options.ownGroup !== false || !this.ctx.application) ConnectionGroup.of(this.scope).add(end);
     if (this.ctx.application && this.ctx.application !== this.scope) ConnectionGroup.of(this.ctx.application).add(end);

@@ -11,8 +11,8 @@ import { stderrOf } from './support/stderr';
 
 // The workload base: every Python workload (the web Deployment, workers, scheduled jobs, the
 // migration Job) gets its NetworkPolicy, its disruption budget and spread, its admission coverage
-// and its place in its application's connections from one place. A new workload kind is one file:
-// the StatefulSet below is written as a user of the base would write it, and gets all of that.
+// and its place in its application's connections from one call, in one order. A new workload kind
+// is one file: the StatefulSet below is written as a user of the base would write it, and gets all of that.
 
 interface PythonStatefulSetProps extends StandalonePythonOptions {
   readonly service?: IPythonApplication;
@@ -45,9 +45,7 @@ class PythonStatefulSet extends Construct {
     this.container = ctx.template.addContainer(this.statefulSet, { name: 'app', command: props.command });
     if (props.scratchVolume) this.container.mount('/var/ledger', kplus.Volume.fromEmptyDir(this, 'Scratch', props.scratchVolume));
     this.base = new WorkloadBase(this, ctx);
-    this.base.spreadReplicas(this.statefulSet, props.replicas);
-    this.base.register(this.base.networkPolicy(), [this.container]);
-    this.base.govern(this.statefulSet);
+    this.base.build({ workload: this.statefulSet, containers: [this.container], maxReplicas: props.replicas });
   }
 }
 
