@@ -34,6 +34,7 @@ export { PythonWorker } from './python-worker';
 export type { PythonWorkerOptions, PythonWorkerProps, PythonWorkerShutdown } from './python-worker';
 export { PythonCronJob } from './python-cron-job';
 export type { PythonCronJobOptions, PythonCronJobProps } from './python-cron-job';
+export { PythonComponent } from './python-component';
 export type { PythonComponentOptions, StandalonePythonOptions } from './python-component';
 export { QueueScaling } from './queue-scaling';
 export { BackingService } from './connections';

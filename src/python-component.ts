@@ -1,9 +1,10 @@
 import { Chart, Size } from 'cdk8s';
 import { Construct } from 'constructs';
+import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { versionLabelOf, parseImageReference, warnMutableTag } from './image-reference';
 import { NetworkRule } from './network-policy';
 import { kplus } from './plus';
-import { applicationContextOf, IPythonApplication } from './python-application';
+import { applicationContextOf, IPythonApplication, IPythonWebService } from './python-application';
 import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import { applicationWorkloadContext, WorkloadContext } from './python-workload';
 import { kebabCase } from './resolve';
@@ -11,6 +12,7 @@ import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './secur
 import { addExternalSecret, PythonServiceExternalSecret, validateExternalSecret } from './service-config';
 import { NameRegistry, ServiceIdentity } from './service-identity';
 import { joinNamespacePolicy } from './service-security';
+import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
 import { PropValidator } from './validation';
 
 /**
@@ -262,4 +264,74 @@ function claim(scope: Construct, v: PropValidator, namespace: string | undefined
   const owner = names.ownerOf(`${namespace ?? ''}/${name}`);
   if (owner !== undefined) v.fail('name', name, `is already used by the object at "${owner}" in namespace "${namespace ?? '(default)'}"; objects would overwrite each other`);
   names.claim(`${namespace ?? ''}/${name}`, scope.node.path);
+}
+
+/** What a component's connections and sidecars act on, once its kind has built it. */
+interface BoundComponent {
+  readonly label: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly podLabels: { [key: string]: string };
+  readonly podIdentity: PythonServiceSecurityContext;
+  readonly workload: kplus.AbstractPod;
+}
+
+/**
+ * A worker or scheduled job of a Python application, or one on its own: what every component
+ * kind offers beyond its workload (connections to other services, backing services, sidecars).
+ */
+export abstract class PythonComponent extends Construct {
+  private end?: BoundComponent;
+
+  /**
+   * Lets this component's pods call `target`: egress to its pods on its container port here,
+   * ingress from these pods in the target's NetworkPolicy (on a service, `PythonService.connectTo`
+   * covers every component at once).
+   * @param target the service called
+   * @param options a variable with the target's URL
+   */
+  public connectTo(target: IPythonWebService, options: ServiceConnectionOptions = {}): void {
+    const end = this.built();
+    connectComponent(this, { label: end.label, name: end.name, namespace: end.namespace, podLabels: end.podLabels }, target, options);
+  }
+
+  /**
+   * Uses a database, broker or other endpoint in this component only: its variables in the
+   * container, its egress in the NetworkPolicy (on a service, `PythonService.use` covers every component).
+   * @param backing the backing service
+   */
+  public use(backing: BackingService): void {
+    useBackingService(ConnectionGroup.of(this), this, new PropValidator(this.built().label), backing);
+  }
+
+  /**
+   * Adds a native sidecar to the component's pods (an init container with `restartPolicy: Always`),
+   * restricted like the component, with small resources of its own; see `PythonService.addSidecar`.
+   * @param id the container name (a DNS label)
+   * @param options image, command, port, resources
+   */
+  public addSidecar(id: string, options: PythonSidecarOptions): kplus.Container {
+    const end = this.built();
+    return addNativeSidecar(new PropValidator(end.label), end.workload, id, options, end.podIdentity);
+  }
+
+  /**
+   * Records what connections and sidecars act on; the kind calls it once its workload is built.
+   * @internal
+   */
+  protected _bindComponent(ctx: WorkloadContext, workload: kplus.AbstractPod): void {
+    this.end = {
+      label: ctx.label,
+      name: ctx.name,
+      namespace: Chart.of(this).namespace ?? 'default',
+      podLabels: ctx.identity.selectorLabels(ctx.component),
+      podIdentity: ctx.template.identity,
+      workload,
+    };
+  }
+
+  private built(): BoundComponent {
+    if (this.end === undefined) throw new Error(`${this.node.path}: a PythonComponent kind must call _bindComponent once its workload is built`);
+    return this.end;
+  }
 }

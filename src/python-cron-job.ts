@@ -1,15 +1,13 @@
-import { Chart, Cron, Duration } from 'cdk8s';
+import { Cron, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { validateCron } from './backup';
-import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { disruptionTolerantFailurePolicy } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import { setCronSchedule, setPodFailurePolicy } from './plus-gaps';
-import type { IPythonApplication, IPythonWebService } from './python-application';
-import { componentContext, PythonComponentOptions, StandalonePythonOptions } from './python-component';
+import type { IPythonApplication } from './python-application';
+import { componentContext, PythonComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
 import { WorkloadBase } from './python-workload';
-import { PropValidator } from './validation';
 
 /**
  * A scheduled job of a `PythonService` (`service.addCronJob(id, options)`).
@@ -95,7 +93,7 @@ const MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midni
 /**
  * A `batch/v1` CronJob named `<service>-<id>` whose pods run the service's pod template.
  */
-export class PythonCronJob extends Construct {
+export class PythonCronJob extends PythonComponent {
   /** The CronJob. */
   public readonly cronJob: kplus.CronJob;
   /** The job container. */
@@ -105,9 +103,6 @@ export class PythonCronJob extends Construct {
   /** The NetworkPolicy: no ingress; egress as the application's. */
   public readonly networkPolicy: ServiceNetworkPolicy;
 
-  private readonly label: string;
-  private readonly namespaceName: string;
-  private readonly podLabels: { [key: string]: string };
 
   constructor(scope: Construct, id: string, props: PythonCronJobProps) {
     super(scope, id);
@@ -162,29 +157,7 @@ export class PythonCronJob extends Construct {
 
     const base = new WorkloadBase(this, ctx);
     this.networkPolicy = base.build({ workload: this.cronJob, containers: [this.container], egressTo: props.egressTo }).networkPolicy;
-    this.label = ctx.label;
-    this.namespaceName = Chart.of(this).namespace ?? 'default';
-    this.podLabels = ctx.identity.selectorLabels(ctx.component);
-  }
-
-  /**
-   * Lets this scheduled job's pods call `target`: egress to its pods on its container port here,
-   * ingress from these pods in the target's NetworkPolicy (on a service, `PythonService.connectTo`
-   * covers every component at once).
-   * @param target the service called
-   * @param options a variable with the target's URL
-   */
-  public connectTo(target: IPythonWebService, options: ServiceConnectionOptions = {}): void {
-    connectComponent(this, { label: this.label, name: this.name, namespace: this.namespaceName, podLabels: this.podLabels }, target, options);
-  }
-
-  /**
-   * Uses a database, broker or other endpoint in this scheduled job only: its variables in the
-   * container, its egress in the NetworkPolicy (on a service, `PythonService.use` covers every component).
-   * @param backing the backing service
-   */
-  public use(backing: BackingService): void {
-    useBackingService(ConnectionGroup.of(this), this, new PropValidator(this.label), backing);
+    this._bindComponent(ctx, this.cronJob);
   }
 }
 

@@ -1,22 +1,19 @@
-import { Chart, Duration, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { PythonServiceAutoscaling, ServiceDisruptionBudget } from './availability';
-import { BackingService, ConnectionGroup, connectComponent, ServiceConnectionOptions, useBackingService } from './connections';
 import { HealthProbe, HealthProbeKind, resolveProbe, toKplusProbe } from './health-probe';
 import { addPodMonitor } from './monitoring';
 import { NetworkProtocol, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
-import { applicationContextOf, IPythonApplication, IPythonWebService } from './python-application';
+import { applicationContextOf, IPythonApplication } from './python-application';
 import {
-  componentContext, PythonComponentOptions, StandalonePythonOptions,
+  componentContext, PythonComponent, PythonComponentOptions, StandalonePythonOptions,
 } from './python-component';
-import { PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
+import { PythonServiceResources } from './python-pod-template';
 import { WorkloadBase, WorkloadContext } from './python-workload';
 import { addScaledObject } from './queue-scaler';
 import { QueueScaling, resolveQueueScaling } from './queue-scaling';
 import { createAutoscaler, resolveAutoscaling } from './scaling';
-import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
-import { PropValidator } from './validation';
 import { WorkerProcess, WorkerProcessConfig, WorkerProcessKind } from './worker-process';
 
 /**
@@ -128,7 +125,7 @@ export interface PythonWorkerProps extends PythonWorkerOptions, StandalonePython
  * component label `<id>`, no Service, no HTTP probes, a grace period that covers the task time
  * limit, and the pod template of its service (or its own, standalone).
  */
-export class PythonWorker extends Construct {
+export class PythonWorker extends PythonComponent {
   /** The Deployment. */
   public readonly deployment: kplus.Deployment;
   /** The worker container. */
@@ -148,10 +145,6 @@ export class PythonWorker extends Construct {
   /** The HorizontalPodAutoscaler, with `autoscaling`. */
   public readonly autoscaler?: kplus.HorizontalPodAutoscaler;
 
-  private readonly label: string;
-  private readonly podIdentity: PythonServiceSecurityContext;
-  private readonly namespaceName: string;
-  private readonly podLabels: { [key: string]: string };
 
   constructor(scope: Construct, id: string, props: PythonWorkerProps) {
     super(scope, id);
@@ -250,40 +243,7 @@ export class PythonWorker extends Construct {
     this.networkPolicy = started.networkPolicy;
     addWorkerMetrics(this, ctx, props.metricsPort, this.networkPolicy);
     base.finish(started);
-    this.label = ctx.label;
-    this.podIdentity = ctx.template.identity;
-    this.namespaceName = Chart.of(this).namespace ?? 'default';
-    this.podLabels = ctx.identity.selectorLabels(ctx.component);
-  }
-
-  /**
-   * Lets this worker's pods call `target`: egress to its pods on its container port here, ingress
-   * from these pods in the target's NetworkPolicy (on a service, `PythonService.connectTo` covers
-   * every component at once).
-   * @param target the service called
-   * @param options a variable with the target's URL
-   */
-  public connectTo(target: IPythonWebService, options: ServiceConnectionOptions = {}): void {
-    connectComponent(this, { label: this.label, name: this.name, namespace: this.namespaceName, podLabels: this.podLabels }, target, options);
-  }
-
-  /**
-   * Uses a database, broker or other endpoint in this worker only: its variables in the container,
-   * its egress in the NetworkPolicy (on a service, `PythonService.use` covers every component).
-   * @param backing the backing service
-   */
-  public use(backing: BackingService): void {
-    useBackingService(ConnectionGroup.of(this), this, new PropValidator(this.label), backing);
-  }
-
-  /**
-   * Adds a native sidecar to the worker's pods (an init container with `restartPolicy: Always`),
-   * restricted like the worker, with small resources of its own; see `PythonService.addSidecar`.
-   * @param id the container name (a DNS label)
-   * @param options image, command, port, resources
-   */
-  public addSidecar(id: string, options: PythonSidecarOptions): kplus.Container {
-    return addNativeSidecar(new PropValidator(this.label), this.deployment, id, options, this.podIdentity);
+    this._bindComponent(ctx, this.deployment);
   }
 }
 

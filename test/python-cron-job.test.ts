@@ -33,3 +33,34 @@ describe('PythonCronJob alone', () => {
     expect(cron.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'weekly-report', 'app.kubernetes.io/component': 'cronjob', 'app.kubernetes.io/version': '3.1' });
   });
 });
+
+describe('what every component kind offers, like a worker', () => {
+  test('a native sidecar (a proxy to the database) runs beside each job, restricted, and the job\'s policy admits its image', () => {
+    const chart = new Chart(Testing.app(), 'reports', { namespace: 'reports' });
+    const cron = new PythonCronJob(chart, 'nightly', {
+      image: 'ghcr.io/acme/reports:2.0',
+      schedule: '0 3 * * *',
+      command: ['python', '-m', 'reports.nightly'],
+      security: { allowedImages: ['ghcr.io/acme/', 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1'] },
+    });
+    const sidecar = cron.addSidecar('cloud-sql-proxy', { image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1', args: ['--port=5432', 'acme:europe-west1:reports'] });
+    expect(sidecar.name).toBe('cloud-sql-proxy');
+    const manifests = synth(chart);
+    const pod = podTemplateOf(only(manifests, 'CronJob', 'nightly'))!.spec;
+    expect(pod.initContainers).toEqual([expect.objectContaining({
+      name: 'cloud-sql-proxy',
+      restartPolicy: 'Always',
+      securityContext: expect.objectContaining({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }),
+    })]);
+    expectStrictlyValid(manifests);
+  });
+
+  test('a sidecar image outside the job\'s allowed images fails the synthesis, naming it', () => {
+    const chart = new Chart(Testing.app(), 'reports', { namespace: 'reports' });
+    const cron = new PythonCronJob(chart, 'nightly', {
+      image: 'ghcr.io/acme/reports:2.0', schedule: '0 3 * * *', command: ['python', '-m', 'reports.nightly'], security: { allowedImages: ['ghcr.io/acme/'] },
+    });
+    cron.addSidecar('proxy', { image: 'docker.io/library/haproxy:3.1' });
+    expect(() => synth(chart)).toThrow(/docker\.io\/library\/haproxy:3\.1/);
+  });
+});
