@@ -19,8 +19,8 @@ export * from './security-policy';
 export * from './dockerfile';
 export { PythonPodTemplate, ResizeRestartPolicy } from './python-pod-template';
 export type {
-  PythonContainerOptions, PythonPodMount, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps, PythonResizePolicy,
-  PythonServiceResources, PythonServiceSecurityContext,
+  PythonContainerOptions, PythonImageOptions, PythonPodMount, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps, PythonProcessOptions,
+  PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext,
 } from './python-pod-template';
 export { ServiceIdentity } from './service-identity';
 export type { ServiceIdentityProps } from './service-identity';

@@ -5,7 +5,7 @@ import { versionLabelOf, parseImageReference, warnMutableTag } from './image-ref
 import { NetworkRule } from './network-policy';
 import { kplus } from './plus';
 import { applicationContextOf, IPythonApplication, IPythonWebService } from './python-application';
-import { PythonPodTemplate, PythonResizePolicy, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
+import { PythonImageOptions, PythonPodTemplate, PythonProcessOptions, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
 import { applicationWorkloadContext, WorkloadContext } from './python-workload';
 import { kebabCase } from './resolve';
 import { PodSecurityLevel, PythonServiceSecurity, SecurityPolicy } from './security-policy';
@@ -16,33 +16,10 @@ import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
 import { PropValidator } from './validation';
 
 /**
- * What a worker or a scheduled job may set for itself on top of its application's pod template.
+ * What a worker or a scheduled job may set for itself on top of its application's pod template:
+ * the process options (merged over the service's), its own secrets and its own egress.
  */
-export interface PythonComponentOptions {
-  /**
-   * CPU, memory and ephemeral storage per pod.
-   * @default - the service's
-   */
-  readonly resources?: PythonServiceResources;
-
-  /**
-   * Plain environment variables, merged over the service's.
-   * @default - the service's
-   */
-  readonly env?: { [name: string]: string };
-
-  /**
-   * Environment variables from Secrets, ConfigMaps or the downward API, merged over the service's.
-   * @default - the service's
-   */
-  readonly envValues?: { [name: string]: kplus.EnvValue };
-
-  /**
-   * Whole Secrets or ConfigMaps to load as environment variables, after the service's.
-   * @default - the service's
-   */
-  readonly envFrom?: kplus.EnvFrom[];
-
+export interface PythonComponentOptions extends PythonProcessOptions {
   /**
    * Environment variables from a secret manager for this component alone: its own ExternalSecret
    * `<name>-external` (the service's `externalSecret`, if any, applies too).
@@ -59,52 +36,15 @@ export interface PythonComponentOptions {
 
 /**
  * What a worker or scheduled job shares with the rest of its application when it runs alone,
- * without a `PythonService` (with one, it takes all of these from the service).
+ * without a `PythonService` (with one, it takes all of these from the service): the image
+ * options, its image and its identity.
  */
-export interface StandalonePythonOptions {
+export interface StandalonePythonOptions extends PythonImageOptions {
   /**
    * The container image (required without a service).
    * @default - the service's
    */
   readonly image?: string;
-
-  /**
-   * Image pull policy.
-   * @default kplus.ImagePullPolicy.ALWAYS
-   */
-  readonly imagePullPolicy?: kplus.ImagePullPolicy;
-
-  /**
-   * Names of registry Secrets (`kubernetes.io/dockerconfigjson`) in the namespace for pulling a
-   * private image; set on the pod spec.
-   * @default - the service's; none without a service
-   */
-  readonly imagePullSecrets?: string[];
-
-  /**
-   * Numeric user, group and fsGroup.
-   * @default - 10001 for all three
-   */
-  readonly securityContext?: PythonServiceSecurityContext;
-
-  /**
-   * Size limit of the writable `/tmp`.
-   * @default Size.mebibytes(256)
-   */
-  readonly tmpSize?: Size;
-
-  /**
-   * Run the pods in a user namespace of their own (`hostUsers: false`); needs Kubernetes 1.33+
-   * and nodes that support user namespaces.
-   * @default - the service's; true (the host's user namespace) without a service
-   */
-  readonly hostUsers?: boolean;
-
-  /**
-   * Resize the worker's Python container in place (Kubernetes 1.33+); scheduled jobs ignore it.
-   * @default - the service's; not set without a service
-   */
-  readonly resizePolicy?: PythonResizePolicy;
 
   /**
    * Base name of the objects. A DNS-1035 label.
@@ -137,6 +77,25 @@ export interface StandalonePythonOptions {
   readonly security?: PythonServiceSecurity;
 }
 
+/**
+ * The props a component of a service takes from the service: each one is named here, and the
+ * compiler holds the list to `StandalonePythonOptions`.
+ */
+const FROM_THE_SERVICE: { readonly [K in keyof Required<StandalonePythonOptions>]: true } = {
+  image: true,
+  name: true,
+  security: true,
+  securityContext: true,
+  imagePullPolicy: true,
+  imagePullSecrets: true,
+  tmpSize: true,
+  hostUsers: true,
+  resizePolicy: true,
+  labels: true,
+  version: true,
+  partOf: true,
+};
+
 /** The component ids a service uses itself, or that derive names it uses. */
 const RESERVED_COMPONENTS = ['server', 'migration', 'migrate'];
 
@@ -166,7 +125,7 @@ export function componentContext(
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id) || RESERVED_COMPONENTS.includes(id)) {
       v.fail('id', id, `must be a DNS-1035 label other than ${RESERVED_COMPONENTS.join(', ')} (it becomes the component label and part of the object names)`);
     }
-    for (const prop of ['image', 'name', 'security', 'securityContext', 'imagePullPolicy', 'imagePullSecrets', 'tmpSize', 'hostUsers', 'resizePolicy', 'labels', 'version', 'partOf'] as const) {
+    for (const prop of Object.keys(FROM_THE_SERVICE) as Array<keyof StandalonePythonOptions>) {
       if (props[prop] !== undefined) v.fail(prop, props[prop], 'comes from the service; set it there (a component of a service shares its image and identity)');
     }
     // Reported against the component, whose id is the part the user just chose.

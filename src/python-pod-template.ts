@@ -60,47 +60,52 @@ export interface PythonServiceSecurityContext {
 }
 
 /**
- * What every pod of one Python application shares, whatever runs in it (web server, worker,
- * scheduled job, migration).
+ * What each Python process of an application may set for itself: its resources and its
+ * environment. On a service (or a component on its own) these are the values; on a worker or
+ * scheduled job of a service they are merged over the service's.
  */
-export interface PythonPodOptions {
-  /**
-   * The container image, e.g. `ghcr.io/acme/shop-api:1.4.2` or `...@sha256:...`. Kept verbatim.
-   */
-  readonly image: string;
-
-  /**
-   * Image pull policy.
-   * @default kplus.ImagePullPolicy.ALWAYS - tags are mutable; with a digest, IF_NOT_PRESENT is as safe and cheaper
-   */
-  readonly imagePullPolicy?: kplus.ImagePullPolicy;
-
+export interface PythonProcessOptions {
   /**
    * CPU, memory and ephemeral storage per pod.
-   * @default - 250m CPU, 256Mi memory (request = limit), 1Gi ephemeral storage
+   * @default - 250m CPU, 256Mi memory (request = limit), 1Gi ephemeral storage; a component of a service: the service's
    */
   readonly resources?: PythonServiceResources;
 
   /**
    * Plain environment variables. They may override the Python defaults this library sets
-   * (PYTHONUNBUFFERED, WEB_CONCURRENCY, ...).
-   * @default - none
+   * (PYTHONUNBUFFERED, WEB_CONCURRENCY, ...). On a component of a service they are merged over
+   * the service's: a name set here replaces the service's, from `env` or `envValues`.
+   * @default - none; a component of a service: the service's
    */
   readonly env?: { [name: string]: string };
 
   /**
    * Environment variables from Secrets, ConfigMaps or the downward API,
-   * e.g. `{ DATABASE_URL: kplus.EnvValue.fromSecretValue({ secret, key: 'url' }) }`.
-   * @default - none
+   * e.g. `{ DATABASE_URL: kplus.EnvValue.fromSecretValue({ secret, key: 'url' }) }`. On a
+   * component of a service they are merged over the service's.
+   * @default - none; a component of a service: the service's
    */
   readonly envValues?: { [name: string]: kplus.EnvValue };
 
   /**
    * Whole Secrets or ConfigMaps to load as environment variables,
-   * e.g. `[kplus.Env.fromSecret(secret)]`.
-   * @default - none
+   * e.g. `[kplus.Env.fromSecret(secret)]`. On a component of a service they load after the service's.
+   * @default - none; a component of a service: the service's
    */
   readonly envFrom?: kplus.EnvFrom[];
+}
+
+/**
+ * What every pod of one Python application shares because it runs the same image: how the image
+ * is pulled and which user, `/tmp`, user namespace and resize policy its pods get. A worker or
+ * scheduled job of a service takes these from the service.
+ */
+export interface PythonImageOptions {
+  /**
+   * Image pull policy.
+   * @default kplus.ImagePullPolicy.ALWAYS - tags are mutable; with a digest, IF_NOT_PRESENT is as safe and cheaper
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
 
   /**
    * Numeric user, group and fsGroup.
@@ -146,6 +151,17 @@ export interface PythonPodOptions {
    * @default - not set: the cluster's default, every resource resized without a restart
    */
   readonly resizePolicy?: PythonResizePolicy;
+}
+
+/**
+ * What every pod of one Python application shares, whatever runs in it (web server, worker,
+ * scheduled job, migration).
+ */
+export interface PythonPodOptions extends PythonImageOptions, PythonProcessOptions {
+  /**
+   * The container image, e.g. `ghcr.io/acme/shop-api:1.4.2` or `...@sha256:...`. Kept verbatim.
+   */
+  readonly image: string;
 }
 
 /**
@@ -214,34 +230,10 @@ export interface PythonPodTemplateProps extends PythonPodOptions {
 }
 
 /**
- * What a component of an application changes in the application's pod template.
+ * What a component of an application changes in the application's pod template: the process
+ * options, merged over the template's.
  */
-export interface PythonPodOverrides {
-  /**
-   * Plain environment variables, merged over the template's (a name set here replaces the
-   * template's, from `env` or `envValues`).
-   * @default - the template's
-   */
-  readonly env?: { [name: string]: string };
-
-  /**
-   * Environment variables from Secrets, ConfigMaps or the downward API, merged over the template's.
-   * @default - the template's
-   */
-  readonly envValues?: { [name: string]: kplus.EnvValue };
-
-  /**
-   * Whole Secrets or ConfigMaps loaded after the template's.
-   * @default - the template's
-   */
-  readonly envFrom?: kplus.EnvFrom[];
-
-  /**
-   * Resources instead of the template's.
-   * @default - the template's
-   */
-  readonly resources?: PythonServiceResources;
-
+export interface PythonPodOverrides extends PythonProcessOptions {
   /**
    * Who is asking, for error messages.
    * @default - the template's

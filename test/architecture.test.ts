@@ -61,6 +61,27 @@ describe('architecture', () => {
     expect(found.sort()).toEqual(Object.keys(MODULE_STATE).sort());
   });
 
+  test('each pod prop is declared once, in the image-level or the process-level interface, and composed from there', () => {
+    // The interfaces a Python pod's props reach a service, a component or a pod template through.
+    const podInterfaces = [
+      'PythonImageOptions', 'PythonProcessOptions', 'PythonPodOptions', 'PythonPodTemplateProps', 'PythonPodOverrides', 'PythonServiceProps',
+      'PythonComponentOptions', 'StandalonePythonOptions', 'PythonWorkerOptions', 'PythonWorkerProps', 'PythonCronJobOptions', 'PythonCronJobProps',
+    ];
+    const podProps = ['imagePullPolicy', 'securityContext', 'tmpSize', 'imagePullSecrets', 'hostUsers', 'resizePolicy', 'resources', 'env', 'envValues', 'envFrom'];
+    const declared = new Map<string, string[]>();
+    for (const [file, text] of source) {
+      for (const block of text.matchAll(/^export interface (\w+)[^{]*\{([\s\S]*?)^\}/gm)) {
+        for (const prop of block[2].matchAll(/^ {2}readonly (\w+)\??:/gm)) {
+          if (podProps.includes(prop[1]) && podInterfaces.includes(block[1])) declared.set(prop[1], [...(declared.get(prop[1]) ?? []), `${file} ${block[1]}`]);
+        }
+      }
+    }
+    expect(podInterfaces.filter((name) => ![...source.values()].some((text) => text.includes(`export interface ${name} `)))).toEqual([]);
+    const owners = (names: string[]) => names.map((n) => declared.get(n));
+    expect(owners(podProps.slice(0, 6))).toEqual(podProps.slice(0, 6).map(() => ['python-pod-template.ts PythonImageOptions']));
+    expect(owners(podProps.slice(6))).toEqual(podProps.slice(6).map(() => ['python-pod-template.ts PythonProcessOptions']));
+  });
+
   test('one toJson is replaced, by the render hook; render-time edits are only the content-derived name and the self-checks', () => {
     const replacements = [...source].flatMap(([file, text]) => [...text.matchAll(/\.toJson = /g)].map(() => file));
     expect(replacements).toEqual(['after-render.ts']);
