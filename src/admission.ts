@@ -36,11 +36,6 @@ export interface AdmissionRule {
   readonly check: (podSpec: any, podAnnotations?: { [key: string]: string }) => string[];
 }
 
-/** The pod template of a rendered workload, or the pod itself: what `podSpec` and `podMetadata` below read. */
-export function podTemplateOfManifest(manifest: any): any {
-  return manifest.kind === 'Pod' ? manifest : manifest.kind === 'CronJob' ? manifest.spec?.jobTemplate?.spec?.template : manifest.spec?.template;
-}
-
 /** Variables both engines define before the validations. */
 export const ADMISSION_VARIABLES: Array<{ name: string; expression: string }> = [
   {

@@ -37,9 +37,9 @@ export type { PythonCronJobOptions, PythonCronJobProps } from './python-cron-job
 export { PythonComponent } from './python-component';
 export type { PythonComponentOptions, StandalonePythonOptions } from './python-component';
 export { QueueScaling } from './queue-scaling';
-export { BackingService } from './connections';
+export { BackingService } from './backing-service';
 export type {
   BackingServiceSecretKey, CloudNativePgOptions, DatabaseVariables, EndpointBackingOptions, RabbitMqBackingOptions, RedisBackingOptions,
-  ServiceConnectionOptions,
-} from './connections';
+} from './backing-service';
+export type { ServiceConnectionOptions } from './connections';
 export type { BrokerListScalingOptions, CustomQueueScalingOptions, QueueScalingLimits, RabbitMqScalingOptions, RedisListScalingOptions, SecretKeySelector, TriggerSecret } from './queue-scaling';

@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import { k8s } from './plus';
 import { PythonServiceResources, resolveResources } from './python-pod-template';
+import { argoCdWaves } from './release-order';
 import { PropValidator } from './validation';
 
 // The migration options, and their defaults and checks, shared by PythonService's resolve phase
@@ -113,16 +114,6 @@ export function validateMigrations(v: PropValidator, m: PythonServiceMigrations)
   const argoCd = m.argoCdPreSyncHook === true || m.argoCdSyncWave !== undefined;
   const sortedCodes = [...fatalExitCodes].sort((a, b) => a - b);
   return { ttl, deadline, backoffLimit, fatalExitCodes: sortedCodes, argoCdWave: argoCd ? m.argoCdSyncWave ?? 0 : undefined };
-}
-
-/**
- * The Argo CD sync waves that put what a release needs before what needs it: the Namespace,
- * then the admission policies, then the migration's ServiceAccount, then the migration Job (its
- * own wave, default 0), then everything else (wave 0). Internal.
- */
-export function argoCdWaves(jobWave: number): { namespace: number; policies: number; migrationServiceAccount: number } {
-  const first = Math.min(jobWave, 0);
-  return { namespace: first - 3, policies: first - 2, migrationServiceAccount: jobWave - 1 };
 }
 
 export function syncWaveAnnotation(wave: number): { [key: string]: string } {

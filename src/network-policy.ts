@@ -291,3 +291,8 @@ function renderPeer(peer: NetworkPeer): Record<string, unknown> {
   }
   return out;
 }
+
+/** The pods labelled `podLabels` in `namespace`, as a peer of a policy in `policyNamespace` (a peer without a namespace selects pods of the policy's own). */
+export function peerIn(namespace: string | undefined, policyNamespace: string, podLabels: { [key: string]: string }): NetworkPeer {
+  return namespace !== undefined && namespace !== policyNamespace ? { namespaceName: namespace, podLabels } : { podLabels };
+}

@@ -1,6 +1,6 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
-import { podTemplateOfManifest } from './admission';
 import { overlayOf, withSortedKey } from './after-render';
+import { podTemplateOfManifest } from './manifest';
 import { k8s, kplus } from './plus';
 
 /**

@@ -1,6 +1,5 @@
 import { Cron, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { validateCron } from './backup';
 import { disruptionTolerantFailurePolicy } from './migration-options';
 import { ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
@@ -8,6 +7,7 @@ import { setCronSchedule, setPodFailurePolicy } from './plus-gaps';
 import type { IPythonApplication } from './python-application';
 import { componentContext, PythonComponent, PythonComponentOptions, StandalonePythonOptions } from './python-component';
 import { WorkloadBase } from './python-workload';
+import { validateCron } from './schedules';
 
 /**
  * A scheduled job of a `PythonService` (`service.addCronJob(id, options)`).

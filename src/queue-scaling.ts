@@ -1,5 +1,5 @@
 import { Duration } from 'cdk8s';
-import { BackingService, redisTargetOf } from './connections';
+import { BackingService, redisTargetOf } from './backing-service';
 import { PropValidator } from './validation';
 
 /**

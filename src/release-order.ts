@@ -43,3 +43,13 @@ export function emitChartNamespaceBefore(scope: IConstruct): void {
 export function addSyncWave(objects: ApiObject[], wave: number): void {
   for (const object of objects) object.metadata.addAnnotation('argocd.argoproj.io/sync-wave', String(wave));
 }
+
+/**
+ * The Argo CD sync waves that put what a release needs before what needs it: the Namespace,
+ * then the admission policies, then the migration's ServiceAccount, then the migration Job (its
+ * own wave, default 0), then everything else (wave 0). Internal.
+ */
+export function argoCdWaves(jobWave: number): { namespace: number; policies: number; migrationServiceAccount: number } {
+  const first = Math.min(jobWave, 0);
+  return { namespace: first - 3, policies: first - 2, migrationServiceAccount: jobWave - 1 };
+}

@@ -9,7 +9,7 @@ import { parseImageReference, versionLabelOf, warnMutableTag } from './image-ref
 import { LABEL_PART_OF, LABEL_VERSION } from './labels';
 import { validateMigrations } from './migration-options';
 import { MULTIPROCESS_DIR_MEBIBYTES, validateMonitoringOptions } from './monitoring';
-import { validateNetworkRule } from './network-policy';
+import { NetworkPeer, validateNetworkRule } from './network-policy';
 import { isSingleAttach, validatePersistence } from './persistence';
 import { kplus } from './plus';
 import { resolvePythonPod, ResolvedPythonPod } from './python-pod-template';
@@ -18,7 +18,7 @@ import type { PythonServiceProps } from './python-service-props';
 import { resolveAutoscaling, ResolvedAutoscaling } from './scaling';
 import { PythonServiceSecurity, validateAllowedImages, validateVolumeNames } from './security-policy';
 import { ResolvedTracing, resolveTracing, validateConfigFiles, validateExternalSecret } from './service-config';
-import { NameRegistry } from './service-identity';
+import { kebabCase, NameRegistry } from './service-identity';
 import { PropValidator } from './validation';
 import { warnOnce } from './warnings';
 import {
@@ -331,11 +331,13 @@ function validateServiceName(v: PropValidator, prop: string, name: string): void
   if (name.length > 63) v.fail(prop, name, `is ${name.length} characters long; the limit is 63`);
 }
 
-/** "ShopApi" → "shop-api"; "api_v2" → "api-v2". */
-export function kebabCase(id: string): string {
-  return id
-    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-    .replace(/[^A-Za-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .toLowerCase();
+/** Who may reach the service port. */
+export function ingressPeers(security: PythonServiceSecurity | undefined, exposure: Exposure): NetworkPeer[] | undefined {
+  if (security?.ingressFrom) return [...security.ingressFrom];
+  // The proxy in front (ingress controller, Gateway data plane) runs there, and nothing else needs the port.
+  if (exposure.proxyNamespace !== undefined) return [{ namespaceName: exposure.proxyNamespace }];
+  if (!security) return undefined;
+  // Behind a LoadBalancer, NodePort or Ingress the traffic comes from outside the namespace
+  // (the controller or the internet); a cluster-internal service only serves its neighbours.
+  return exposure.clusterInternal ? [{ podLabels: {} }] : undefined;
 }

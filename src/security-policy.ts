@@ -1,12 +1,13 @@
 import { ApiObject, Chart, JsonPatch, Lazy } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel, podTemplateOfManifest } from './admission';
+import { ADMISSION_VARIABLES, AdmissionRule, admissionRules, imageAllowed, imageAllowlist, PodSecurityLevel } from './admission';
 import { checkRendered, renderUnchecked } from './after-render';
 import { customResource } from './custom-resource';
 import { DnsEgress } from './dns-egress';
 import { parseImageReference } from './image-reference';
 import type * as kyverno from './imports/policies.kyverno.io';
 import { KUBERNETES_FEATURES, KubernetesVersion, requireKubernetes } from './kubernetes-version';
+import { podTemplateOfManifest } from './manifest';
 import { NetworkPeer, NetworkRule } from './network-policy';
 import { kplus } from './plus';
 import { closeNamespaceGaps } from './plus-gaps';

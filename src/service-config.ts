@@ -1,11 +1,11 @@
 import { createHash } from 'crypto';
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { goDuration } from './backup';
 import { customResource } from './custom-resource';
 import type * as eso from './imports/external-secrets.io';
 import { NetworkPeer, NetworkRule, validateNetworkRule } from './network-policy';
 import { kplus } from './plus';
+import { goDuration } from './schedules';
 import { PropValidator } from './validation';
 
 /**

@@ -143,3 +143,12 @@ export class NameRegistry extends Construct {
     this.owners.set(key, path);
   }
 }
+
+/** "ShopApi" → "shop-api"; "api_v2" → "api-v2". */
+export function kebabCase(id: string): string {
+  return id
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .toLowerCase();
+}

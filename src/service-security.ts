@@ -1,12 +1,9 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DnsEgress } from './dns-egress';
-import { Exposure } from './exposure';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './labels';
-import { argoCdWaves } from './migration-options';
-import { NetworkPeer } from './network-policy';
 import { kplus } from './plus';
-import { addSyncWave, registerChartNamespace } from './release-order';
+import { addSyncWave, argoCdWaves, registerChartNamespace } from './release-order';
 import { PodSecurityLevel, PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from './security-policy';
 import { ServiceIdentity } from './service-identity';
 import { PropValidator } from './validation';
@@ -154,17 +151,6 @@ let sharedDefaultDns: DnsEgress | undefined;
 export function defaultDns(): DnsEgress {
   sharedDefaultDns ??= DnsEgress.kubeDns();
   return sharedDefaultDns;
-}
-
-/** Who may reach the service port. */
-export function ingressPeers(security: PythonServiceSecurity | undefined, exposure: Exposure): NetworkPeer[] | undefined {
-  if (security?.ingressFrom) return [...security.ingressFrom];
-  // The proxy in front (ingress controller, Gateway data plane) runs there, and nothing else needs the port.
-  if (exposure.proxyNamespace !== undefined) return [{ namespaceName: exposure.proxyNamespace }];
-  if (!security) return undefined;
-  // Behind a LoadBalancer, NodePort or Ingress the traffic comes from outside the namespace
-  // (the controller or the internet); a cluster-internal service only serves its neighbours.
-  return exposure.clusterInternal ? [{ podLabels: {} }] : undefined;
 }
 
 /**

@@ -37,7 +37,7 @@ function cyclesOf(edges: (file: string) => string[]): string[] {
  */
 const MODULE_STATE: { [site: string]: string } = {
   'admission.ts ruleSets': 'memo of a pure function: the admission rules of one set of inputs',
-  'backup.ts cronVerdicts': 'memo of a pure function: the verdict on one cron expression',
+  'schedules.ts cronVerdicts': 'memo of a pure function: the verdict on one cron expression',
   'network-policy.ts checkedRules': 'memo: a rule object is checked once, however many policies it is added to',
   'security-policy.ts validationSets': 'memo of a pure function: the CEL validations of one rule list',
   'validation.ts qualifiedNames': 'memo of a pure function: the verdict on one label key',
@@ -48,7 +48,7 @@ const MODULE_STATE: { [site: string]: string } = {
   'warnings.ts printed': 'per process by design: a warning is printed once per synthesis run',
   'service-security.ts sharedDefaultDns': 'an immutable default every service shares, so its rules are checked once',
   'after-render.ts hooksByObject': 'the one render hook of an object cdk8s-plus creates: its typed overlay, content edits and checks',
-  'connections.ts backingInternals': 'private state of the public BackingService, kept off its jsii surface',
+  'backing-service.ts backingInternals': 'private state of the public BackingService, kept off its jsii surface',
   'queue-scaling.ts resolvers': 'private state of the public QueueScaling, kept off its jsii surface',
 };
 
