@@ -8,7 +8,7 @@ const { Construct } = require('constructs');
 
 const ALLOWED_IMAGES = ['registry.example.com/shop/'];
 const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
-const GUNICORN_CONFIG = require('../lib/gunicorn-config').renderGunicornConfig({ multiprocess: true, metricsPort: 9090 });
+const GUNICORN_CONFIG = require('../lib/python/gunicorn-config').renderGunicornConfig({ multiprocess: true, metricsPort: 9090 });
 
 // The Pod Security "restricted" rules in CEL (and no hostPath), written once, used by the service's
 // policy and by the namespace's.

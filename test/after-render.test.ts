@@ -1,5 +1,5 @@
 import { ApiObject, Chart, JsonPatch, Testing } from 'cdk8s';
-import { afterRender, checkRendered, renderUnchecked, withSortedKey } from '../src/after-render';
+import { afterRender, checkRendered, renderUnchecked, withSortedKey } from '../src/core/after-render';
 
 function configMap(): ApiObject {
   const chart = new Chart(Testing.app(), 'test');

@@ -3,13 +3,26 @@ import * as path from 'path';
 
 // The layout rules of DESIGN.md §3, checked on the source so a later change cannot quietly undo them.
 const SRC = path.join(__dirname, '..', 'src');
-const files = fs.readdirSync(SRC).filter((f) => f.endsWith('.ts'));
-const source = new Map(files.map((f) => [f, fs.readFileSync(path.join(SRC, f), 'utf8')]));
 
-/** Value imports between src files (type-only imports vanish at run time and cannot form cycles). */
-function importsOf(file: string): string[] {
-  const found = [...source.get(file)!.matchAll(/^import (?!type )[^;]*? from '\.\/([^']+)';$/gms)].map((m) => `${m[1]}.ts`);
-  return found.filter((f) => source.has(f));
+/** Every source file, as its path under src/ (the generated CRD types in imports/ aside). */
+function sourceFiles(dir = ''): string[] {
+  return fs.readdirSync(path.join(SRC, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = path.posix.join(dir, e.name);
+    if (e.isDirectory()) return rel === 'imports' ? [] : sourceFiles(rel);
+    return e.name.endsWith('.ts') ? [rel] : [];
+  }).sort();
+}
+const files = sourceFiles();
+const source = new Map(files.map((f) => [f, fs.readFileSync(path.join(SRC, f), 'utf8')]));
+/** A file by its name, wherever it lives (names are unique across the folders). */
+const fileNamed = (name: string) => files.find((f) => path.posix.basename(f) === name)!;
+
+/** The src files `file` imports; type-only imports too when `withTypes` (they vanish at run time and cannot form cycles). */
+function importsOf(file: string, withTypes = false): string[] {
+  const pattern = withTypes ? /^(?:import|export) (?:type )?[^;]*? from '(\.{1,2}\/[^']+)';$/gms : /^(?:import|export) (?!type )[^;]*? from '(\.{1,2}\/[^']+)';$/gms;
+  return [...source.get(file)!.matchAll(pattern)]
+    .map((m) => path.posix.normalize(path.posix.join(path.posix.dirname(file), `${m[1]}.ts`)))
+    .filter((f) => source.has(f));
 }
 
 /** Every cycle of the import graph `edges` describes, as `a -> b -> a`. */
@@ -56,7 +69,7 @@ describe('architecture', () => {
   test('no module-level registry but the listed ones, each with its reason', () => {
     const found: string[] = [];
     for (const [file, text] of source) {
-      for (const m of text.matchAll(/^(?:const (\w+) = new (?:WeakMap|WeakSet|Map|Set)\b|let (\w+))/gm)) found.push(`${file} ${m[1] ?? m[2]}`);
+      for (const m of text.matchAll(/^(?:const (\w+) = new (?:WeakMap|WeakSet|Map|Set)\b|let (\w+))/gm)) found.push(`${path.posix.basename(file)} ${m[1] ?? m[2]}`);
     }
     expect(found.sort()).toEqual(Object.keys(MODULE_STATE).sort());
   });
@@ -72,7 +85,7 @@ describe('architecture', () => {
     for (const [file, text] of source) {
       for (const block of text.matchAll(/^export interface (\w+)[^{]*\{([\s\S]*?)^\}/gm)) {
         for (const prop of block[2].matchAll(/^ {2}readonly (\w+)\??:/gm)) {
-          if (podProps.includes(prop[1]) && podInterfaces.includes(block[1])) declared.set(prop[1], [...(declared.get(prop[1]) ?? []), `${file} ${block[1]}`]);
+          if (podProps.includes(prop[1]) && podInterfaces.includes(block[1])) declared.set(prop[1], [...(declared.get(prop[1]) ?? []), `${path.posix.basename(file)} ${block[1]}`]);
         }
       }
     }
@@ -83,17 +96,35 @@ describe('architecture', () => {
   });
 
   test('one toJson is replaced, by the render hook; render-time edits are only the content-derived name and the self-checks', () => {
-    const replacements = [...source].flatMap(([file, text]) => [...text.matchAll(/\.toJson = /g)].map(() => file));
+    const replacements = [...source].flatMap(([file, text]) => [...text.matchAll(/\.toJson = /g)].map(() => path.posix.basename(file)));
     expect(replacements).toEqual(['after-render.ts']);
-    const sites = (call: string) => [...source].filter(([file, text]) => file !== 'after-render.ts' && new RegExp(`\\b${call}[(<]`).test(text)).map(([file]) => file).sort();
+    const sites = (call: string) => [...source].filter(([file, text]) => !file.endsWith('after-render.ts') && new RegExp(`\\b${call}[(<]`).test(text)).map(([file]) => path.posix.basename(file)).sort();
     expect(sites('afterRender')).toEqual(['migrations.ts']);
     expect(sites('checkRendered')).toEqual(['python-service.ts', 'security-policy.ts']);
     expect(sites('overlayOf')).toEqual(['plus-gaps.ts']);
   });
 
+  test('the folders show the architecture: the core, the workload kinds, one folder per feature, the Python runtime', () => {
+    const folders = [...new Set(files.map((f) => path.posix.dirname(f)))].sort();
+    expect(folders).toEqual([
+      '.', 'core', 'features/backup', 'features/config', 'features/connections', 'features/exposure', 'features/monitoring', 'features/scaling',
+      'features/security', 'kinds', 'python',
+    ]);
+    expect(files.filter((f) => path.posix.dirname(f) === '.')).toEqual(['index.ts']);
+  });
+
+  test('no feature imports another feature (type imports count): what two features share lives in the core', () => {
+    const featureOf = (f: string) => /^features\/([^/]+)\//.exec(f)?.[1];
+    const crossings = files.filter(featureOf).flatMap((f) => importsOf(f, true)
+      .filter((dep) => featureOf(dep) !== undefined && featureOf(dep) !== featureOf(f))
+      .map((dep) => `${f} -> ${dep}`));
+    expect(crossings).toEqual([]);
+    const coreToKinds = files.filter((f) => f.startsWith('core/')).flatMap((f) => importsOf(f, true).filter((d) => d.startsWith('kinds/')).map((d) => `${f} -> ${d}`));
+    expect(coreToKinds).toEqual([]);
+  });
 
   test('PythonService only wires: its file stays within 400 lines', () => {
-    expect(source.get('python-service.ts')!.trimEnd().split('\n').length).toBeLessThanOrEqual(400);
+    expect(source.get(fileNamed('python-service.ts'))!.trimEnd().split('\n').length).toBeLessThanOrEqual(400);
   });
 
   test('no construct reaches into another file\'s underscore members', () => {
@@ -113,19 +144,20 @@ describe('architecture', () => {
 
   test('one module imports cdk8s-plus (moving to a newer one is an edit there and in plus-gaps.ts)', () => {
     const importers = [...source].filter(([, text]) => /from 'cdk8s-plus-\d+'/.test(text)).map(([file]) => file);
-    expect(importers).toEqual(['plus.ts']);
+    expect(importers).toEqual(['core/plus.ts']);
   });
 
   test('no import cycle even counting type imports: components depend on IPythonApplication, not on PythonService', () => {
     // Type imports count here: they are how a worker, scheduled job or migration Job would
     // depend on the concrete class that builds them (the nine-file circle this replaced).
-    const cycles = cyclesOf((f) => [...source.get(f)!.matchAll(/^import (?:type )?[^;]*? from '\.\/([^']+)';$/gms)].map((m) => `${m[1]}.ts`).filter((d) => source.has(d)));
+    const cycles = cyclesOf((f) => importsOf(f, true));
     expect(cycles).toEqual([]);
-    const componentFiles = ['python-component.ts', 'python-worker.ts', 'python-cron-job.ts', 'migrations.ts', 'connections.ts'];
-    expect(componentFiles.filter((f) => /from '\.\/python-service'/.test(source.get(f)!))).toEqual([]);
+    const componentFiles = ['python-component.ts', 'python-worker.ts', 'python-cron-job.ts', 'migrations.ts', 'connections.ts'].map(fileNamed);
+    expect(componentFiles.filter((f) => importsOf(f, true).includes(fileNamed('python-service.ts')))).toEqual([]);
   });
 
   test('the rule sets the checks above read are really there (the scan is not empty)', () => {
-    expect(importsOf('python-service.ts')).toEqual(expect.arrayContaining(['python-pod-template.ts', 'service-identity.ts', 'resolve.ts']));
+    expect(importsOf(fileNamed('python-service.ts'))).toEqual(expect.arrayContaining(['core/python-pod-template.ts', 'core/service-identity.ts', 'kinds/resolve.ts']));
+    expect(importsOf('features/security/service-security.ts', true)).toEqual(expect.arrayContaining(['features/security/security-policy.ts', 'core/release-order.ts']));
   });
 });

@@ -1,5 +1,5 @@
 import { App, Chart, Lazy } from 'cdk8s';
-import { customResource, plainJson } from '../src/custom-resource';
+import { customResource, plainJson } from '../src/core/custom-resource';
 import * as monitoring from '../src/imports/monitoring.coreos.com';
 
 describe('plainJson: typed custom-resource props as JSON', () => {

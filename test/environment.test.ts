@@ -2,9 +2,9 @@ import { Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as fc from 'fast-check';
 import { PythonServer, PythonService, PythonServiceProps } from '../src';
-import { orderEnvironment, referencesOf } from '../src/environment';
-import { PropValidator } from '../src/validation';
 import { appContainer, only, synth } from './support/manifests';
+import { orderEnvironment, referencesOf } from '../src/core/environment';
+import { PropValidator } from '../src/core/validation';
 
 function envList(props: Partial<PythonServiceProps>): Array<{ name: string; value?: string; valueFrom?: any }> {
   const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });

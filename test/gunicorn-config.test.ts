@@ -4,8 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Chart, Size, Testing } from 'cdk8s';
 import { PythonServer, PythonService, PythonServiceProps } from '../src';
-import { renderGunicornConfig } from '../src/gunicorn-config';
 import { appContainer, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth } from './support/manifests';
+import { renderGunicornConfig } from '../src/python/gunicorn-config';
 
 /**
  * Runs the rendered configuration the way gunicorn does (as a Python file, then its hooks with

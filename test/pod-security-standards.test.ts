@@ -1,4 +1,4 @@
-import { baselineViolations, restrictedViolations } from '../src/pod-security-standards';
+import { baselineViolations, restrictedViolations } from '../src/features/security/pod-security-standards';
 
 /** A pod spec that meets "restricted", the way PythonService emits it. */
 function restrictedPod(): any {

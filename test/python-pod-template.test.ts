@@ -1,8 +1,8 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { PythonPodTemplate, PythonService, PythonWorker, WorkerProcess } from '../src';
-import { restrictedViolations } from '../src/pod-security-standards';
 import { appContainer, envOf, expectStrictlyValid, only, podTemplateOf, synth } from './support/manifests';
+import { restrictedViolations } from '../src/features/security/pod-security-standards';
 
 function jobWith(template: (chart: Chart) => PythonPodTemplate) {
   const chart = new Chart(Testing.app(), 'jobs', { namespace: 'jobs' });

@@ -3,11 +3,11 @@ import { Construct } from 'constructs';
 import {
   BackingService, IPythonApplication, MigrationJob, PythonApplicationContext, PythonPodTemplate, PythonService, PythonServiceProps, PythonWorker, ServiceIdentity, WorkerProcess,
 } from '../src';
-import { kplus } from '../src/plus';
-import { componentContext, StandalonePythonOptions } from '../src/python-component';
-import { WorkloadBase } from '../src/python-workload';
 import { appContainer, envOf, only, servicePolicy, synth } from './support/manifests';
 import { stderrOf } from './support/stderr';
+import { kplus } from '../src/core/plus';
+import { componentContext, StandalonePythonOptions } from '../src/core/python-component';
+import { WorkloadBase } from '../src/core/python-workload';
 
 // The workload base: every Python workload (the web Deployment, workers, scheduled jobs, the
 // migration Job) gets its NetworkPolicy, its disruption budget and spread, its admission coverage

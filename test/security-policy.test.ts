@@ -4,11 +4,11 @@ import {
   AdmissionEngine, AdmissionPolicyApiVersion, DnsEgress, Exposure, NetworkProtocol, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, PreStopMethod, PythonServer,
   PythonService, PythonServiceProps, PythonServiceSecurity, SecurityPolicy, WorkerProcess,
 } from '../src';
-import { admissionRules } from '../src/admission';
-import { restrictedViolations } from '../src/pod-security-standards';
 import { evaluatePolicy, staticTypeOf } from './support/cel';
 import { allOf, crossObjectProblems, expectStrictlyValid, Manifest, namespacePolicy, only, podTemplateOf, releasesServing, selects, servicePolicy, synth } from './support/manifests';
 import { deepCopy, podMetadataOf, podSpecOf, TAMPERINGS } from './support/tamperings';
+import { admissionRules } from '../src/features/security/admission';
+import { restrictedViolations } from '../src/features/security/pod-security-standards';
 
 const IMAGE = 'registry.example.com/shop/api:1.4.2';
 const SECURITY = { allowedImages: ['registry.example.com/shop/'] };

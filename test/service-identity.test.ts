@@ -1,5 +1,5 @@
 import { Testing } from 'cdk8s';
-import { NameRegistry, ServiceIdentity } from '../src/service-identity';
+import { NameRegistry, ServiceIdentity } from '../src/core/service-identity';
 
 describe('ServiceIdentity', () => {
   const identity = new ServiceIdentity({ name: 'shop', namespace: 'prod', version: '1.4.2', labels: { team: 'web' }, errorLabel: "PythonService 'shop'" });

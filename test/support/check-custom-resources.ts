@@ -4,7 +4,7 @@
 // that skipping the generated converter loses nothing.
 import { isDeepStrictEqual } from 'util';
 import { Lazy } from 'cdk8s';
-import * as customResources from '../../src/custom-resource';
+import * as customResources from '../../src/core/custom-resource';
 
 const build = customResources.customResource;
 

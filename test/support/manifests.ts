@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { KUBERNETES_VERSIONS, KubernetesVersion, ManifestValidator } from './schema-validator';
-import { restrictedViolations } from '../../src/pod-security-standards';
+import { restrictedViolations } from '../../src/features/security/pod-security-standards';
 
 /** A synthesized Kubernetes object. */
 export type Manifest = { [key: string]: any };
