@@ -5,7 +5,7 @@ import { versionLabelOf, parseImageReference, warnMutableTag } from './image-ref
 import { NetworkRule } from './network-policy';
 import { kplus } from './plus';
 import { applicationContextOf, IPythonApplication, IPythonWebService } from './python-application';
-import { PythonImageOptions, PythonPodTemplate, PythonProcessOptions, PythonServiceResources, PythonServiceSecurityContext } from './python-pod-template';
+import { PythonImageOptions, PythonPodTemplate, PythonProcessOptions, PythonServiceSecurityContext } from './python-pod-template';
 import { applicationWorkloadContext, WorkloadContext } from './python-workload';
 import { kebabCase, NameRegistry, ServiceIdentity } from './service-identity';
 import { addNativeSidecar, PythonSidecarOptions } from './sidecar';
@@ -104,12 +104,8 @@ const RESERVED_COMPONENTS = ['server', 'migration', 'migrate'];
  * else from the standalone options (creating a ServiceAccount and, with `security`, a policy).
  */
 export function componentContext(
-  scope: Construct, id: string, kind: string, props: Partial<StandalonePythonOptions> & {
+  scope: Construct, id: string, kind: string, props: Partial<StandalonePythonOptions> & PythonProcessOptions & {
     service?: IPythonApplication;
-    resources?: PythonServiceResources;
-    env?: { [name: string]: string };
-    envValues?: { [name: string]: kplus.EnvValue };
-    envFrom?: kplus.EnvFrom[];
     memoryPerProcess?: Size;
     maxNameLength?: number;
     externalSecret?: PythonServiceExternalSecret;
@@ -144,14 +140,13 @@ export function componentContext(
       component: id,
       name,
       objectName: (suffix) => service.identity.objectName(`${id}-${suffix}`),
-      template: service.podTemplate.derive({
+      // The component's process options, whatever they are, over the service's.
+      template: service.podTemplate.derive(Object.assign({}, props, {
         // Each component reports traces under its own name.
         env: shared.tracing ? { OTEL_SERVICE_NAME: name, ...props.env } : props.env,
         envValues: Object.assign({}, props.envValues, secretEnv),
-        envFrom: props.envFrom,
-        resources: props.resources,
         errorLabel: label,
-      }),
+      })),
       memoryPerProcess: props.memoryPerProcess,
     });
   }
