@@ -1,8 +1,9 @@
 import { App, Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Exposure, PreStopMethod, PythonServer, PythonService, PythonServiceProps } from '../src';
+import { Exposure, PreStopMethod, PythonServer, PythonService, PythonServiceProps, WorkerProcess } from '../src';
+import { evaluatePolicy } from './support/cel';
 import {
-  allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth,
+  allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, servicePolicy, synth,
 } from './support/manifests';
 
 const IMAGE = 'ghcr.io/acme/shop-api:1.4.2';
@@ -436,5 +437,84 @@ describe('PythonService bad props', () => {
   test('no props at all is a clear error, not a TypeError', () => {
     const chart = new Chart(Testing.app(), 'c');
     expect(() => new PythonService(chart, 'api', undefined as any)).toThrow(/PythonService 'api': props .* must be an object with at least "image"/);
+  });
+});
+
+describe('volumes the processes share (mounts)', () => {
+  /** A document manager's layout: media on a shared claim for every process, a consumer inbox for one worker. */
+  function documentManager(security = true) {
+    const chart = new Chart(Testing.app(), 'docs', { namespace: 'docs' });
+    const media = new kplus.PersistentVolumeClaim(chart, 'MediaClaim', {
+      metadata: { name: 'docs-media' }, storage: Size.gibibytes(10), accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_MANY],
+    });
+    const settings = kplus.Secret.fromSecretName(chart, 'Settings', 'docs-settings');
+    const service = new PythonService(chart, 'docs', {
+      image: IMAGE,
+      mounts: [
+        { path: '/app/media', volume: kplus.Volume.fromPersistentVolumeClaim(chart, 'Media', media, { name: 'media' }) },
+        { path: '/etc/docs', volume: kplus.Volume.fromSecret(chart, 'SettingsVolume', settings, { name: 'settings' }), readOnly: true },
+      ],
+      migrations: { command: ['python', 'manage.py', 'migrate'] },
+      security: security ? { allowedImages: ['ghcr.io/acme/'] } : undefined,
+    });
+    const consumer = service.addWorker('consumer', {
+      process: WorkerProcess.command(['python', 'manage.py', 'document_consumer']),
+      mounts: [{ path: '/app/consume', volume: kplus.Volume.fromEmptyDir(chart, 'Inbox', 'inbox') }],
+    });
+    service.addCronJob('index', { schedule: '0 3 * * *', command: ['python', 'manage.py', 'document_index', 'reindex'] });
+    return { chart, service, consumer, manifests: synth(chart) };
+  }
+  const mountsOf = (m: Manifest) => appContainer(m).volumeMounts.map((vm: any) => `${vm.mountPath}=${vm.name}${vm.readOnly ? ' (ro)' : ''}`);
+
+  test('a service\'s mounts reach every Python container: web, workers, scheduled jobs and the migration Job', () => {
+    const { manifests } = documentManager();
+    const shared = ['/app/media=media', '/etc/docs=settings (ro)'];
+    expect(mountsOf(only(manifests, 'Deployment', 'docs'))).toEqual(expect.arrayContaining(shared));
+    expect(mountsOf(only(manifests, 'CronJob', 'docs-index'))).toEqual(expect.arrayContaining(shared));
+    expect(mountsOf(only(manifests, 'Job'))).toEqual(expect.arrayContaining(shared));
+    expect(podTemplateOf(only(manifests, 'Deployment', 'docs'))!.spec.volumes).toEqual(expect.arrayContaining([
+      { name: 'media', persistentVolumeClaim: { claimName: 'docs-media', readOnly: false } },
+      { name: 'settings', secret: { secretName: 'docs-settings' } },
+    ]));
+  });
+
+  test('a component\'s own mounts are added to the service\'s, for it alone', () => {
+    const { manifests } = documentManager();
+    expect(mountsOf(only(manifests, 'Deployment', 'docs-consumer'))).toEqual(['/tmp=tmp', '/app/media=media', '/etc/docs=settings (ro)', '/app/consume=inbox']);
+    expect(mountsOf(only(manifests, 'Deployment', 'docs'))).not.toContain('/app/consume=inbox');
+  });
+
+  test('the output is valid for Kubernetes, and the admission policy admits the declared volumes', () => {
+    const { manifests } = documentManager();
+    expectStrictlyValid(manifests);
+    const policy = servicePolicy(manifests).spec;
+    for (const m of manifests.filter((x) => ['Deployment', 'Job', 'CronJob'].includes(x.kind))) expect([m.metadata.name, evaluatePolicy(policy, m)]).toEqual([m.metadata.name, { allowed: true }]);
+  });
+
+  test.each([
+    [{ path: 'media', name: 'media' }, 'mounts[0].path "media" must be an absolute path without ".." segments'],
+    [{ path: '/app/../etc', name: 'media' }, 'mounts[0].path "/app/../etc" must be an absolute path without ".." segments'],
+    [{ path: '/tmp', name: 'media' }, 'mounts[0].path "/tmp" is the writable /tmp every Python container already mounts; pick another path'],
+    [{ path: '/app/media', name: 'tmp' }, 'mounts[0].volume "tmp" is the name of the /tmp volume every Python container has; give the volume another name'],
+    [{ path: '/data', name: 'media', persistence: true }, 'mounts[0].path "/data" is a path the service mounts a volume of its own at'],
+    [{ path: '/app/media', name: 'config' }, 'mounts[0].volume "config" is the name of a volume the service mounts itself'],
+  ])('a bad mount %j fails early, naming the prop and the rule', (mount: { path: string; name: string; persistence?: boolean }, message) => {
+    const chart = new Chart(Testing.app(), 'docs', { namespace: 'docs' });
+    const volume = kplus.Volume.fromEmptyDir(chart, 'V', mount.name);
+    const persistence = mount.persistence ? { size: Size.gibibytes(1), accessMode: kplus.PersistentVolumeAccessMode.READ_WRITE_MANY } : undefined;
+    expect(() => new PythonService(chart, 'docs', { image: IMAGE, persistence, mounts: [{ path: mount.path, volume }] })).toThrow(`PythonService 'docs': ${message}`);
+  });
+
+  test('two mounts at one path, or two volumes under one name, fail; so does a component mount over the service\'s', () => {
+    const chart = new Chart(Testing.app(), 'docs', { namespace: 'docs' });
+    const a = kplus.Volume.fromEmptyDir(chart, 'A', 'a');
+    const otherA = kplus.Volume.fromEmptyDir(chart, 'OtherA', 'a');
+    expect(() => new PythonService(chart, 'one', { image: IMAGE, mounts: [{ path: '/a', volume: a }, { path: '/a/', volume: kplus.Volume.fromEmptyDir(chart, 'B', 'b') }] }))
+      .toThrow("PythonService 'one': mounts[1].path \"/a/\" is already mounted by mounts[0]; a path takes one volume");
+    expect(() => new PythonService(chart, 'two', { image: IMAGE, mounts: [{ path: '/a', volume: a }, { path: '/b', volume: otherA }] }))
+      .toThrow("PythonService 'two': mounts[1].volume \"a\" names another volume too; give each volume its own name");
+    const service = new PythonService(chart, 'three', { image: IMAGE, mounts: [{ path: '/a', volume: a }] });
+    expect(() => service.addWorker('w', { process: WorkerProcess.command(['python']), mounts: [{ path: '/a', volume: kplus.Volume.fromEmptyDir(chart, 'C', 'c') }] }))
+      .toThrow("PythonService 'three' PythonWorker 'w': mounts[0].path \"/a\" is already mounted by the service's mounts; a path takes one volume");
   });
 });

@@ -93,6 +93,15 @@ export interface PythonProcessOptions {
    * @default - none; a component of a service: the service's
    */
   readonly envFrom?: kplus.EnvFrom[];
+
+  /**
+   * Volumes the Python containers mount besides `/tmp`: media the web server, its workers and a
+   * scheduled job share (a ReadWriteMany claim), a settings file from a Secret. Each path is
+   * absolute and mounted once. On a component of a service they are added to the service's.
+   * The admission policy allows these volumes by name, as it does the library's own.
+   * @default - none; a component of a service: the service's
+   */
+  readonly mounts?: PythonPodMount[];
 }
 
 /**
@@ -210,12 +219,6 @@ export interface PythonPodMount {
  * Props for `PythonPodTemplate`.
  */
 export interface PythonPodTemplateProps extends PythonPodOptions {
-  /**
-   * Volumes every container mounts (besides `/tmp`), e.g. configuration files.
-   * @default - none
-   */
-  readonly mounts?: PythonPodMount[];
-
   /**
    * The ServiceAccount every pod runs as (its API token is never mounted).
    * @default - the namespace's default ServiceAccount
@@ -346,8 +349,43 @@ export function resolvePythonPod(v: PropValidator, options: PythonPodOptions): R
   v.integerInRange('securityContext.runAsGroup', identity.runAsGroup, 1, 2147483647);
   v.integerInRange('securityContext.fsGroup', identity.fsGroup, 1, 2147483647);
   validateImagePullSecrets(v, options.imagePullSecrets);
+  validateMounts(v, options.mounts);
   if (options.hostUsers !== undefined && typeof options.hostUsers !== 'boolean') v.fail('hostUsers', options.hostUsers, 'must be true or false');
   return Object.assign({}, resources, { tmpSize, identity, userVariables, resizePolicy: resolveResizePolicy(v, options.resizePolicy) });
+}
+
+/**
+ * Each mount an absolute path of its own, outside the `/tmp` the template mounts and the paths
+ * `inherited` (the service's mounts, for a component's); each volume name one volume.
+ */
+function validateMounts(v: PropValidator, mounts: PythonPodMount[] | undefined, inherited: PythonPodMount[] = []): void {
+  if (mounts === undefined) return;
+  if (!Array.isArray(mounts)) v.fail('mounts', mounts, 'must be a list of { path, volume, readOnly? }');
+  const paths = new Map<string, number>([['/tmp', -1], ...inherited.map((m): [string, number] => [normalizedPath(m.path), -2])]);
+  const volumes = new Map<string, kplus.Volume>(inherited.map((m) => [m.volume.name, m.volume]));
+  mounts.forEach((m, i) => {
+    const prop = `mounts[${i}]`;
+    if (m === null || typeof m !== 'object') v.fail(prop, m, 'must be { path, volume, readOnly? }');
+    if (typeof m.path !== 'string' || !/^\/[^\0]*$/.test(m.path) || m.path.split('/').includes('..')) {
+      v.fail(`${prop}.path`, m.path, 'must be an absolute path without ".." segments, e.g. "/app/media"');
+    }
+    const path = normalizedPath(m.path);
+    const earlier = paths.get(path);
+    if (earlier !== undefined) {
+      v.fail(`${prop}.path`, m.path, earlier === -1 ? 'is the writable /tmp every Python container already mounts; pick another path'
+        : earlier === -2 ? 'is already mounted by the service\'s mounts; a path takes one volume' : `is already mounted by mounts[${earlier}]; a path takes one volume`);
+    }
+    paths.set(path, i);
+    if (!(m.volume instanceof kplus.Volume)) v.fail(`${prop}.volume`, m.volume, 'must be a kplus.Volume, e.g. kplus.Volume.fromPersistentVolumeClaim(...)');
+    if (m.volume.name === 'tmp') v.fail(`${prop}.volume`, m.volume.name, 'is the name of the /tmp volume every Python container has; give the volume another name');
+    const same = volumes.get(m.volume.name);
+    if (same !== undefined && same !== m.volume) v.fail(`${prop}.volume`, m.volume.name, 'names another volume too; give each volume its own name');
+    volumes.set(m.volume.name, m.volume);
+  });
+}
+
+function normalizedPath(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
 function resolveResizePolicy(v: PropValidator, policy: PythonResizePolicy | undefined): ResolvedPythonPod['resizePolicy'] {
@@ -453,6 +491,7 @@ export class PythonPodTemplate {
    * resources instead of these. The ServiceAccount, image and identity stay.
    */
   public derive(overrides: PythonPodOverrides): PythonPodTemplate {
+    validateMounts(new PropValidator(overrides.errorLabel ?? this.errorLabel ?? 'PythonPodTemplate'), overrides.mounts, this.mounts);
     const o = this.options;
     const env = Object.assign({}, o.env, overrides.env);
     const envValues = Object.assign({}, o.envValues, overrides.envValues);
@@ -464,7 +503,7 @@ export class PythonPodTemplate {
       envFrom: [...(o.envFrom ?? []), ...(overrides.envFrom ?? [])],
       resources: overrides.resources ?? o.resources,
       serviceAccount: this.serviceAccount,
-      mounts: this.mounts,
+      mounts: [...this.mounts, ...(overrides.mounts ?? [])],
       errorLabel: overrides.errorLabel ?? this.errorLabel,
     }));
   }

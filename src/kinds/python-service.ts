@@ -195,7 +195,8 @@ export class PythonService extends Construct implements IPythonWebService {
     this.podTemplate = new PythonPodTemplate(Object.assign({}, props, {
       env: Object.assign({}, r.tracing?.env, props.env),
       envValues: Object.assign({}, r.tracing?.envValues, props.envValues, external?.envValues),
-      mounts: this.configMap ? [{ path: r.configMountPath!, volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), readOnly: true }] : undefined,
+      mounts: [...(props.mounts ?? []),
+        ...(this.configMap ? [{ path: r.configMountPath!, volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), readOnly: true }] : [])],
       serviceAccount: this.serviceAccount,
       errorLabel: label,
     }));

@@ -203,6 +203,13 @@ export function resolveService(
   }
 
   const mountPaths = ['/tmp', ...(server.needsWorkerTmpDir ? [WORKER_TMP_DIR] : []), ...(props.persistence ? [props.persistence.mountPath ?? '/data'] : [])];
+  // The volumes the service mounts itself, by name (the pod spec takes each name once).
+  const ownVolumes = ['tmp', 'config', 'data', 'gunicorn-config', 'worker-tmp', 'prometheus-multiproc'];
+  for (const [i, m] of (Array.isArray(props.mounts) ? props.mounts : []).entries()) {
+    if (mountPaths.includes(m?.path)) v.fail(`mounts[${i}].path`, m.path, 'is a path the service mounts a volume of its own at (/tmp, the server\'s worker temp dir, persistence.mountPath)');
+    if (ownVolumes.includes(m?.volume?.name)) v.fail(`mounts[${i}].volume`, m.volume.name, `is the name of a volume the service mounts itself (${ownVolumes.join(', ')}); give the volume another name`);
+  }
+  mountPaths.push(...(Array.isArray(props.mounts) ? props.mounts.map((m) => m?.path).filter((p) => typeof p === 'string') : []));
   if (configMountPath !== undefined && mountPaths.includes(configMountPath)) v.fail('config.mountPath', configMountPath, 'is already used by another volume of this service');
   if (configMountPath !== undefined) mountPaths.push(configMountPath);
   const monitoring = props.monitoring ? resolveMonitoring(v, props, port, servicePort, server, mountPaths, exposure) : undefined;
