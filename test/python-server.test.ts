@@ -1,5 +1,7 @@
-import { Duration } from 'cdk8s';
-import { PythonServer, PythonServerBindOptions, PythonServerKind } from '../src';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { GranianInterface, PythonServer, PythonServerBindOptions, PythonServerKind, PythonService, PythonServiceProps } from '../src';
+import { appContainer, envOf, expectStrictlyValid, only, podTemplateOf, synth } from './support/manifests';
 
 const pod = (cpuMillis: number): PythonServerBindOptions => ({ port: 8080, cpuMillis, workerTmpDir: '/run/gunicorn', constructLabel: "PythonService 'api'" });
 
@@ -179,5 +181,88 @@ describe('flags the library manages cannot be overridden silently', () => {
   test('flags the library does not manage pass through', () => {
     expect(PythonServer.gunicorn({ app: 'a:b', extraArgs: ['--preload', '--log-level', 'debug'] }).bind(pod(500)).command!.slice(-3)).toEqual(['--preload', '--log-level', 'debug']);
     expect(PythonServer.uvicorn({ app: 'a:b', extraArgs: ['--http', 'h11', '--proxy-headers'] }).bind(pod(500)).command!.slice(-3)).toEqual(['--http', 'h11', '--proxy-headers']);
+  });
+});
+
+describe('PythonServer.granian', () => {
+  test.each([[100, 1], [1000, 1], [1001, 2], [2000, 2], [3500, 4]])('a %i m CPU request gives %i workers (one per core, rounded up)', (millis, workers) => {
+    const config = PythonServer.granian({ app: 'shop.wsgi:application', interface: GranianInterface.WSGI }).bind(pod(millis));
+    expect(config.workers).toBe(workers);
+    expect(config.command).toEqual(expect.arrayContaining(['--workers', String(workers)]));
+  });
+
+  test('renders the full command line, with the interface asked for and the app last', () => {
+    const config = PythonServer.granian({
+      app: 'shop.wsgi:application', interface: GranianInterface.WSGI, blockingThreads: 4, backpressure: 32, gracefulTimeout: Duration.seconds(20), extraArgs: ['--log-level', 'warning'],
+    }).bind(pod(2000));
+    expect(config.command).toEqual([
+      'granian', '--interface', 'wsgi', '--host', '0.0.0.0', '--port', '8080', '--workers', '2', '--workers-kill-timeout', '20',
+      '--respawn-failed-workers', '--access-log', '--blocking-threads', '4', '--backpressure', '32', '--log-level', 'warning', 'shop.wsgi:application',
+    ]);
+    expect(config.kind).toBe(PythonServerKind.GRANIAN);
+    expect(config.gracefulTimeout.toSeconds()).toBe(20);
+    expect(config.needsWorkerTmpDir).toBe(false);
+  });
+
+  test('gets no WEB_CONCURRENCY, which granian does not read, and ignores the one set in env', () => {
+    const config = PythonServer.granian({ app: 'main:app', interface: GranianInterface.ASGI }).bind(Object.assign(pod(3000), { workersFromEnv: 9 }));
+    expect(config.env).toEqual({});
+    expect(config.workers).toBe(3);
+  });
+
+  test('workers are capped by the memory limit, next to granian\'s main process', () => {
+    const config = PythonServer.granian({ app: 'main:app', interface: GranianInterface.ASGI }).bind(Object.assign(pod(4000), { memoryLimitMebibytes: 320, memoryPerProcessMebibytes: 128 }));
+    expect(config.workers).toBe(2);
+    expect(() => PythonServer.granian({ app: 'main:app', interface: GranianInterface.ASGI, workers: 3 }).bind(Object.assign(pod(4000), { memoryLimitMebibytes: 320, memoryPerProcessMebibytes: 128 })))
+      .toThrow("PythonService 'api': server.workers 3 does not fit in resources.memory (320Mi)");
+  });
+
+  test('serves its own metrics when asked for a metrics port', () => {
+    const config = PythonServer.granian({ app: 'main:app', interface: GranianInterface.ASGI }).bind(Object.assign(pod(1000), { metricsPort: 9090 }));
+    expect(config.command).toEqual(expect.arrayContaining(['--metrics', '--metrics-address', '0.0.0.0', '--metrics-port', '9090']));
+    expect(config.metricsPort).toBe(9090);
+  });
+
+  test.each([
+    [{ interface: 'http' as GranianInterface }, 'server.interface "http" must be one of wsgi, asgi, rsgi'],
+    [{ interface: GranianInterface.ASGI, blockingThreads: 4 }, 'server.blockingThreads 4 applies to the WSGI interface only'],
+    [{ interface: GranianInterface.WSGI, gracefulTimeout: Duration.hours(1) }, 'must be from 1 to 1800 seconds'],
+    [{ interface: GranianInterface.WSGI, extraArgs: ['--workers', '8'] }, 'server.extraArgs[0] "--workers" sets --workers, which the library manages; set server.workers'],
+    [{ interface: GranianInterface.WSGI, extraArgs: ['--metrics-port=9999'] }, 'sets --metrics-port, which the library manages; set monitoring.port'],
+  ])('%j is refused, naming the prop and the rule', (options, message) => {
+    expect(() => PythonServer.granian(Object.assign({ app: 'shop.wsgi:application' }, options)).bind(pod(1000))).toThrow(message);
+  });
+});
+
+describe('a granian service', () => {
+  function granianService(props: Partial<PythonServiceProps> = {}) {
+    const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+    new PythonService(chart, 'api', Object.assign({
+      image: 'ghcr.io/acme/shop-api:1.4.2',
+      server: PythonServer.granian({ app: 'shop.asgi:application', interface: GranianInterface.ASGI }),
+      resources: { cpu: kplus.Cpu.millis(2000), memory: Size.mebibytes(512) },
+    }, props));
+    return synth(chart);
+  }
+
+  test('probes /healthz like the other presets, and the grace period adds up from the kill timeout', () => {
+    const manifests = granianService();
+    const container = appContainer(only(manifests, 'Deployment'));
+    expect(container.readinessProbe.httpGet.path).toBe('/healthz');
+    const spec = podTemplateOf(only(manifests, 'Deployment'))!.spec;
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(30);
+    expect(envOf(container).WEB_CONCURRENCY).toBeUndefined();
+    expect(container.command).toEqual(expect.arrayContaining(['--workers', '2']));
+  });
+
+  test('with monitoring, its exporter is the scrape endpoint, on a port of its own, without PROMETHEUS_MULTIPROC_DIR', () => {
+    const manifests = granianService({ monitoring: { labels: { release: 'kube-prometheus-stack' } } });
+    const container = appContainer(only(manifests, 'Deployment'));
+    expect(container.command).toEqual(expect.arrayContaining(['--metrics-port', '9090']));
+    expect(container.ports).toEqual(expect.arrayContaining([expect.objectContaining({ containerPort: 9090, name: 'metrics' })]));
+    expect(envOf(container).PROMETHEUS_MULTIPROC_DIR).toBeUndefined();
+    expect(only(manifests, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
+    expectStrictlyValid(manifests);
+    expect(() => granianService({ monitoring: { port: 8080 } })).toThrow("PythonService 'api': monitoring.port 8080 is the app port; granian serves its metrics on a listener of its own");
   });
 });

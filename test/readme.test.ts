@@ -7,7 +7,7 @@ import * as kplus from 'cdk8s-plus-28';
 import * as ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import * as library from '../src';
-import { PythonServer, PythonService } from '../src';
+import { GranianInterface, PythonServer, PythonService } from '../src';
 import { synthExampleWithCli } from './support/cluster-apps';
 import { appContainer, envOf, expectStrictlyValid, Manifest } from './support/manifests';
 import { PodView, reachable, workloadPods } from './support/network-policy-evaluator';
@@ -112,10 +112,11 @@ describe('the README shows what the library writes', () => {
     for (const [preset, server, app] of [
       ['PythonServer.gunicorn({ app })', PythonServer.gunicorn({ app: 'shop.wsgi:application' }), 'shop.wsgi:application'],
       ['PythonServer.uvicorn({ app })', PythonServer.uvicorn({ app: 'api.main:app' }), 'api.main:app'],
+      ['PythonServer.granian({ app, interface })', PythonServer.granian({ app: 'api.main:app', interface: GranianInterface.ASGI }), 'api.main:app'],
     ] as const) {
       const shown = row(preset);
       expect({ preset, shown: shown !== undefined }).toEqual({ preset, shown: true });
-      const prefix = shown!.replace(/ \.\.\.$/, '').replace('<app>', app).replace('<port>', '8080');
+      const prefix = shown!.replace(/ \.\.\.$/, '').replace('<app>', app).replace('<port>', '8080').replace('<interface>', 'asgi').replace('<workers>', '1');
       expect(rendered(server).startsWith(prefix)).toBe(true);
     }
   });

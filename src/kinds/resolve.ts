@@ -155,6 +155,11 @@ export function resolveService(
   const gunicorn = props.server?.kind === PythonServerKind.GUNICORN;
   const gunicornHooks = props.monitoring !== undefined && gunicorn;
   const autoInstrument = props.tracing?.autoInstrument === true;
+  // granian exports its own metrics on a listener of its own (never the app port).
+  const ownExporter = props.monitoring !== undefined && props.server?.kind === PythonServerKind.GRANIAN;
+  if (ownExporter && props.monitoring!.port === port) {
+    v.fail('monitoring.port', port, 'is the app port; granian serves its metrics on a listener of its own: pick another port, or leave monitoring.port out (9090)');
+  }
   let server = (props.server ?? PythonServer.imageDefault()).bind({
     port,
     cpuMillis: pod.cpuMillis,
@@ -163,9 +168,10 @@ export function resolveService(
     memoryLimitMebibytes: pod.memory.toMebibytes(),
     memoryPerProcessMebibytes: memoryPerProcess.toMebibytes(),
     reservedMebibytes: gunicornHooks ? MULTIPROCESS_DIR_MEBIBYTES : 0,
-    multiprocessMebibytes: props.monitoring && !gunicornHooks ? MULTIPROCESS_DIR_MEBIBYTES : 0,
+    multiprocessMebibytes: props.monitoring && !gunicornHooks && !ownExporter ? MULTIPROCESS_DIR_MEBIBYTES : 0,
     configFile: gunicornHooks || (gunicorn && autoInstrument) ? `${GUNICORN_CONFIG_DIR}/${GUNICORN_CONFIG_FILE}` : undefined,
     workersFromEnv: envWorkers !== undefined ? Number(envWorkers) : undefined,
+    metricsPort: ownExporter ? props.monitoring!.port ?? OWN_METRICS_PORTS.find((p) => p !== port && p !== servicePort) : undefined,
   });
   if (server.forwardedAllowIps?.split(',').map((ip) => ip.trim()).includes('*') && props.security?.ingressFrom === undefined && exposure.proxyNamespace === undefined) {
     v.fail('server.forwardedAllowIps', server.forwardedAllowIps,
@@ -195,7 +201,7 @@ export function resolveService(
     // The Service's name resolves in the cluster whatever its domain; Django can list it in ALLOWED_HOSTS.
     inClusterHost: namespace === undefined ? name : `${name}.${namespace}.svc`,
     // The presets' documented health path; a command's or image's own routes are not known here.
-    defaultPath: server.kind === PythonServerKind.GUNICORN || server.kind === PythonServerKind.UVICORN ? '/healthz' : undefined,
+    defaultPath: [PythonServerKind.GUNICORN, PythonServerKind.UVICORN, PythonServerKind.GRANIAN].includes(server.kind) ? '/healthz' : undefined,
   });
 
   if (maxReplicas <= 1 && props.disruptionBudget !== undefined) {
@@ -297,6 +303,10 @@ function resolveMonitoring(
     v.fail('monitoring.multiprocessDir', multiprocessDir, 'is already used by another volume of this service');
   }
   const gunicornHooks = server.kind === PythonServerKind.GUNICORN;
+  if (server.metricsPort !== undefined) {
+    // The server's own exporter, on its own port; PROMETHEUS_MULTIPROC_DIR stays unset, since nothing would clean it.
+    return { metricsPort: server.metricsPort, scraperNamespace, multiprocessDir, multiprocess: false, gunicornHooks: false };
+  }
   let metricsPort = m.port ?? port;
   if (m.port === undefined && !exposure.clusterInternal) {
     // On the app port, /metrics would be public through the Ingress, Gateway or load balancer.

@@ -9,6 +9,8 @@ export enum PythonServerKind {
   GUNICORN = 'gunicorn',
   /** uvicorn, an ASGI server. */
   UVICORN = 'uvicorn',
+  /** granian, a Rust HTTP server for WSGI, ASGI and RSGI apps. */
+  GRANIAN = 'granian',
   /** A command of the user's own. */
   COMMAND = 'command',
   /** The image's own ENTRYPOINT/CMD. */
@@ -145,6 +147,65 @@ export interface UvicornOptions {
 }
 
 /**
+ * The interface a granian app speaks.
+ */
+export enum GranianInterface {
+  /** WSGI (Django, Flask): each worker runs requests on its blocking threads. */
+  WSGI = 'wsgi',
+  /** ASGI (FastAPI, Starlette, Django's asgi.py). */
+  ASGI = 'asgi',
+  /** RSGI, granian's own asynchronous interface. */
+  RSGI = 'rsgi',
+}
+
+/**
+ * Options for the granian preset (granian 2.x).
+ */
+export interface GranianOptions {
+  /**
+   * The application, as `module:variable` (e.g. `shop.wsgi:application`).
+   */
+  readonly app: string;
+
+  /**
+   * The interface the app speaks (`--interface`). granian's own default is RSGI, which a
+   * Django or FastAPI app does not speak, so it is asked for.
+   */
+  readonly interface: GranianInterface;
+
+  /**
+   * Worker processes (`--workers`; granian reads neither `WEB_CONCURRENCY` nor the pod's CPU).
+   * @default - one per CPU core of the request (rounded up), as many as fit in the memory limit
+   */
+  readonly workers?: number;
+
+  /**
+   * Threads per worker that run a WSGI app's requests (`--blocking-threads`).
+   * @default - granian's default
+   */
+  readonly blockingThreads?: number;
+
+  /**
+   * Requests one worker runs at once before the rest wait (`--backpressure`).
+   * @default - granian's default (the backlog divided by the workers)
+   */
+  readonly backpressure?: number;
+
+  /**
+   * How long workers get to finish in-flight requests after SIGTERM before granian kills them
+   * (`--workers-kill-timeout`, 1 to 1800 seconds). The pod's grace period adds up from it.
+   * @default Duration.seconds(30) - the same budget as gunicorn's default
+   */
+  readonly gracefulTimeout?: Duration;
+
+  /**
+   * Extra command-line arguments appended after the generated ones.
+   * @default - none
+   */
+  readonly extraArgs?: string[];
+}
+
+/**
  * Options for a custom server command.
  */
 export interface CommandServerOptions {
@@ -204,6 +265,11 @@ export interface PythonServerBindOptions {
    * @default - none
    */
   readonly workersFromEnv?: number;
+  /**
+   * The port a server with a metrics exporter of its own (granian) serves it on, when the app is monitored.
+   * @default - no exporter is started
+   */
+  readonly metricsPort?: number;
 }
 
 /**
@@ -236,6 +302,12 @@ export interface PythonServerConfig {
    * @default - the server never kills a request for time
    */
   readonly requestTimeout?: Duration;
+  /**
+   * The port the server's own metrics exporter listens on (granian's, given `metricsPort`).
+   * Such a server keeps `PROMETHEUS_MULTIPROC_DIR` unset: nothing would clean the directory.
+   * @default - the server exports no metrics of its own (the app serves them)
+   */
+  readonly metricsPort?: number;
 }
 
 /** gunicorn's arbiter (master process) and headroom, in MiB. */
@@ -300,6 +372,16 @@ export abstract class PythonServer {
    */
   public static uvicorn(options: UvicornOptions): PythonServer {
     return new UvicornServer(options);
+  }
+
+  /**
+   * granian (WSGI, ASGI or RSGI): one worker process per CPU core of the request, as many as fit
+   * in the memory limit; a kill timeout that the grace period adds up from; access log to
+   * stdout; workers that die are respawned. With monitoring, its own Prometheus exporter on a
+   * port of its own.
+   */
+  public static granian(options: GranianOptions): PythonServer {
+    return new GranianServer(options);
   }
 
   /**
@@ -440,6 +522,57 @@ class UvicornServer extends PythonServer {
   }
 }
 
+class GranianServer extends PythonServer {
+  public readonly kind = PythonServerKind.GRANIAN;
+  constructor(private readonly options: GranianOptions) {
+    super();
+  }
+
+  public bind(ctx: PythonServerBindOptions): PythonServerConfig {
+    const o = this.options;
+    const v = new PropValidator(ctx.constructLabel);
+    validateAppReference(v, 'server.app', o.app);
+    if (!Object.values(GranianInterface).includes(o.interface)) v.fail('server.interface', o.interface, `must be one of ${Object.values(GranianInterface).join(', ')}`);
+    v.integerInRange('server.workers', o.workers, 1, 1024);
+    v.integerInRange('server.blockingThreads', o.blockingThreads, 1, 10_000);
+    v.integerInRange('server.backpressure', o.backpressure, 1, 1_000_000);
+    if (o.blockingThreads !== undefined && o.interface !== GranianInterface.WSGI) {
+      v.fail('server.blockingThreads', o.blockingThreads, `applies to the WSGI interface only; an ${o.interface.toUpperCase()} app runs its requests on the event loop`);
+    }
+    v.positiveDuration('server.gracefulTimeout', o.gracefulTimeout);
+    const graceful = o.gracefulTimeout ?? DEFAULT_GRACEFUL_TIMEOUT;
+    if (graceful.toSeconds() < 1 || graceful.toSeconds() > 1800) v.fail('server.gracefulTimeout', graceful, 'must be from 1 to 1800 seconds (granian\'s --workers-kill-timeout range)');
+    validateArgs(v, 'server.extraArgs', o.extraArgs, GRANIAN_MANAGED_FLAGS);
+
+    // granian's main process supervises the workers; it reads neither WEB_CONCURRENCY nor the env's.
+    const perCore = Math.max(1, Math.ceil(ctx.cpuMillis / 1000));
+    const workers = sizeWorkers(v, Object.assign({}, ctx, { workersFromEnv: undefined }), o.workers, perCore, ARBITER_MEBIBYTES);
+    const command = [
+      'granian',
+      '--interface', o.interface,
+      '--host', '0.0.0.0',
+      '--port', String(ctx.port),
+      '--workers', String(workers),
+      '--workers-kill-timeout', String(graceful.toSeconds()),
+      '--respawn-failed-workers',
+      '--access-log',
+    ];
+    if (o.blockingThreads !== undefined) command.push('--blocking-threads', String(o.blockingThreads));
+    if (o.backpressure !== undefined) command.push('--backpressure', String(o.backpressure));
+    if (ctx.metricsPort !== undefined) command.push('--metrics', '--metrics-address', '0.0.0.0', '--metrics-port', String(ctx.metricsPort));
+    command.push(...(o.extraArgs ?? []), o.app);
+    return {
+      kind: this.kind,
+      command,
+      env: {},
+      workers,
+      gracefulTimeout: graceful,
+      needsWorkerTmpDir: false,
+      metricsPort: ctx.metricsPort,
+    };
+  }
+}
+
 class CommandServer extends PythonServer {
   public readonly kind: PythonServerKind;
   constructor(private readonly command: string[] | undefined, private readonly options: CommandServerOptions) {
@@ -510,6 +643,21 @@ const UVICORN_MANAGED_FLAGS: ManagedFlag[] = [
   { long: '--timeout-keep-alive', instead: 'server.keepAlive' },
   { long: '--forwarded-allow-ips', instead: 'server.forwardedAllowIps (checked against the NetworkPolicy)' },
   { long: '--limit-max-requests', instead: 'server.limitMaxRequests' },
+];
+
+const GRANIAN_MANAGED_FLAGS: ManagedFlag[] = [
+  { long: '--interface', instead: 'server.interface' },
+  { long: '--workers', instead: 'server.workers (checked against the memory limit)' },
+  { long: '--host', instead: 'nothing: the server listens on every address of the pod' },
+  { long: '--port', instead: 'port (the probes, Service and NetworkPolicy follow it)' },
+  { long: '--uds', instead: 'port' },
+  { long: '--workers-kill-timeout', instead: 'server.gracefulTimeout (the grace period adds up from it)' },
+  { long: '--blocking-threads', instead: 'server.blockingThreads' },
+  { long: '--backpressure', instead: 'server.backpressure' },
+  { long: '--metrics', instead: 'monitoring (the exporter, its port, the ServiceMonitor and the NetworkPolicy follow it)' },
+  { long: '--metrics-port', instead: 'monitoring.port' },
+  { long: '--metrics-address', instead: 'nothing: the exporter listens on every address of the pod, open to the scraper only' },
+  { long: '--reload', instead: 'nothing: reloading on file changes is for development' },
 ];
 
 /** The managed flag an argument sets: `--workers 9`, `--workers=9`, `-w 9` and `-w9` alike. */

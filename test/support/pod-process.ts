@@ -25,7 +25,7 @@ const IMAGE_PYTHON = '/usr/bin/python3';
 
 /** Packages of the image, pinned. */
 export const RUNTIME_PACKAGES = [
-  'gunicorn==27.0.1', 'uvicorn==0.55.0', 'uvicorn-worker==0.4.0', 'Django==5.2.20', 'fastapi==0.165.0', 'prometheus-client==0.26.0',
+  'gunicorn==27.0.1', 'uvicorn==0.55.0', 'uvicorn-worker==0.4.0', 'granian==2.8.9', 'Django==5.2.20', 'fastapi==0.165.0', 'prometheus-client==0.26.0',
   'celery==5.7.0', 'redis==8.2.0',
   // kombu 5.7.0's Redis transport imports `packaging` without declaring it (seen here: the worker died on start).
   'packaging==26.4',
