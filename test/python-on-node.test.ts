@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as http from 'http';
+import * as path from 'path';
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { GranianInterface, OtlpProtocol, PythonServer, PythonService, PythonWorker, WorkerProcess } from '../src';
@@ -356,6 +357,81 @@ describe('granian (ASGI) with its own metrics exporter', () => {
     expect(ended.seconds).toBeLessThanOrEqual(pause.seconds + 30 + 1);
     expect(ended.seconds).toBeLessThan(ended.grace);
   }, 120_000);
+});
+
+describe('volumes the processes share (mounts), on a real claim and a real Secret', () => {
+  let manifests: Manifest[];
+  let mediaDir: string;
+  const SETTINGS = '{"site": "docs", "secret_key": "s3cret"}';
+
+  beforeAll(() => {
+    // A static hostPath PersistentVolume, bound to the claim by name: enough for one node.
+    mediaDir = fs.mkdtempSync(path.join(node.dir, 'media-'));
+    fs.chmodSync(mediaDir, 0o770);
+    fs.chownSync(mediaDir, 0, 10001);
+    plane.applyObjects([{
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'docs-media' },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteMany'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        storageClassName: 'manual',
+        hostPath: { path: mediaDir, type: 'Directory' },
+        claimRef: { namespace: 'docs', name: 'docs-media' },
+      },
+    }]);
+    const chart = new Chart(Testing.app(), 'docs', { namespace: 'docs' });
+    const claim = new kplus.PersistentVolumeClaim(chart, 'MediaClaim', {
+      metadata: { name: 'docs-media' }, storage: Size.gibibytes(1), accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_MANY], storageClassName: 'manual', volume: kplus.PersistentVolume.fromPersistentVolumeName(chart, 'MediaVolume', 'docs-media'),
+    });
+    const settings = new kplus.Secret(chart, 'Settings', { metadata: { name: 'docs-settings' }, stringData: { 'settings.json': SETTINGS } });
+    const service = new PythonService(chart, 'docs', {
+      image: IMAGES.fastApi,
+      replicas: 1,
+      server: PythonServer.uvicorn({ app: 'api.main:app' }),
+      mounts: [
+        { path: '/app/media', volume: kplus.Volume.fromPersistentVolumeClaim(chart, 'Media', claim, { name: 'media' }) },
+        { path: '/etc/docs', volume: kplus.Volume.fromSecret(chart, 'SettingsVolume', settings, { name: 'settings' }), readOnly: true },
+      ],
+    });
+    // A consumer-like worker: reads the settings file at its path, writes what it read to the shared media.
+    service.addWorker('writer', {
+      process: WorkerProcess.command(['python', '-c', [
+        // As PID 1, Python ignores SIGTERM unless it handles it.
+        'import json, signal, sys, time',
+        'signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))',
+        'settings = json.load(open("/etc/docs/settings.json"))',
+        'open("/app/media/written-by-worker.txt", "w").write(settings["site"] + ":" + settings["secret_key"])',
+        'time.sleep(3600)',
+      ].join('; ')]),
+      resources: { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(192) },
+    });
+    manifests = synth(chart);
+    deploy(manifests);
+  });
+
+  afterAll(async () => {
+    await undeploy('docs');
+    await plane.api('DELETE', '/api/v1/persistentvolumes/docs-media');
+  }, 200_000);
+
+  test('a worker reads the Secret file at its path and writes to the claim; the web container reads that file at its own mount', async () => {
+    const writer = await readyPod('docs', 'docs', 'writer', running);
+    expect(writer.spec.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'media', persistentVolumeClaim: { claimName: 'docs-media' } })]));
+    const web = await readyPod('docs', 'docs', 'server');
+    const webRoot = `/proc/${processesOf(web).pid}/root`;
+    let content = '';
+    await eventually('the worker\'s file, seen from the web container', () => {
+      content = fs.readFileSync(path.join(webRoot, 'app/media/written-by-worker.txt'), 'utf8');
+      return content.length > 0;
+    }, 60_000);
+    expect(content).toBe('docs:s3cret');
+    // The settings file is read-only in the web container too, where the service mounted it.
+    expect(fs.readFileSync(path.join(webRoot, 'etc/docs/settings.json'), 'utf8')).toBe(SETTINGS);
+    expect(fs.readFileSync(path.join(mediaDir, 'written-by-worker.txt'), 'utf8')).toBe('docs:s3cret');
+  }, 300_000);
 });
 
 describe('Celery (a prefork worker and beat) and RQ, with a real Redis as the broker', () => {
