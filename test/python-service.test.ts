@@ -505,6 +505,19 @@ describe('volumes the processes share (mounts)', () => {
     expect(() => new PythonService(chart, 'docs', { image: IMAGE, persistence, mounts: [{ path: mount.path, volume }] })).toThrow(`PythonService 'docs': ${message}`);
   });
 
+  test('subPath mounts one file of a Secret at a path of its own, leaving the rest of the folder alone', () => {
+    const chart = new Chart(Testing.app(), 'bi', { namespace: 'bi' });
+    const config = kplus.Volume.fromSecret(chart, 'Config', kplus.Secret.fromSecretName(chart, 'ConfigSecret', 'bi-config'), { name: 'bi-config' });
+    new PythonService(chart, 'bi', { image: IMAGE, mounts: [{ path: '/app/pythonpath/superset_config.py', volume: config, subPath: 'superset_config.py', readOnly: true }] });
+    const manifests = synth(chart);
+    expect(appContainer(only(manifests, 'Deployment')).volumeMounts).toEqual(expect.arrayContaining([
+      { mountPath: '/app/pythonpath/superset_config.py', name: 'bi-config', readOnly: true, subPath: 'superset_config.py' },
+    ]));
+    expectStrictlyValid(manifests);
+    expect(() => new PythonService(chart, 'bad', { image: IMAGE, mounts: [{ path: '/etc/x', volume: config, subPath: '../x' }] }))
+      .toThrow('PythonService \'bad\': mounts[0].subPath "../x" must be a path relative to the volume\'s root without ".." segments');
+  });
+
   test('two mounts at one path, or two volumes under one name, fail; so does a component mount over the service\'s', () => {
     const chart = new Chart(Testing.app(), 'docs', { namespace: 'docs' });
     const a = kplus.Volume.fromEmptyDir(chart, 'A', 'a');

@@ -213,6 +213,15 @@ export interface PythonPodMount {
    * @default false
    */
   readonly readOnly?: boolean;
+
+  /**
+   * One file or folder of the volume, mounted at `path` alone: a settings file from a Secret
+   * (e.g. `superset_config.py` at `/app/pythonpath/superset_config.py`) without hiding the rest of
+   * the folder. A path relative to the volume's root. Unlike a whole Secret or ConfigMap, a
+   * `subPath` mount does not see later changes to the object until the pod restarts.
+   * @default - the whole volume
+   */
+  readonly subPath?: string;
 }
 
 /**
@@ -376,6 +385,9 @@ function validateMounts(v: PropValidator, mounts: PythonPodMount[] | undefined, 
         : earlier === -2 ? 'is already mounted by the service\'s mounts; a path takes one volume' : `is already mounted by mounts[${earlier}]; a path takes one volume`);
     }
     paths.set(path, i);
+    if (m.subPath !== undefined && (typeof m.subPath !== 'string' || m.subPath === '' || m.subPath.startsWith('/') || m.subPath.split('/').includes('..'))) {
+      v.fail(`${prop}.subPath`, m.subPath, 'must be a path relative to the volume\'s root without ".." segments, e.g. "superset_config.py"');
+    }
     if (!(m.volume instanceof kplus.Volume)) v.fail(`${prop}.volume`, m.volume, 'must be a kplus.Volume, e.g. kplus.Volume.fromPersistentVolumeClaim(...)');
     if (m.volume.name === 'tmp') v.fail(`${prop}.volume`, m.volume.name, 'is the name of the /tmp volume every Python container has; give the volume another name');
     const same = volumes.get(m.volume.name);
@@ -552,7 +564,7 @@ export class PythonPodTemplate {
       lifecycle: options.lifecycle,
     }));
     container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
-    for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
+    for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly, subPath: m.subPath });
     // Containers added through the public handles (a sidecar, an init container) get the
     // restricted settings they leave unset, so they pass Pod Security "restricted" like this one.
     setContainerSecurityDefaults(workload, RESTRICTED_CONTAINER_DEFAULTS);
