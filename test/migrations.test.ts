@@ -1,6 +1,6 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { PythonServer, PythonService, PythonServiceProps } from '../src';
+import { BackingService, PythonServer, PythonService, PythonServiceProps } from '../src';
 import { allOf, appContainer, crossObjectProblems, envOf, expectStrictlyValid, Manifest, only, podTemplateOf, synth } from './support/manifests';
 
 const MIGRATE = ['python', 'manage.py', 'migrate', '--noinput'];
@@ -159,5 +159,44 @@ describe('migrations', () => {
   ];
   test.each(bad)('rejects %s', (_title, props, message) => {
     expect(() => build(props)).toThrow(message);
+  });
+});
+
+describe('a setup step after the migrations (setupCommand)', () => {
+  const SETUP = ['python', 'manage.py', 'shell', '-c', 'from shop.setup import ensure_admin; ensure_admin()'];
+  const withSetup = (setupCommand: string[] = SETUP, more: object = {}) => build({ migrations: Object.assign({ command: MIGRATE, setupCommand }, more) });
+
+  test('the migration becomes the init container and setup the container, so setup starts only once the migrations have succeeded', () => {
+    const { manifests } = withSetup();
+    const pod = podTemplateOf(only(manifests, 'Job'))!.spec;
+    expect(pod.initContainers.map((c: any) => [c.name, c.command])).toEqual([['migrate', MIGRATE]]);
+    expect(pod.containers.map((c: any) => [c.name, c.command])).toEqual([['setup', SETUP]]);
+    // Both restricted, both with the app's environment and /tmp.
+    for (const c of [...pod.initContainers, ...pod.containers]) {
+      expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(c.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ mountPath: '/tmp', name: 'tmp' })]));
+    }
+    expect(only(manifests, 'Job').spec.podFailurePolicy.rules).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'Ignore' })]));
+    expectStrictlyValid(manifests);
+  });
+
+  test('the Job is named by its content: changing the setup step renames it (so it runs again), the same release keeps the name', () => {
+    const name = (setup?: string[]) => only(withSetup(setup).manifests, 'Job').metadata.name;
+    expect(name(SETUP)).toBe(name(SETUP));
+    expect(name(SETUP)).not.toBe(name(['python', 'manage.py', 'loaddata', 'initial']));
+    expect(name(SETUP)).not.toBe(only(build({ migrations: { command: MIGRATE } }).manifests, 'Job').metadata.name);
+  });
+
+  test('use() reaches the migration (init) container too: both read the database settings', () => {
+    const { service } = withSetup();
+    service.use(BackingService.endpoint({ cidr: '10.20.0.0/16', port: 5432, env: { DATABASE_URL: { secretName: 'db', key: 'url' } } }));
+    const pod = podTemplateOf(only(synth(Chart.of(service)), 'Job'))!.spec;
+    for (const c of [pod.initContainers[0], pod.containers[0]]) {
+      expect(c.env).toEqual(expect.arrayContaining([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'db', key: 'url' } } }]));
+    }
+  });
+
+  test.each([[[]], [['']], [[1 as unknown as string]]])('setupCommand %j is refused, naming the prop and the rule', (setupCommand) => {
+    expect(() => withSetup(setupCommand)).toThrow("PythonService 'api': migrations.setupCommand");
   });
 });

@@ -158,7 +158,11 @@ describe('a Django service on gunicorn (sync workers) with metrics, tracing, mig
       env: { DJANGO_SETTINGS_MODULE: 'shop.settings' },
       monitoring: { port: 9100, labels: { release: 'kube-prometheus-stack' } },
       tracing: { otlpEndpoint: `http://${KubeletNode.HOST_ADDRESS}:${collectorPort}`, protocol: OtlpProtocol.HTTP_PROTOBUF, autoInstrument: true },
-      migrations: { command: ['python', 'manage.py', 'migrate', '--noinput'] },
+      migrations: {
+        command: ['python', 'manage.py', 'migrate', '--noinput'],
+        // The setup step sees the migrated database: it starts only once the migration has succeeded.
+        setupCommand: ['python', 'manage.py', 'shell', '-c', "from django.db import connection; print('setup sees orders_order:', 'orders_order' in connection.introspection.table_names())"],
+      },
     });
     service.addCronJob('report', { schedule: '0 3 * * *', command: ['python', 'manage.py', 'report'] });
     manifests = synth(chart);
@@ -214,11 +218,15 @@ describe('a Django service on gunicorn (sync workers) with metrics, tracing, mig
     for (const text of ['service.name', 'k8s.namespace.name', 'shop']) expect({ text, found: exported.body.includes(text) }).toEqual({ text, found: true });
   });
 
-  test('the migration Job applies every migration and completes', async () => {
+  test('the migration Job applies every migration, then runs the setup step on the migrated database, and completes', async () => {
     const job = only(manifests, 'Job');
     await plane.waitFor('the migration Job to complete', async () => (await plane.api('GET', `/apis/batch/v1/namespaces/shop/jobs/${job.metadata.name}`)).body.status?.succeeded === 1, 120_000);
     const [jobPod] = (await plane.api('GET', `/api/v1/namespaces/shop/pods?labelSelector=${encodeURIComponent(`job-name=${job.metadata.name}`)}`)).body.items;
-    expect(node.logs('shop', jobPod.metadata.name, jobPod.spec.containers[0].name)).toContain('Applying orders.0001_initial... OK');
+    expect(node.logs('shop', jobPod.metadata.name, 'migrate')).toContain('Applying orders.0001_initial... OK');
+    expect(node.logs('shop', jobPod.metadata.name, 'setup')).toContain('setup sees orders_order: True');
+    const [migrate] = jobPod.status.initContainerStatuses;
+    const [setup] = jobPod.status.containerStatuses;
+    expect(Date.parse(setup.state.terminated.startedAt)).toBeGreaterThanOrEqual(Date.parse(migrate.state.terminated.finishedAt));
   });
 
   test('a run of the cron job (kubectl create job --from) writes its report as the numeric user and completes', async () => {

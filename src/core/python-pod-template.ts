@@ -306,6 +306,12 @@ export interface PythonContainerOptions {
   readonly lifecycle?: kplus.ContainerLifecycle;
 
   /**
+   * Add it as an init container: it runs to completion before the pod's containers start.
+   * @default false
+   */
+  readonly init?: boolean;
+
+  /**
    * Resources of this container instead of the template's (e.g. a one-process Job).
    * @default - the template's resources
    */
@@ -555,7 +561,8 @@ export class PythonPodTemplate {
   public addContainer(workload: kplus.AbstractPod, options: PythonContainerOptions): kplus.Container {
     const resources = options.resources ? resolveResources(this.validator, `${options.name} container resources`, options.resources) : this.resolved;
     if (options.resources) checkTmpFitsStorage(this.validator, this.resolved.tmpSize, `${options.name} container resources.ephemeralStorage`, resources.ephemeralStorage);
-    const container = workload.addContainer(Object.assign({}, this.containerProps(options.name, options.derivedEnv ?? {}, resources), {
+    const add = options.init ? workload.addInitContainer.bind(workload) : workload.addContainer.bind(workload);
+    const container = add(Object.assign({}, this.containerProps(options.name, options.derivedEnv ?? {}, resources), {
       command: options.command ? [...options.command] : undefined,
       ports: options.ports,
       startup: options.startup,
@@ -563,7 +570,9 @@ export class PythonPodTemplate {
       liveness: options.liveness,
       lifecycle: options.lifecycle,
     }));
-    container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize }));
+    // One /tmp per pod, shared by its Python containers (a migration and the setup step after it).
+    const tmp = (workload.node.tryFindChild('TmpVolume') as kplus.Volume | undefined) ?? kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize });
+    container.mount('/tmp', tmp);
     for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly, subPath: m.subPath });
     // Containers added through the public handles (a sidecar, an init container) get the
     // restricted settings they leave unset, so they pass Pod Security "restricted" like this one.

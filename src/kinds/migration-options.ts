@@ -18,6 +18,18 @@ export interface PythonServiceMigrations {
   readonly command: string[];
 
   /**
+   * Setup commands to run after the migrations, in the same Job: create the admin if missing,
+   * load initial data, `superset init`. The migration runs as the pod's init container and this
+   * as its container, so setup never starts before the migrations have finished, whether the
+   * file is applied with `kubectl apply`, Argo CD or Flux. The Job is named by its content, so a
+   * release that changes either command runs both again and re-applying the same release runs
+   * neither: both must be idempotent ("once per install" needs a controller that plain apply
+   * does not have). Its logs are those of the container named `setup`.
+   * @default - no setup step
+   */
+  readonly setupCommand?: string[];
+
+  /**
    * How long a finished Job (and its pod's logs) is kept before Kubernetes deletes it.
    * GitOps tools (Argo CD without the hook, Flux) re-create a Job that is deleted while it is
    * still in the manifests, which runs the migrations again; so the Job is kept by default and
@@ -99,6 +111,11 @@ export function validateMigrations(v: PropValidator, m: PythonServiceMigrations)
     if (typeof arg !== 'string') v.fail(`migrations.command[${i}]`, arg, 'must be a string');
   });
   v.nonEmptyString('migrations.command[0]', m.command[0]);
+  if (m.setupCommand !== undefined) {
+    if (!Array.isArray(m.setupCommand) || m.setupCommand.length === 0 || m.setupCommand.some((a) => typeof a !== 'string') || m.setupCommand[0].trim() === '') {
+      v.fail('migrations.setupCommand', m.setupCommand, 'must be a non-empty list of strings, e.g. ["python", "manage.py", "createadmin", "--if-missing"]');
+    }
+  }
   const ttl = m.ttlAfterFinished ?? (m.argoCdPreSyncHook ? Duration.days(1) : undefined);
   v.positiveDuration('migrations.ttlAfterFinished', ttl, { allowZero: true });
   const deadline = m.activeDeadline ?? Duration.minutes(30);

@@ -92,15 +92,14 @@ export class MigrationJob extends Construct {
       serviceAccount: this.serviceAccount,
       restartPolicy: kplus.RestartPolicy.NEVER,
     });
-    template.addContainer(this.job, {
-      name: CONTAINER_NAME,
-      command: props.command,
-      resources: props.resources ?? {
-        cpu: kplus.Cpu.millis(Math.min(template.cpuMillis, 500)),
-        memory: template.resources.memory,
-        ephemeralStorage: template.resources.ephemeralStorage,
-      },
-    });
+    const resources = props.resources ?? {
+      cpu: kplus.Cpu.millis(Math.min(template.cpuMillis, 500)),
+      memory: template.resources.memory,
+      ephemeralStorage: template.resources.ephemeralStorage,
+    };
+    // With a setup step, the migration is the init container: setup starts only once it has succeeded.
+    template.addContainer(this.job, { name: CONTAINER_NAME, command: props.command, resources, init: props.setupCommand !== undefined });
+    if (props.setupCommand !== undefined) template.addContainer(this.job, { name: SETUP_CONTAINER_NAME, command: props.setupCommand, resources });
     setPodFailurePolicy(this.job, disruptionTolerantFailurePolicy(CONTAINER_NAME, m.fatalExitCodes));
     this.nameByContent(ApiObject.of(this.job));
 
@@ -114,7 +113,7 @@ export class MigrationJob extends Construct {
       template,
     }));
     // Reached through its service's connections only: a MigrationJob has no connectTo/use of its own.
-    this.networkPolicy = workload.build({ workload: this.job, containers: this.job.containers, connectionLabel: `${label} migration`, ownConnections: false }).networkPolicy;
+    this.networkPolicy = workload.build({ workload: this.job, containers: [...this.job.initContainers, ...this.job.containers], connectionLabel: `${label} migration`, ownConnections: false }).networkPolicy;
   }
 
   /**
@@ -136,3 +135,4 @@ export class MigrationJob extends Construct {
 
 const HASH_LENGTH = 8;
 const CONTAINER_NAME = 'migrate';
+const SETUP_CONTAINER_NAME = 'setup';
