@@ -5,6 +5,8 @@
 #   - Kyverno's CLI; promtool; redis-server (Debian's binary, unpacked).
 #   - the node tier: kubelet and kube-scheduler (one release), Debian's containerd, runc, CNI plugins
 #     and registry (unpacked), a pause program;
+#   - the cluster tier around that node: kube-proxy (the node's release), CoreDNS, kube-router (the
+#     NetworkPolicy enforcer), and Debian's iptables and ipset (unpacked) that both drive;
 #   - the image tier: Debian's buildah and debootstrap (unpacked), which build the library's
 #     Dockerfile on a stand-in base image made from Debian's packages (test/support/image-build.ts).
 # Built once, then reused: a binary already in the cache is never rebuilt. Prints one line per
@@ -33,6 +35,11 @@ node_version="${NODE_K8S_VERSION:-1.30.14}"
 # The image tier's builder: Debian's buildah with the one library this machine lacks (libgpgme
 # and its libassuan), patchelf to point buildah at them, and debootstrap for the stand-in base image.
 builder_debs=(buildah libgpgme11 libassuan0 patchelf debootstrap)
+# The cluster tier's DNS and NetworkPolicy enforcer (see test/support/cluster.ts for why kube-router).
+coredns_version=1.14.7
+kube_router_version=2.1.0
+# What kube-proxy and kube-router drive: iptables (its legacy backend) and ipset, with their libraries.
+netfilter_debs=(iptables libip4tc2 libip6tc2 libxtables12 libnftnl11 libnetfilter-conntrack3 libnfnetlink0 libmnl0 ipset libipset13 conntrack)
 
 mkdir -p "$cache"
 lock="$cache/.provision.lock"
@@ -94,11 +101,11 @@ prebuilt_k8s_dir() {
 
 # The Go module that builds release $1's commands in folder $2: k8s.io/kubernetes with each of its
 # ./staging modules replaced by the same path at v0.<minor>.<patch>, tidied once. A folder tidied
-# before the node commands were added is tidied again.
+# before the node and cluster commands were added is tidied again.
 k8s_source() {
   local v=$1 src=$2
-  local commands=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler)
-  if [ -f "$src/go.sum" ] && grep -q 'cmd/kube-scheduler' "$src/tools.go" 2>/dev/null; then return; fi
+  local commands=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy)
+  if [ -f "$src/go.sum" ] && grep -q 'cmd/kube-proxy' "$src/tools.go" 2>/dev/null; then return; fi
   if [ ! -f "$src/go.mod" ]; then
     say "resolving k8s.io/kubernetes v$v and its staging modules (once per release)"
     local gomod
@@ -123,8 +130,8 @@ build_k8s() {
   if prebuilt=$(prebuilt_k8s_dir "$v"); then
     wanted=(kube-controller-manager)
   fi
-  # The node tier's kubelet and kube-scheduler, on one release (never in KUBEBUILDER_ASSETS either).
-  [ "$v" = "$node_version" ] && wanted+=(kubelet kube-scheduler)
+  # The node tier's kubelet, kube-scheduler and kube-proxy, on one release (never in KUBEBUILDER_ASSETS either).
+  [ "$v" = "$node_version" ] && wanted+=(kubelet kube-scheduler kube-proxy)
   local missing=()
   for b in "${wanted[@]}"; do [ -x "$out/$b" ] || missing+=("$b"); done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -148,7 +155,7 @@ build_k8s() {
     echo "${key}_KUBECTL=$base/kubectl"
     echo "${key}_KUBE_CONTROLLER_MANAGER=$out/kube-controller-manager"
     if [ -n "$prebuilt" ]; then echo "${key}_ETCD=$prebuilt/etcd"; else need_etcd=1; fi
-    if [ "$v" = "$node_version" ]; then echo "NODE_VERSION=$v"; echo "NODE_KUBELET=$out/kubelet"; echo "NODE_KUBE_SCHEDULER=$out/kube-scheduler"; fi
+    if [ "$v" = "$node_version" ]; then echo "NODE_VERSION=$v"; echo "NODE_KUBELET=$out/kubelet"; echo "NODE_KUBE_SCHEDULER=$out/kube-scheduler"; echo "NODE_KUBE_PROXY=$out/kube-proxy"; fi
   } >> "$env_file.tmp"
 }
 
@@ -299,6 +306,37 @@ build_image_builder() {
   echo "DEBOOTSTRAP_DIR=$out/root/usr/share/debootstrap" >> "$env_file.tmp"
 }
 
+# The cluster tier's add-ons: CoreDNS and kube-router (Go modules), and the netfilter tools both use
+# (from PATH when iptables and ipset are there; else Debian's, unpacked, on the legacy backend).
+build_cluster_addons() {
+  build_go_tool COREDNS coredns github.com/coredns/coredns "$coredns_version" github.com/coredns/coredns "" "about 2 minutes, 6 on contended cores"
+  build_go_tool KUBE_ROUTER kube-router github.com/cloudnativelabs/kube-router/v2 "$kube_router_version" \
+    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v$kube_router_version" \
+    "about 3 minutes, 8 on contended cores"
+  if command -v iptables >/dev/null 2>&1 && command -v ipset >/dev/null 2>&1; then
+    { echo "NETFILTER_BIN=$(dirname "$(command -v iptables)")"; echo "NETFILTER_LIBRARY_PATH="; echo "XTABLES_LIBDIR="; } >> "$env_file.tmp"
+    return
+  fi
+  local out="$cache/netfilter"
+  if [ ! -f "$out/.complete" ] || [ "$(cat "$out/.complete")" != "$out" ]; then
+    say "unpacking Debian's iptables and ipset (not on PATH nor in the cache; seconds)"
+    unpack_debs "$out" "${netfilter_debs[@]}"
+    mkdir -p "$out/bin"
+    local t
+    for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+      ln -sf ../root/usr/sbin/xtables-legacy-multi "$out/bin/$t"
+    done
+    ln -sf ../root/usr/sbin/ipset "$out/bin/ipset"
+    ln -sf ../root/usr/sbin/conntrack "$out/bin/conntrack"
+    echo "$out" > "$out/.complete"
+  fi
+  {
+    echo "NETFILTER_BIN=$out/bin"
+    echo "NETFILTER_LIBRARY_PATH=$out/root/usr/lib/x86_64-linux-gnu"
+    echo "XTABLES_LIBDIR=$out/root/usr/lib/x86_64-linux-gnu/xtables"
+  } >> "$env_file.tmp"
+}
+
 env_file="$cache/tools.env"
 : > "$env_file.tmp"
 need_etcd=0
@@ -310,6 +348,7 @@ build_promtool
 build_redis
 build_node_runtime
 build_image_builder
+build_cluster_addons
 mv "$env_file.tmp" "$env_file"
 [ $((SECONDS - started)) -lt 5 ] || say "done"
 echo "$env_file"

@@ -4,41 +4,56 @@ import * as path from 'path';
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { GranianInterface, OtlpProtocol, PythonServer, PythonService, PythonWorker, WorkerProcess } from '../src';
+import { Cluster } from './support/cluster';
 import { ControlPlane } from './support/control-plane';
 import { FIXTURE_IMAGES, fixtureImageSource, REGISTRY } from './support/fixture-images';
-import { httpGet } from './support/http';
 import { buildImage } from './support/image-build';
 import { appContainer, envOf, Manifest, only, synth } from './support/manifests';
 import { KubeletNode } from './support/node';
 import { celeryClient, childrenOf, PodProcess, rqClient, runtimePython, startRedis } from './support/pod-process';
 import { freePort } from './support/ports';
 
-// The Python process on a real node: the synthesized YAML applied unchanged to a real control
-// plane with a real kubelet, containerd and runc (test/support/node.ts), pulling images of real
-// fixture apps built from the library's own Dockerfile (pinned packages from PyPI on the stand-in
-// base, Debian 13's Python 3.13; test/support/fixture-images.ts) from a registry mirror, judged by the kubelet itself: its probes make the pods Ready or not,
-// its pod deletion runs the preStop pause, SIGTERM and the grace period, and its container status
-// says how each container ended. The test reaches the pods on their addresses and reads their
-// processes from /proc, against the numbers in the YAML.
+// The Python process on a real node: the synthesized YAML applied unchanged to a real cluster
+// (test/support/cluster.ts: a kubelet, containerd and runc, kube-proxy, CoreDNS, and kube-router
+// enforcing the NetworkPolicies), pulling images of real fixture apps built from the library's own
+// Dockerfile (pinned packages from PyPI on the stand-in base, Debian 13's Python 3.13;
+// test/support/fixture-images.ts) from a registry mirror, judged by the kubelet itself: its probes
+// make the pods Ready or not, its pod deletion runs the preStop pause, SIGTERM and the grace
+// period, and its container status says how each container ended. The test reaches the pods on
+// their addresses from a client pod in the monitoring namespace (what the policies admit), and
+// reads their processes from /proc, against the numbers in the YAML.
 
 const IMAGES = FIXTURE_IMAGES;
 
+let cluster: Cluster;
 let plane: ControlPlane;
 let node: KubeletNode;
+/** Where the test's requests come from: a pod in the monitoring namespace, as a scraper's would. */
+let client: any;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  plane = await ControlPlane.start('1.30');
-  await plane.installCrds();
-  node = await KubeletNode.start(plane, [REGISTRY]);
+  cluster = await Cluster.start([REGISTRY]);
+  plane = cluster.plane;
+  node = cluster.node;
   // The images a user builds from the Dockerfile the library renders (the image tier checks them).
   node.pushImages((['django', 'fastApi', 'workers'] as const).map((image) => buildImage(fixtureImageSource(image)).tag));
+  plane.applyObjects([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'monitoring' } },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'client', namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: IMAGES.fastApi, command: ['python', '-c', 'import time; time.sleep(10**9)'] }] },
+    },
+  ]);
+  await plane.waitFor('the client pod', async () => {
+    client = (await plane.api('GET', '/api/v1/namespaces/monitoring/pods/client')).body;
+    return client.status?.phase === 'Running';
+  }, 120_000);
 }, 1_200_000);
 
-afterAll(() => {
-  node?.stop();
-  plane?.stop();
-});
+afterAll(() => cluster?.stop());
 
 /** Applies an app as a pipeline would (server-side apply), into a namespace that enforces Pod Security "restricted". */
 function deploy(manifests: Manifest[]): void {
@@ -82,7 +97,9 @@ function processesOf(pod: any): { pid: number; children: () => number[] } {
   return { pid, children: () => childrenOf(pid) };
 }
 
-const get = httpGet;
+/** A GET from the client pod: through the cluster's network, under its NetworkPolicies. */
+const get = (host: string, port: number, urlPath: string, headers: { [k: string]: string } = {}, timeoutMs = 5_000) =>
+  cluster.httpGet(client, host, port, urlPath, headers, timeoutMs);
 
 const metric = (text: string, name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
 
@@ -148,7 +165,7 @@ describe('a Django service on gunicorn (sync workers) with metrics, tracing, mig
       });
     });
     const collectorPort = await freePort();
-    await new Promise<void>((resolve) => collector.listen(collectorPort, KubeletNode.HOST_ADDRESS, resolve));
+    await new Promise<void>((resolve) => collector.listen(collectorPort, Cluster.HOST_ADDRESS, resolve));
     const chart = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
     const service = new PythonService(chart, 'api', {
       image: IMAGES.django,
@@ -157,7 +174,7 @@ describe('a Django service on gunicorn (sync workers) with metrics, tracing, mig
       resources: { cpu: kplus.Cpu.millis(1000), memory: Size.mebibytes(512) },
       env: { DJANGO_SETTINGS_MODULE: 'shop.settings' },
       monitoring: { port: 9100, labels: { release: 'kube-prometheus-stack' } },
-      tracing: { otlpEndpoint: `http://${KubeletNode.HOST_ADDRESS}:${collectorPort}`, protocol: OtlpProtocol.HTTP_PROTOBUF, autoInstrument: true },
+      tracing: { otlpEndpoint: `http://${Cluster.HOST_ADDRESS}:${collectorPort}`, protocol: OtlpProtocol.HTTP_PROTOBUF, autoInstrument: true },
       migrations: {
         command: ['python', 'manage.py', 'migrate', '--noinput'],
         // The setup step sees the migrated database: it starts only once the migration has succeeded.
@@ -447,7 +464,7 @@ describe('Celery (a prefork worker and beat) and RQ, with a real Redis as the br
   let manifests: Manifest[];
 
   beforeAll(async () => {
-    redis = await startRedis(KubeletNode.HOST_ADDRESS);
+    redis = await startRedis(Cluster.HOST_ADDRESS);
     const chart = new Chart(Testing.app(), 'work', { namespace: 'work' });
     // The README: Celery reads CELERY_BROKER_URL, RQ reads RQ_REDIS_URL.
     new PythonWorker(chart, 'worker', {

@@ -35,13 +35,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * No scheduler and no kubelet: pods are created and admitted, never run.
  */
 export class ControlPlane {
-  /** Starts one for a minor, with the binaries the global setup provisioned. */
-  public static async start(minor: ControlPlaneMinor): Promise<ControlPlane> {
+  /**
+   * Starts one for a minor, with the binaries the global setup provisioned. It serves on loopback,
+   * or on `address` (an address of this machine) for a cluster whose nodes run in a network
+   * namespace of their own.
+   */
+  public static async start(minor: ControlPlaneMinor, address = '127.0.0.1'): Promise<ControlPlane> {
     const tools = provisionedTools();
     const release = tools.kubernetes[minor];
     if (!release) throw new Error(`no Kubernetes ${minor} was provisioned (K8S_VERSIONS)`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `control-plane-${minor}-`));
-    const plane = new ControlPlane(minor, release.version, dir, release.kubectl);
+    const plane = new ControlPlane(minor, release.version, dir, release.kubectl, address);
     try {
       await plane.boot(release.etcd ?? tools.etcd, release.kubeApiserver, release.kubeControllerManager);
     } catch (e) {
@@ -61,6 +65,8 @@ export class ControlPlane {
     public readonly version: string,
     public readonly dir: string,
     private readonly kubectlPath: string,
+    /** Where the API server serves, for the test and for the nodes. */
+    public readonly address: string,
   ) {}
 
   private async boot(etcd: string, apiserver: string, controllerManager: string): Promise<void> {
@@ -83,7 +89,9 @@ export class ControlPlane {
     ]);
     this.run('kube-apiserver', apiserver, [
       `--etcd-servers=http://127.0.0.1:${clientPort}`,
-      `--secure-port=${port}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
+      `--secure-port=${port}`, `--bind-address=${this.address}`, `--advertise-address=${this.address}`,
+      // The node's InternalIP, never its name (the machine's resolver does not know it): for logs and exec.
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       `--cert-dir=${path.join(d, 'certs')}`,
       `--token-auth-file=${path.join(d, 'tokens.csv')}`, '--authorization-mode=RBAC',
       '--service-account-issuer=https://kubernetes.default.svc',
@@ -140,7 +148,7 @@ export class ControlPlane {
       'apiVersion': 'v1',
       'kind': 'Config',
       'current-context': 'test',
-      'clusters': [{ name: 'test', cluster: { 'server': `https://127.0.0.1:${this.port}`, 'insecure-skip-tls-verify': true } }],
+      'clusters': [{ name: 'test', cluster: { 'server': `https://${this.address}:${this.port}`, 'insecure-skip-tls-verify': true } }],
       'users': [{ name: who, user: { token: TOKENS[who] } }],
       'contexts': [{ name: 'test', context: { cluster: 'test', user: who } }],
     });
@@ -173,7 +181,7 @@ export class ControlPlane {
     const data = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = https.request({
-        host: '127.0.0.1',
+        host: this.address,
         port: this.port,
         path: urlPath,
         method,
@@ -211,7 +219,7 @@ export class ControlPlane {
     const separator = collectionPath.includes('?') ? '&' : '?';
     let buffered = '';
     const req = https.request({
-      host: '127.0.0.1',
+      host: this.address,
       port: this.port,
       path: `${collectionPath}${separator}watch=true`,
       method: 'GET',

@@ -89,7 +89,7 @@ from shop import views
 urlpatterns = [path("healthz", views.healthz), path("work", views.work), path("slow", views.slow), path("pid", views.pid)]
 `,
     'shop/views.py': `
-import os, sqlite3, time
+import os, socket, sqlite3, time
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import Counter
@@ -113,7 +113,7 @@ def slow(request):
     return HttpResponse("finished")
 
 def pid(request):
-    return JsonResponse({"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()})
+    return JsonResponse({"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(), "pod": socket.gethostname()})
 `,
   };
 }

@@ -5,9 +5,10 @@ import * as path from 'path';
 import { provisionedTools } from './tools';
 
 /**
- * The node tier's pod sandbox image, made without a registry or a Docker engine: an OCI image
- * layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md) holding the
- * provisioned pause program, imported with `ctr images import`. The apps' images are built from the
+ * The node tier's images of single programs (the pod sandbox's pause, the cluster's CoreDNS), made
+ * without a registry or a Docker engine: an OCI image layout
+ * (https://github.com/opencontainers/image-spec/blob/main/image-layout.md) holding the provisioned
+ * program, imported with `ctr images import`. The apps' images are built from the
  * library's Dockerfile (test/support/image-build.ts).
  */
 
@@ -24,17 +25,22 @@ function tarOf(dir: string): Buffer {
   return execFileSync('tar', ['-C', dir, '--sort=name', '--mtime=@0', '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], { maxBuffer: 1024 * 1024 * 1024 });
 }
 
-/** The sandbox image: the provisioned pause program alone. */
-export function pauseImageArchive(name: string, dir: string): string {
-  const layout = path.join(dir, 'pause-oci');
+/**
+ * An image of one static program (e.g. the pause program, CoreDNS) as an archive `ctr images
+ * import` reads: the program at `/<its name>`, run as `user`.
+ */
+export function programImageArchive(name: string, program: string, dir: string, user = '65535:65535'): string {
+  const base = path.basename(program);
+  const work = fs.mkdtempSync(path.join(dir, `${base}-image-`));
+  const layout = path.join(work, 'oci');
   fs.mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
-  const root = path.join(dir, 'pause-root');
+  const root = path.join(work, 'root');
   fs.mkdirSync(root, { recursive: true });
-  fs.copyFileSync(provisionedTools().node.pause, path.join(root, 'pause'));
-  fs.chmodSync(path.join(root, 'pause'), 0o755);
+  fs.copyFileSync(program, path.join(root, base));
+  fs.chmodSync(path.join(root, base), 0o755);
   const layer = writeBlob(layout, tarOf(root));
   const config = writeBlob(layout, Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/pause'], User: '65535:65535' }, rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    architecture: 'amd64', os: 'linux', config: { Entrypoint: [`/${base}`], User: user }, rootfs: { type: 'layers', diff_ids: [layer.digest] },
   })));
   const manifest = writeBlob(layout, Buffer.from(JSON.stringify({
     schemaVersion: 2,
@@ -47,7 +53,12 @@ export function pauseImageArchive(name: string, dir: string): string {
     manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'io.containerd.image.name': name } }],
   }));
   fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const archive = path.join(dir, 'pause.tar');
+  const archive = path.join(work, 'image.tar');
   execFileSync('tar', ['-C', layout, '-cf', archive, '.']);
   return archive;
+}
+
+/** The sandbox image: the provisioned pause program alone. */
+export function pauseImageArchive(name: string, dir: string): string {
+  return programImageArchive(name, provisionedTools().node.pause, dir);
 }

@@ -9,30 +9,40 @@ import { pauseImageArchive } from './node-image';
 import { freePort } from './ports';
 import { provisionedTools } from './tools';
 
+/** Where a node runs, for a cluster around it (test/support/cluster.ts). */
+export interface KubeletNodeOptions {
+  /** A network namespace (`ip netns`) for the node's containerd, kubelet and pods; the machine's own by default. */
+  readonly netns?: string;
+  /** The node's address in that namespace, where the API server reaches the kubelet (default: loopback). */
+  readonly address?: string;
+  /** The cluster DNS Service's address, for the pods' resolv.conf (default: none, the machine's resolver). */
+  readonly clusterDns?: string;
+}
+
 /**
  * A real node for a real control plane, on this machine: kube-scheduler, Debian's containerd with
- * runc and a bridge CNI (pods get addresses on a bridge of the machine's own network namespace,
- * reachable from the test), a kubelet (cgroupfs driver, no QoS cgroups: the machine's cgroup v1
- * hierarchy as it is), and Debian's docker-registry on loopback as the mirror of the registries the
- * apps name, so that the rendered `imagePullPolicy: Always` pulls for real and the YAML is applied
- * unchanged. Needs root, as `.ci/run` has.
+ * runc and a bridge CNI (pods get addresses on a bridge in the node's network namespace), a
+ * kubelet (cgroupfs driver, no QoS cgroups: the machine's cgroup v1 hierarchy as it is), and
+ * Debian's docker-registry, where the API server serves, as the mirror of the registries the apps
+ * name, so that the rendered `imagePullPolicy: Always` pulls for real and the YAML is applied
+ * unchanged. Needs root, as `.ci/run` has. test/support/cluster.ts puts it in a network namespace
+ * of its own, with the add-ons around it.
  *
- * Two facts of these machines shape it: the sandbox refuses a negative `oom_score_adj`, which the
- * kubelet asks runc to set for pod sandboxes, so runc runs through a wrapper that clamps it to 0;
- * and the node's address is loopback, so the API server cannot reach the kubelet for `logs` and
- * `exec`: logs are read from the kubelet's pod log files, and processes are found in /proc.
+ * One fact of these machines shapes it: the sandbox refuses a negative `oom_score_adj`, which the
+ * kubelet asks runc to set for pod sandboxes, so runc runs through a wrapper that clamps it to 0.
+ * Logs are read from the kubelet's pod log files, and processes are found in /proc.
  */
 export class KubeletNode {
-  /** The bridge the CNI plugin puts pods on, and the machine's address on it (pods reach the test there). */
+  /** The bridge the CNI plugin puts pods on, and the node's address on it (the pods' gateway). */
   public static readonly BRIDGE = 'cdk8s-node0';
   public static readonly POD_SUBNET = '10.244.0.0/24';
   public static readonly HOST_ADDRESS = '10.244.0.1';
 
   /** Starts one, attached to `plane`, whose pods may pull from `registries` (served by the local mirror). */
-  public static async start(plane: ControlPlane, registries: string[]): Promise<KubeletNode> {
+  public static async start(plane: ControlPlane, registries: string[], options: KubeletNodeOptions = {}): Promise<KubeletNode> {
     if (process.getuid?.() !== 0) throw new Error('the node tier needs root (containerd, runc, network namespaces), as .ci/run has');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubelet-node-'));
-    const node = new KubeletNode(plane, dir);
+    const node = new KubeletNode(plane, dir, options);
     try {
       await node.boot(registries);
     } catch (e) {
@@ -47,13 +57,24 @@ export class KubeletNode {
   }
 
   private readonly processes: ChildProcess[] = [];
+  private readonly named = new Map<string, ChildProcess>();
   /** The pods' network namespaces that were there before this node (another node's, left alone). */
   private readonly namespacesBefore = new Set(KubeletNode.networkNamespaces());
   private registryPort = 0;
   private readonly tools = provisionedTools();
   private stopping = false;
 
-  private constructor(public readonly plane: ControlPlane, public readonly dir: string) {}
+  private constructor(public readonly plane: ControlPlane, public readonly dir: string, private readonly options: KubeletNodeOptions) {}
+
+  /** The node's address, where the API server reaches the kubelet. */
+  public get address(): string {
+    return this.options.address ?? '127.0.0.1';
+  }
+
+  /** The command line that runs `binary` in the node's network namespace (the machine's, by default). */
+  public inNode(binary: string, args: string[]): [string, string[]] {
+    return this.options.netns ? ['nsenter', [`--net=/var/run/netns/${this.options.netns}`, binary, ...args]] : [binary, args];
+  }
 
   private get socket(): string {
     return path.join(this.dir, 'containerd.sock');
@@ -68,7 +89,7 @@ export class KubeletNode {
     // The bridge exists before the first pod, so that the test's own servers (a broker, an OTLP
     // receiver) can listen on its address from the start; the CNI plugin adopts it.
     // One left by a run that was killed before its cleanup goes first.
-    spawnSync('ip', ['link', 'delete', KubeletNode.BRIDGE]);
+    spawnSync('ip', [...this.ipNamespace, 'link', 'delete', KubeletNode.BRIDGE]);
     this.ip(['link', 'add', KubeletNode.BRIDGE, 'type', 'bridge']);
     this.ip(['addr', 'add', `${KubeletNode.HOST_ADDRESS}/24`, 'dev', KubeletNode.BRIDGE]);
     this.ip(['link', 'set', KubeletNode.BRIDGE, 'up']);
@@ -77,9 +98,9 @@ export class KubeletNode {
     fs.writeFileSync(path.join(d, 'registry.yml'), [
       'version: 0.1', 'log: {level: warn}',
       `storage: {filesystem: {rootdirectory: ${path.join(d, 'registry')}}}`,
-      `http: {addr: 127.0.0.1:${this.registryPort}}`,
+      `http: {addr: ${this.plane.address}:${this.registryPort}}`,
     ].join('\n') + '\n');
-    this.run('docker-registry', this.bin('docker-registry'), ['serve', path.join(d, 'registry.yml')]);
+    this.run('docker-registry', this.bin('docker-registry'), { onHost: true }, ['serve', path.join(d, 'registry.yml')]);
 
     const runc = path.join(d, 'runc');
     fs.writeFileSync(runc, [
@@ -123,15 +144,15 @@ export class KubeletNode {
       `[${cri}.containerd]`, '  snapshotter = "overlayfs"', '  default_runtime_name = "runc"',
       `[${cri}.containerd.runtimes.runc]`, '  runtime_type = "io.containerd.runc.v2"',
       `[${cri}.containerd.runtimes.runc.options]`, `  BinaryName = "${runc}"`, '  SystemdCgroup = false',
-      ...registries.flatMap((r) => [`[${cri}.registry.mirrors."${r}"]`, `  endpoint = ["http://127.0.0.1:${this.registryPort}"]`]),
+      ...registries.flatMap((r) => [`[${cri}.registry.mirrors."${r}"]`, `  endpoint = ["http://${this.plane.address}:${this.registryPort}"]`]),
     ].join('\n') + '\n');
     // containerd finds its shim on PATH.
-    this.run('containerd', this.bin('containerd'), ['--config', path.join(d, 'containerd.toml')], { PATH: `${path.dirname(this.bin('containerd'))}:${process.env.PATH}` });
+    this.run('containerd', this.bin('containerd'), { env: { PATH: `${path.dirname(this.bin('containerd'))}:${process.env.PATH}` } }, ['--config', path.join(d, 'containerd.toml')]);
     await this.plane.waitFor('containerd', () => this.ctr(['version']).status === 0, 30_000);
     this.ctrOk(['images', 'import', pauseImageArchive('registry.k8s.io/pause:3.9', d)]);
     await this.plane.waitFor('docker-registry', () => this.connects(this.registryPort), 30_000);
 
-    this.run('kube-scheduler', this.tools.node.kubeScheduler, [`--kubeconfig=${this.plane.kubeconfig('admin')}`, '--leader-elect=false', '--secure-port=0', '--profiling=false']);
+    this.run('kube-scheduler', this.tools.node.kubeScheduler, { onHost: true }, [`--kubeconfig=${this.plane.kubeconfig('admin')}`, '--leader-elect=false', '--secure-port=0', '--profiling=false']);
     fs.writeFileSync(path.join(d, 'kubelet.yaml'), JSON.stringify({
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
       kind: 'KubeletConfiguration',
@@ -144,8 +165,9 @@ export class KubeletNode {
       containerRuntimeEndpoint: `unix://${this.socket}`,
       authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
       authorization: { mode: 'AlwaysAllow' },
-      address: '127.0.0.1',
+      address: this.address,
       port: await freePort(),
+      ...this.options.clusterDns ? { clusterDNS: [this.options.clusterDns], clusterDomain: 'cluster.local' } : {},
       readOnlyPort: 0,
       healthzPort: 0,
       // Shared machines: disk and memory pressure of other work must not evict the test's pods.
@@ -158,9 +180,9 @@ export class KubeletNode {
       // The kubelet's own pace for status and probes; the defaults, except a quicker status sync.
       nodeStatusUpdateFrequency: '2s',
     }));
-    this.run('kubelet', this.tools.node.kubelet, [
+    this.run('kubelet', this.tools.node.kubelet, {}, [
       `--config=${path.join(d, 'kubelet.yaml')}`, `--kubeconfig=${this.plane.kubeconfig('admin')}`,
-      `--root-dir=${path.join(d, 'kubelet')}`, '--hostname-override=node-1', '--node-ip=127.0.0.1', '--v=1',
+      `--root-dir=${path.join(d, 'kubelet')}`, '--hostname-override=node-1', `--node-ip=${this.address}`, '--v=1',
     ]);
     await this.plane.waitFor('the node to be Ready', async () => {
       const r = await this.plane.api('GET', '/api/v1/nodes/node-1');
@@ -168,25 +190,33 @@ export class KubeletNode {
     }, 90_000);
   }
 
+  private get ipNamespace(): string[] {
+    return this.options.netns ? ['-n', this.options.netns] : [];
+  }
+
   private ip(args: string[]): void {
-    execFileSync('ip', args, { stdio: 'pipe' });
+    execFileSync('ip', [...this.ipNamespace, ...args], { stdio: 'pipe' });
   }
 
   private connects(port: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      const socket = net.connect(port, this.plane.address, () => { socket.end(); resolve(true); });
       socket.on('error', () => resolve(false));
     });
   }
 
-  private run(name: string, binary: string, args: string[], env: { [k: string]: string } = {}): void {
+  /** Runs a program of the node, in its network namespace unless it only talks to the API server (`onHost`). */
+  public run(name: string, binary: string, options: { onHost?: boolean; env?: { [k: string]: string } }, args: string[]): void {
+    const env = options.env ?? {};
+    const [command, commandArgs] = options.onHost ? [binary, args] : this.inNode(binary, args);
     const log = fs.openSync(path.join(this.dir, `${name}.log`), 'a');
-    const child = spawn(binary, args, { stdio: ['ignore', log, log], env: Object.assign({}, process.env, env) });
+    const child = spawn(command, commandArgs, { stdio: ['ignore', log, log], env: Object.assign({}, process.env, env) });
     fs.closeSync(log);
     child.on('exit', (code, signal) => {
       if (!this.stopping) fs.appendFileSync(path.join(this.dir, `${name}.log`), `\n[exited: ${code ?? signal}]\n`);
     });
     this.processes.push(child);
+    this.named.set(name, child);
   }
 
   /** containerd's own client, in the CRI's namespace. */
@@ -201,12 +231,17 @@ export class KubeletNode {
     return r.stdout;
   }
 
+  /** Imports an image archive (test/support/node-image.ts) into the node's image store. */
+  public importImage(archive: string): void {
+    this.ctrOk(['images', 'import', archive]);
+  }
+
   /**
    * Pushes images from the image builder's storage (test/support/image-build.ts) to the mirror,
    * under their names' repositories: the kubelet pulls them as it would from the apps' registry.
    */
   public pushImages(tags: string[]): void {
-    for (const tag of tags) pushImage(tag, tag.replace(/^[^/]+\//, `127.0.0.1:${this.registryPort}/`));
+    for (const tag of tags) pushImage(tag, tag.replace(/^[^/]+\//, `${this.plane.address}:${this.registryPort}/`));
   }
 
   /** What a container printed, from the kubelet's log files (the CRI format's message part). */
@@ -241,8 +276,7 @@ export class KubeletNode {
    */
   public stop(): void {
     this.stopping = true;
-    const [kubelet, scheduler] = ['kubelet', 'kube-scheduler'].map((n) => this.processes.find((p) => p.spawnfile.endsWith(n)));
-    for (const p of [kubelet, scheduler]) p?.kill('SIGKILL');
+    for (const name of ['kubelet', 'kube-scheduler']) this.named.get(name)?.kill('SIGKILL');
     if (fs.existsSync(this.socket)) {
       const tasks = this.ctr(['tasks', 'ls', '-q']).stdout.split('\n').filter(Boolean);
       for (const task of tasks) this.ctr(['tasks', 'kill', '-s', 'SIGKILL', task]);
@@ -255,7 +289,7 @@ export class KubeletNode {
     for (const ns of KubeletNode.networkNamespaces()) {
       if (!this.namespacesBefore.has(ns)) spawnSync('ip', ['netns', 'delete', ns]);
     }
-    spawnSync('ip', ['link', 'delete', KubeletNode.BRIDGE]);
+    spawnSync('ip', [...this.ipNamespace, 'link', 'delete', KubeletNode.BRIDGE]);
     if (!process.env.KEEP_CONTROL_PLANE) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -21,9 +21,21 @@ export interface ToolPaths {
     readonly version: string;
     readonly kubelet: string;
     readonly kubeScheduler: string;
+    /** The cluster tier's service proxy, of the kubelet's release. */
+    readonly kubeProxy: string;
     /** Where containerd, runc, the CNI plugins and docker-registry were unpacked (`usr/bin`, `usr/sbin`, `usr/lib/cni`). */
     readonly runtimeRoot: string;
     readonly pause: string;
+  };
+  /** The cluster tier's add-ons: CoreDNS, kube-router, and the iptables and ipset they drive. */
+  readonly cluster: {
+    readonly coredns: string;
+    readonly kubeRouter: string;
+    /** A folder with iptables, iptables-save, iptables-restore (and ip6tables*), ipset and conntrack. */
+    readonly netfilterBin: string;
+    /** Where the unpacked netfilter tools find their libraries and iptables its extensions ('' when from PATH). */
+    readonly netfilterLibraryPath: string;
+    readonly xtablesLibdir: string;
   };
   /** The image tier's builder: buildah, and debootstrap (a script, with its data folder) for the stand-in base image. */
   readonly imageBuilder: {
@@ -90,8 +102,16 @@ function readTools(envFile: string): ToolPaths {
       version: values.NODE_VERSION,
       kubelet: values.NODE_KUBELET,
       kubeScheduler: values.NODE_KUBE_SCHEDULER,
+      kubeProxy: values.NODE_KUBE_PROXY,
       runtimeRoot: values.NODE_RUNTIME_ROOT,
       pause: values.NODE_PAUSE,
+    },
+    cluster: {
+      coredns: values.COREDNS,
+      kubeRouter: values.KUBE_ROUTER,
+      netfilterBin: values.NETFILTER_BIN,
+      netfilterLibraryPath: values.NETFILTER_LIBRARY_PATH ?? '',
+      xtablesLibdir: values.XTABLES_LIBDIR ?? '',
     },
     imageBuilder: {
       buildah: values.BUILDAH,
