@@ -4,9 +4,10 @@ import { Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BackingService, PythonServer, PythonService, WorkerProcess } from '../src';
 import { Cluster } from './support/cluster';
-import { FIXTURE_IMAGES, fixtureImageSource, REGISTRY } from './support/fixture-images';
-import { buildImage } from './support/image-build';
-import { Manifest, synth } from './support/manifests';
+import { synthExampleWithCli } from './support/cluster-apps';
+import { exampleImageSource, FIXTURE_IMAGES, fixtureImageSource, redisImageSource, REGISTRY } from './support/fixture-images';
+import { buildImage, ImageSource } from './support/image-build';
+import { Manifest, podTemplateOf, synth } from './support/manifests';
 import { PodView, reachable } from './support/network-policy-evaluator';
 
 // The traffic of synthesized apps on a real cluster (test/support/cluster.ts): kube-proxy spreads
@@ -24,7 +25,7 @@ let cluster: Cluster;
 const outsideListeners: net.Server[] = [];
 
 /**
- * The apps: `api` (Django on gunicorn, 3 replicas, metrics, secured) in `shop`, connected to the
+ * The apps: `api` (Django on gunicorn, 3 replicas, metrics, secured) in `store`, connected to the
  * secured `catalog` in another namespace, next to which run `search` (secured, reached only by
  * api's worker, which also reaches api) and `legacy` (unsecured). Every pod of `api` uses a Redis (in namespace `redis`)
  * and a database by address range. CPU requests are cut to fit the node's 2 cores (a test-only
@@ -34,9 +35,9 @@ function apps(): Manifest[] {
   const app = Testing.app();
   const security = { allowedImages: [`${REGISTRY}/shop/`] };
   const resources = { cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(384) };
-  const shop = new Chart(app, 'shop', { namespace: 'shop' });
+  const store = new Chart(app, 'store', { namespace: 'store' });
   const catalogs = new Chart(app, 'catalog', { namespace: 'catalog' });
-  const api = new PythonService(shop, 'api', {
+  const api = new PythonService(store, 'api', {
     image: FIXTURE_IMAGES.django,
     replicas: 3,
     server: PythonServer.gunicorn({ app: 'shop.wsgi:application' }),
@@ -60,28 +61,47 @@ function apps(): Manifest[] {
   });
   worker.connectTo(api);
   worker.connectTo(search);
-  return [shop, catalogs].flatMap((chart) => synth(chart));
+  return [store, catalogs].flatMap((chart) => synth(chart));
 }
 
-/** What the test adds, as a cluster would have it: a Redis stand-in (a listener labelled as the Redis chart's pods) and a Prometheus stand-in. */
+const REDIS_IMAGE = redisImageSource();
+
+/**
+ * What the test adds, as a cluster would have them: a real Redis labelled as the Redis chart's pods
+ * behind `redis-master`, a Prometheus stand-in (a listener labelled as Prometheus's pods), and the
+ * Secrets the example reads.
+ */
 function standIns(): any[] {
-  const listener = (namespace: string, name: string, labels: { [k: string]: string }, port: number) => [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name, namespace, labels },
-      spec: {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name, image: FIXTURE_IMAGES.fastApi, command: ['python', '-m', 'http.server', String(port)], ports: [{ name: 'listen', containerPort: port }] }],
-      },
-    },
-  ];
+  const pod = (namespace: string, name: string, labels: { [k: string]: string }, image: string, port: number, command?: string[]) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name, image, command, ports: [{ name: 'listen', containerPort: port }] }] },
+  });
+  const secret = (name: string, type: string, stringData: { [k: string]: string }) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'shop' }, type, stringData });
   return [
-    ...listener('redis', 'redis-master-0', { 'app.kubernetes.io/name': 'redis' }, 6379),
+    ...['redis', 'monitoring', 'velero'].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+    ...['shop', 'store', 'catalog'].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } })),
+    pod('redis', 'redis-master-0', { 'app.kubernetes.io/name': 'redis' }, REDIS_IMAGE.tag, 6379),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'redis-master', namespace: 'redis' }, spec: { selector: { 'app.kubernetes.io/name': 'redis' }, ports: [{ port: 6379 }] } },
-    ...listener('monitoring', 'prometheus-0', { 'app.kubernetes.io/name': 'prometheus' }, 9090),
+    pod('monitoring', 'prometheus-0', { 'app.kubernetes.io/name': 'prometheus' }, FIXTURE_IMAGES.fastApi, 9090, ['python', '-m', 'http.server', '9090']),
+    secret('shop-db', 'Opaque', { url: `postgres://shop:secret@${DATABASE.address}:${DATABASE.port}/shop` }),
+    secret('registry-credentials', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': JSON.stringify({ auths: {} }) }),
   ];
+}
+
+/** The bundled example app as the real `cdk8s synth` writes it, its CPU requests cut to fit the node (a test-only change). */
+function example(): { manifests: Manifest[]; image: ImageSource } {
+  const { files, manifests: objects } = synthExampleWithCli();
+  const deployment = objects.find((m) => m.kind === 'Deployment')!;
+  const image = deployment.spec.template.spec.containers[0].image;
+  for (const m of objects) {
+    const template = podTemplateOf(m);
+    for (const c of [...template?.spec.containers ?? [], ...template?.spec.initContainers ?? []]) {
+      if (c.resources?.requests?.cpu) c.resources.requests.cpu = '50m';
+    }
+  }
+  return { manifests: objects, image: exampleImageSource(files.Dockerfile, files['.dockerignore'], image) };
 }
 
 let manifests: Manifest[];
@@ -108,20 +128,19 @@ const component = (name: string) => `app.kubernetes.io/instance=${name}`;
 
 beforeAll(async () => {
   cluster = await Cluster.start([REGISTRY]);
-  cluster.node.pushImages((['django', 'fastApi'] as const).map((image) => buildImage(fixtureImageSource(image)).tag));
+  const theExample = example();
+  cluster.node.pushImages([...(['django', 'fastApi'] as const).map((image) => fixtureImageSource(image)), REDIS_IMAGE, theExample.image].map((source) => buildImage(source).tag));
   cluster.addOutsideAddress(DATABASE.address, DATABASE.cidr);
   for (const { address, port } of [DATABASE, OUTSIDE]) {
     const server = net.createServer((socket) => socket.end());
     await new Promise<void>((resolve) => server.listen(port, address, resolve));
     outsideListeners.push(server);
   }
-  manifests = apps();
+  manifests = [...apps(), ...theExample.manifests];
   cluster.plane.applyObjects(standIns());
-  for (const ns of ['shop', 'catalog']) {
-    cluster.plane.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } }]);
-  }
   cluster.plane.kubectlOk(['apply', '--server-side', '--field-manager=pipeline', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests }) });
-  await readyPods('shop', `${component('api')},app.kubernetes.io/component=server`, 3);
+  await readyPods('store', `${component('api')},app.kubernetes.io/component=server`, 3);
+  await readyPods('shop', `${component('python-app')},app.kubernetes.io/component=server`, 3);
 }, 1_200_000);
 
 afterAll(() => {
@@ -161,33 +180,43 @@ async function serviceOf(namespace: string, name: string, count: number): Promis
   const ready = await readyPods(namespace, `${component(name)},app.kubernetes.io/component=server`, count);
   const addresses = ready.map((p) => p.status.podIP);
   await cluster.plane.waitFor(`kube-proxy to send ${namespace}/${name} to ${addresses.join(', ')}`, () => {
-    const rules = cluster.netfilter('iptables-save', ['-t', 'nat']).split('\n').filter((r) => r.includes(`"${namespace}/${name}:`) && r.includes('-j KUBE-SEP-'));
+    // One rule per endpoint of the Service's first port (kube-proxy names it "<namespace>/<name>:<port name>").
+    const rules = cluster.netfilter('iptables-save', ['-t', 'nat']).split('\n')
+      .filter((r) => r.includes(`"${namespace}/${name}:${service.spec.ports[0].name ?? ''} -> `) && r.includes('-j KUBE-SEP-'));
     return rules.length === addresses.length && addresses.every((a) => rules.some((r) => r.includes(` -> ${a}:`)));
   }, 60_000);
   return { clusterIp: service.spec.clusterIP, port: service.spec.ports[0].port, ready: ready.map((p) => p.metadata.name).sort() };
 }
 
-const workerPod = async () => (await readyPods('shop', `${component('api')},app.kubernetes.io/component=worker`, 1))[0];
+const workerPod = async () => (await readyPods('store', `${component('api')},app.kubernetes.io/component=worker`, 1))[0];
 
 describe('a Service spreads its traffic over every ready pod', () => {
   test('through its ClusterIP, its full DNS name and its short name, from a pod the policies admit', async () => {
     const worker = await workerPod();
-    const { clusterIp, port, ready } = await serviceOf('shop', 'api', 3);
-    for (const url of [`http://${clusterIp}:${port}/pid`, `http://api.shop.svc.cluster.local:${port}/pid`, `http://api:${port}/pid`]) {
-      const answers: string[] = JSON.parse(cluster.inPod(worker, REQUESTS, [url, 'api.shop.svc', '60']));
+    const { clusterIp, port, ready } = await serviceOf('store', 'api', 3);
+    for (const url of [`http://${clusterIp}:${port}/pid`, `http://api.store.svc.cluster.local:${port}/pid`, `http://api:${port}/pid`]) {
+      const answers: string[] = JSON.parse(cluster.inPod(worker, REQUESTS, [url, 'api.store.svc', '60']));
       expect({ url, errors: answers.filter((a) => a.startsWith('error')) }).toEqual({ url, errors: [] });
       const perPod = Object.fromEntries(ready.map((name) => [name, answers.filter((a) => a === name).length]));
       // 60 connections over 3 pods: each pod gets some (one left out by chance: p < 1e-10).
       expect({ url, perPod, unanswered: Object.values(perPod).filter((n) => n === 0).length }).toMatchObject({ unanswered: 0 });
     }
   });
+
+  test('the example app\'s web Service (behind an Ingress: its port admits every pod), from the Prometheus stand-in', async () => {
+    const prometheus = (await readyPods('monitoring', 'app.kubernetes.io/name=prometheus', 1))[0];
+    const { port, ready } = await serviceOf('shop', 'python-app', 3);
+    const answers: string[] = JSON.parse(cluster.inPod(prometheus, REQUESTS, [`http://python-app.shop.svc.cluster.local:${port}/pid`, 'python-app.shop.svc', '60']));
+    expect(answers.filter((a) => a.startsWith('error'))).toEqual([]);
+    expect(ready.filter((name) => !answers.includes(name))).toEqual([]);
+  });
 });
 
 describe('no request fails while pods come and go', () => {
   test('under load through the Service: a rolling update, then a pod deletion (its endpoint turns terminating, its preStop pause lets requests finish)', async () => {
     const worker = await workerPod();
-    const before = await serviceOf('shop', 'api', 3);
-    const [command, args] = cluster.inPodCommand(worker, REQUESTS, [`http://api:${before.port}/pid`, 'api.shop.svc', '0']);
+    const before = await serviceOf('store', 'api', 3);
+    const [command, args] = cluster.inPodCommand(worker, REQUESTS, [`http://api:${before.port}/pid`, 'api.store.svc', '0']);
     const load = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     load.stdout.on('data', (c) => out += c);
@@ -195,29 +224,29 @@ describe('no request fails while pods come and go', () => {
     try {
       await sleep(3_000);
       // A new release of the pod template (what a config change does), rolled out by the Deployment's strategy.
-      await cluster.plane.api('PATCH', '/apis/apps/v1/namespaces/shop/deployments/api',
+      await cluster.plane.api('PATCH', '/apis/apps/v1/namespaces/store/deployments/api',
         { spec: { template: { metadata: { annotations: { 'test/release': '2' } } } } }, { contentType: 'application/strategic-merge-patch+json' });
       await cluster.plane.waitFor('the rollout', async () => {
-        const d = (await cluster.plane.api('GET', '/apis/apps/v1/namespaces/shop/deployments/api')).body;
-        const current = (await pods('shop', `${component('api')},app.kubernetes.io/component=server`));
+        const d = (await cluster.plane.api('GET', '/apis/apps/v1/namespaces/store/deployments/api')).body;
+        const current = (await pods('store', `${component('api')},app.kubernetes.io/component=server`));
         return d.status.observedGeneration === d.metadata.generation && d.status.updatedReplicas === 3 && d.status.availableReplicas === 3
           && current.length === 3 && current.every(isReady);
       }, 300_000);
-      const rolled = await serviceOf('shop', 'api', 3);
+      const rolled = await serviceOf('store', 'api', 3);
       expect(rolled.ready.filter((name) => before.ready.includes(name))).toEqual([]);
       // A pod deleted under load: the EndpointSlice marks it terminating and not ready at once.
       const victim = rolled.ready[0];
       let sawTerminating = false;
-      const stopWatching = cluster.plane.watch('/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dapi', (event) => {
+      const stopWatching = cluster.plane.watch('/apis/discovery.k8s.io/v1/namespaces/store/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dapi', (event) => {
         for (const e of event.object?.endpoints ?? []) {
           if (e.targetRef?.name === victim && e.conditions?.terminating === true && e.conditions?.ready === false) sawTerminating = true;
         }
       });
       try {
-        await cluster.plane.api('DELETE', `/api/v1/namespaces/shop/pods/${victim}`);
+        await cluster.plane.api('DELETE', `/api/v1/namespaces/store/pods/${victim}`);
         await cluster.plane.waitFor(`pod ${victim} to go and 3 pods to be Ready`, async () => {
-          const current = await pods('shop', `${component('api')},app.kubernetes.io/component=server`);
-          const gone = (await cluster.plane.api('GET', `/api/v1/namespaces/shop/pods/${victim}`)).status === 404;
+          const current = await pods('store', `${component('api')},app.kubernetes.io/component=server`);
+          const gone = (await cluster.plane.api('GET', `/api/v1/namespaces/store/pods/${victim}`)).status === 404;
           return gone && current.length === 3 && current.every(isReady);
         }, 300_000);
       } finally {
@@ -299,7 +328,10 @@ function viewOf(pod: any): PodView {
 async function matrixPods(): Promise<{ sources: Source[]; dns: any }> {
   const sources: Source[] = [];
   for (const [role, namespace, selector] of [
-    ['api', 'shop', `${component('api')},app.kubernetes.io/component=server`], ['worker', 'shop', `${component('api')},app.kubernetes.io/component=worker`],
+    ['api', 'store', `${component('api')},app.kubernetes.io/component=server`], ['worker', 'store', `${component('api')},app.kubernetes.io/component=worker`],
+    ['python-app', 'shop', `${component('python-app')},app.kubernetes.io/component=server`],
+    ['python-app-worker', 'shop', `${component('python-app')},app.kubernetes.io/component=worker`],
+    ['python-app-beat', 'shop', `${component('python-app')},app.kubernetes.io/component=beat`],
     ['catalog', 'catalog', component('catalog')], ['search', 'catalog', component('search')], ['legacy', 'catalog', component('legacy')],
     ['redis', 'redis', 'app.kubernetes.io/name=redis'], ['prometheus', 'monitoring', 'app.kubernetes.io/name=prometheus'],
   ]) sources.push({ role, pod: (await readyPods(namespace, selector, 1))[0] });
@@ -386,6 +418,10 @@ describe('the flow matrix: every NetworkPolicy of the output, enforced by kube-r
       'api -> database', 'worker -> database', // use() of an address range
       'prometheus -> api:8080', // the monitoring namespace to the metrics port
       'legacy -> catalog:8080', // a secured service admits its own namespace
+      // The example app: its web, worker and beat use the Redis broker and the database range.
+      'python-app -> redis:6379', 'python-app-worker -> redis:6379', 'python-app-beat -> redis:6379',
+      'python-app -> database', 'python-app-worker -> database', 'prometheus -> python-app:9090', // gunicorn's metrics on their own port
+      'legacy -> python-app:8080', // behind an Ingress with no proxy namespace named: open to every pod whose egress allows it
       ...sources.map(({ role }) => `${role} -> DNS`),
     ];
     expect(Object.fromEntries(declared.map((c) => [c, cell(verdicts, c)]))).toEqual(Object.fromEntries(declared.map((c) => [c, 'open'])));
@@ -400,6 +436,9 @@ describe('the flow matrix: every NetworkPolicy of the output, enforced by kube-r
       'api -> prometheus:9090', 'api -> legacy:8080', // nothing declared
       'catalog -> database', 'catalog -> redis:6379', // not its backing services
       'api -> outside', 'worker -> outside', 'catalog -> outside', 'search -> outside',
+      'python-app -> catalog:8080', 'python-app-worker -> api:8080', 'python-app -> outside', 'python-app-beat -> outside',
+      'api -> python-app:9090', // the metrics port admits only the monitoring namespace
+      'api -> python-app:8080', // open at python-app, but api's egress does not declare it
     ];
     expect(Object.fromEntries(undeclared.map((c) => [c, cell(verdicts, c) === 'open' ? 'open' : 'dropped'])))
       .toEqual(Object.fromEntries(undeclared.map((c) => [c, 'dropped'])));
@@ -416,9 +455,9 @@ describe('the flow matrix: every NetworkPolicy of the output, enforced by kube-r
 
   test('the checks can fail: taking one rule out of the output drops its flow, in the enforcer and the evaluator alike', async () => {
     const policy = manifests.find((m) => m.kind === 'NetworkPolicy' && m.metadata.namespace === 'catalog' && m.metadata.name.startsWith('catalog'))!;
-    const fromShop = (rule: any) => (rule.from ?? []).some((peer: any) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'shop');
+    const fromStore = (rule: any) => (rule.from ?? []).some((peer: any) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'store');
     const tampered = JSON.parse(JSON.stringify(policy));
-    tampered.spec.ingress = tampered.spec.ingress.filter((rule: any) => !fromShop(rule));
+    tampered.spec.ingress = tampered.spec.ingress.filter((rule: any) => !fromStore(rule));
     expect(tampered.spec.ingress.length).toBe(policy.spec.ingress.length - 1);
     const api = sources.find((x) => x.role === 'api')!.pod;
     const catalog = destinations.find((d) => d.name === 'catalog:8080')!;

@@ -23,7 +23,7 @@ export const FIXTURE_IMAGES = {
 export type FixtureImage = keyof typeof FIXTURE_IMAGES;
 
 /** The host names the Django fixture accepts: the in-cluster names of the services that run it (as the README says to list them). */
-export const DJANGO_ALLOWED_HOSTS = ['api.shop.svc', 'threads.fast.svc'];
+export const DJANGO_ALLOWED_HOSTS = ['api.shop.svc', 'threads.fast.svc', 'api.store.svc'];
 
 /** What a careless context holds at any depth; the rendered .dockerignore keeps all of it out of the image. */
 export const IGNORED_FILES: { [file: string]: string } = {
@@ -65,6 +65,49 @@ export function fixtureDockerfiles(): { [image in FixtureImage]: PythonDockerfil
     }),
     fastApi: PythonDockerfile.forService(services.fastApi),
     workers: new PythonDockerfile({ port: 8080, user: 10001, group: 10001, command: ['celery', '-A', 'shop', 'worker', '--loglevel', 'INFO'], writableDirs: ['/tmp'] }),
+  };
+}
+
+/**
+ * The bundled example app's image (examples/main.ts), built from the Dockerfile the example writes
+ * beside its YAML: a Django project `app` (the Django fixture's views, models and migrations, its
+ * host names the example's) with the Celery app `app` the example's worker and beat run.
+ */
+export function exampleImageSource(dockerfile: string, dockerignore: string, image: string): ImageSource {
+  const django = djangoShop([]);
+  return {
+    tag: image,
+    context: {
+      ...Object.fromEntries(Object.entries(django).filter(([file]) => file !== 'shop/rq_tasks.py' && file !== 'shop/settings.py')),
+      'shop/settings.py': django['shop/settings.py'].replace(/^INSTALLED_APPS = .*$/m, 'INSTALLED_APPS = ["django.contrib.sessions", "django.contrib.staticfiles", "shop.orders"]'),
+      'shop/celery.py': celeryShop()['shop/celery.py'],
+      'app/__init__.py': '',
+      // \`celery -A app\` finds the Celery app in app.celery.
+      'app/celery.py': 'from shop.celery import app  # noqa\n',
+      // Its public host (the probes' Host) and its in-cluster name, as the README says to list them.
+      'app/settings.py': 'from shop.settings import *  # noqa\nALLOWED_HOSTS = ["shop.example.com", "python-app.shop.svc"]\n',
+      'app/wsgi.py': 'from shop.wsgi import application  # noqa\n',
+      'requirements.txt': RUNTIME_PACKAGES.join('\n') + '\n',
+      'Dockerfile': dockerfile,
+      '.dockerignore': dockerignore,
+    },
+  };
+}
+
+/** A real Redis (Debian's redis-server) in the image base the library's Dockerfile names, for a broker pod. */
+export function redisImageSource(): ImageSource {
+  const base = /^FROM (\S+)/m.exec(fixtureDockerfiles().fastApi.render())![1];
+  return {
+    tag: `${REGISTRY}/stand-ins/redis:1.0`,
+    context: {
+      Dockerfile: [
+        `FROM ${base}`,
+        'RUN apt-get update && apt-get install -y --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/*',
+        'USER redis',
+        'EXPOSE 6379',
+        'CMD ["redis-server", "--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no"]',
+      ].join('\n') + '\n',
+    },
   };
 }
 
