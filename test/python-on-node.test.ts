@@ -390,26 +390,10 @@ describe('volumes the processes share (mounts), on a real claim and a real Secre
   const SETTINGS = '{"site": "docs", "secret_key": "s3cret"}';
 
   beforeAll(() => {
-    // A static hostPath PersistentVolume, bound to the claim by name: enough for one node.
-    mediaDir = fs.mkdtempSync(path.join(node.dir, 'media-'));
-    fs.chmodSync(mediaDir, 0o770);
-    fs.chownSync(mediaDir, 0, 10001);
-    plane.applyObjects([{
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'docs-media' },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteMany'],
-        persistentVolumeReclaimPolicy: 'Retain',
-        storageClassName: 'manual',
-        hostPath: { path: mediaDir, type: 'Directory' },
-        claimRef: { namespace: 'docs', name: 'docs-media' },
-      },
-    }]);
+    mediaDir = cluster.addHostPathVolume({ namespace: 'docs', name: 'docs-media' }, { storage: '1Gi', accessModes: ['ReadWriteMany'], storageClassName: 'manual', group: 10001 });
     const chart = new Chart(Testing.app(), 'docs', { namespace: 'docs' });
     const claim = new kplus.PersistentVolumeClaim(chart, 'MediaClaim', {
-      metadata: { name: 'docs-media' }, storage: Size.gibibytes(1), accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_MANY], storageClassName: 'manual', volume: kplus.PersistentVolume.fromPersistentVolumeName(chart, 'MediaVolume', 'docs-media'),
+      metadata: { name: 'docs-media' }, storage: Size.gibibytes(1), accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_MANY], storageClassName: 'manual',
     });
     const settings = new kplus.Secret(chart, 'Settings', { metadata: { name: 'docs-settings' }, stringData: { 'settings.json': SETTINGS } });
     const service = new PythonService(chart, 'docs', {
@@ -439,7 +423,7 @@ describe('volumes the processes share (mounts), on a real claim and a real Secre
 
   afterAll(async () => {
     await undeploy('docs');
-    await plane.api('DELETE', '/api/v1/persistentvolumes/docs-media');
+    await plane.api('DELETE', '/api/v1/persistentvolumes/docs-docs-media');
   }, 200_000);
 
   test('a worker reads the Secret file at its path and writes to the claim; the web container reads that file at its own mount', async () => {

@@ -257,6 +257,30 @@ export class Cluster {
   }
 
   /**
+   * A static hostPath PersistentVolume bound to one claim by name (enough for one node): a folder
+   * of the node's, writable by the group the pods run with. Returns the folder.
+   */
+  public addHostPathVolume(claim: { namespace: string; name: string }, options: { storage: string; accessModes: string[]; storageClassName: string; group: number }): string {
+    const dir = fs.mkdtempSync(path.join(this.node.dir, `${claim.name}-`));
+    fs.chmodSync(dir, 0o770);
+    fs.chownSync(dir, 0, options.group);
+    this.plane.applyObjects([{
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: `${claim.namespace}-${claim.name}` },
+      spec: {
+        capacity: { storage: options.storage },
+        accessModes: options.accessModes,
+        persistentVolumeReclaimPolicy: 'Retain',
+        storageClassName: options.storageClassName,
+        hostPath: { path: dir, type: 'Directory' },
+        claimRef: { namespace: claim.namespace, name: claim.name },
+      },
+    }]);
+    return dir;
+  }
+
+  /**
    * An address outside the cluster, on the machine's end of the link, with its range routed there
    * (e.g. a database the apps reach by address range): the test listens on it.
    */
