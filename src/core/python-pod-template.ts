@@ -1,4 +1,5 @@
 import { Size, SizeRoundingBehavior } from 'cdk8s';
+import { ClaimSharing } from './claim-sharing';
 import { OrderedEnvironment, orderEnvironment } from './environment';
 import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
 import { kplus } from './plus';
@@ -222,6 +223,15 @@ export interface PythonPodMount {
    * @default - the whole volume
    */
   readonly subPath?: string;
+
+  /**
+   * Every pod that mounts this claim runs on one node (your own scheduling pins them there), so a
+   * ReadWriteOnce claim may serve several workloads or replicas. Without it, such a claim mounted
+   * by more than one pod is an error when the app is synthesized: the pods scheduled elsewhere
+   * would wait for the volume forever.
+   * @default false
+   */
+  readonly pinnedToOneNode?: boolean;
 }
 
 /**
@@ -396,6 +406,7 @@ function validateMounts(v: PropValidator, mounts: PythonPodMount[] | undefined, 
     }
     if (!(m.volume instanceof kplus.Volume)) v.fail(`${prop}.volume`, m.volume, 'must be a kplus.Volume, e.g. kplus.Volume.fromPersistentVolumeClaim(...)');
     if (m.volume.name === 'tmp') v.fail(`${prop}.volume`, m.volume.name, 'is the name of the /tmp volume every Python container has; give the volume another name');
+    if (m.pinnedToOneNode !== undefined && typeof m.pinnedToOneNode !== 'boolean') v.fail(`${prop}.pinnedToOneNode`, m.pinnedToOneNode, 'must be true or false');
     const same = volumes.get(m.volume.name);
     if (same !== undefined && same !== m.volume) v.fail(`${prop}.volume`, m.volume.name, 'names another volume too; give each volume its own name');
     volumes.set(m.volume.name, m.volume);
@@ -573,7 +584,10 @@ export class PythonPodTemplate {
     // One /tmp per pod, shared by its Python containers (a migration and the setup step after it).
     const tmp = (workload.node.tryFindChild('TmpVolume') as kplus.Volume | undefined) ?? kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize });
     container.mount('/tmp', tmp);
-    for (const m of this.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly, subPath: m.subPath });
+    for (const m of this.mounts) {
+      container.mount(m.path, m.volume, { readOnly: m.readOnly, subPath: m.subPath });
+      if (m.pinnedToOneNode === true) ClaimSharing.of(workload).pin(workload, m.volume);
+    }
     // Containers added through the public handles (a sidecar, an init container) get the
     // restricted settings they leave unset, so they pass Pod Security "restricted" like this one.
     setContainerSecurityDefaults(workload, RESTRICTED_CONTAINER_DEFAULTS);

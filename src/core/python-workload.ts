@@ -1,5 +1,6 @@
 import { Chart, Size } from 'cdk8s';
 import { Construct } from 'constructs';
+import { ClaimSharing } from './claim-sharing';
 import { NetworkRule, ServiceNetworkPolicy } from './network-policy';
 import { kplus } from './plus';
 import { setTopologySpread } from './plus-gaps';
@@ -127,9 +128,10 @@ export class WorkloadBase {
     return { parts, networkPolicy: this.networkPolicy(parts.egressTo), disruptionBudget: budget };
   }
 
-  /** Admission coverage, once the pods have every volume, then the registration for `connectTo` and `use`. */
+  /** Admission coverage and the claims' sharing check, once the pods have every volume, then the registration for `connectTo` and `use`. */
   public finish(started: StartedWorkload): void {
     this.govern(started.parts.workload);
+    ClaimSharing.of(this.scope).add(started.parts.connectionLabel ?? this.ctx.label, started.parts.workload, started.parts.maxReplicas ?? 1);
     this.register(started.networkPolicy, started.parts.containers, { label: started.parts.connectionLabel, ownGroup: started.parts.ownConnections });
   }
 
