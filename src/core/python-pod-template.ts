@@ -5,6 +5,7 @@ import { KUBERNETES_FEATURES, requireKubernetes } from './kubernetes-version';
 import { kplus } from './plus';
 import { setContainerSecurityDefaults, setHostUsers, setImagePullSecrets, setResizePolicy } from './plus-gaps';
 import { PropValidator } from './validation';
+import { OWN_VOLUME_NAMES } from './volume-names';
 
 /**
  * Compute resources for each pod of a `PythonService`.
@@ -405,7 +406,7 @@ function validateMounts(v: PropValidator, mounts: PythonPodMount[] | undefined, 
       v.fail(`${prop}.subPath`, m.subPath, 'must be a path relative to the volume\'s root without ".." segments, e.g. "superset_config.py"');
     }
     if (!(m.volume instanceof kplus.Volume)) v.fail(`${prop}.volume`, m.volume, 'must be a kplus.Volume, e.g. kplus.Volume.fromPersistentVolumeClaim(...)');
-    if (m.volume.name === 'tmp') v.fail(`${prop}.volume`, m.volume.name, 'is the name of the /tmp volume every Python container has; give the volume another name');
+    if (m.volume.name === OWN_VOLUME_NAMES.tmp) v.fail(`${prop}.volume`, m.volume.name, 'is the name of the /tmp volume every Python container has; give the volume another name');
     if (m.pinnedToOneNode !== undefined && typeof m.pinnedToOneNode !== 'boolean') v.fail(`${prop}.pinnedToOneNode`, m.pinnedToOneNode, 'must be true or false');
     const same = volumes.get(m.volume.name);
     if (same !== undefined && same !== m.volume) v.fail(`${prop}.volume`, m.volume.name, 'names another volume too; give each volume its own name');
@@ -582,7 +583,7 @@ export class PythonPodTemplate {
       lifecycle: options.lifecycle,
     }));
     // One /tmp per pod, shared by its Python containers (a migration and the setup step after it).
-    const tmp = (workload.node.tryFindChild('TmpVolume') as kplus.Volume | undefined) ?? kplus.Volume.fromEmptyDir(workload, 'TmpVolume', 'tmp', { sizeLimit: this.resolved.tmpSize });
+    const tmp = (workload.node.tryFindChild('TmpVolume') as kplus.Volume | undefined) ?? kplus.Volume.fromEmptyDir(workload, 'TmpVolume', OWN_VOLUME_NAMES.tmp, { sizeLimit: this.resolved.tmpSize });
     container.mount('/tmp', tmp);
     for (const m of this.mounts) {
       container.mount(m.path, m.volume, { readOnly: m.readOnly, subPath: m.subPath });

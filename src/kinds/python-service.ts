@@ -18,6 +18,7 @@ import { emitChartNamespaceBefore } from '../core/release-order';
 import { NameRegistry, ServiceIdentity } from '../core/service-identity';
 import { addNativeSidecar, PythonSidecarOptions } from '../core/sidecar';
 import { PropValidator } from '../core/validation';
+import { OWN_VOLUME_NAMES } from '../core/volume-names';
 import { backUpService, BackupSchedule } from '../features/backup/backup';
 import { addConfigFiles, addExternalSecret, PythonServiceTracing } from '../features/config/service-config';
 import { ConnectionGroup, connectionTargetOf, connectWorkloads, ServiceConnectionOptions, useBackingService, watchOneSidedAdmission } from '../features/connections/connections';
@@ -196,7 +197,7 @@ export class PythonService extends Construct implements IPythonWebService {
       env: Object.assign({}, r.tracing?.env, props.env),
       envValues: Object.assign({}, r.tracing?.envValues, props.envValues, external?.envValues),
       mounts: [...(props.mounts ?? []),
-        ...(this.configMap ? [{ path: r.configMountPath!, volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), readOnly: true }] : [])],
+        ...(this.configMap ? [{ path: r.configMountPath!, volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: OWN_VOLUME_NAMES.config }), readOnly: true }] : [])],
       serviceAccount: this.serviceAccount,
       errorLabel: label,
     }));
@@ -249,7 +250,7 @@ export class PythonService extends Construct implements IPythonWebService {
         volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
       });
       this.container.mount(props.persistence.mountPath ?? '/data',
-        kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', this.persistentVolumeClaim, { name: 'data' }));
+        kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', this.persistentVolumeClaim, { name: OWN_VOLUME_NAMES.data }));
     }
 
     if (r.autoscaling) {
@@ -289,7 +290,7 @@ export class PythonService extends Construct implements IPythonWebService {
         name: this.name,
         namespace: this.namespace!,
         selector: identity.instanceLabels,
-        fileSystemVolumes: props.persistence ? ['data'] : [],
+        fileSystemVolumes: props.persistence ? [OWN_VOLUME_NAMES.data] : [],
         labels: this.labels,
         hookPods: this.deployment,
       });

@@ -12,6 +12,7 @@ import { kplus } from '../core/plus';
 import { resolvePythonPod, ResolvedPythonPod } from '../core/python-pod-template';
 import { kebabCase, NameRegistry } from '../core/service-identity';
 import { PropValidator } from '../core/validation';
+import { OWN_VOLUME_NAMES } from '../core/volume-names';
 import { warnOnce } from '../core/warnings';
 import { BackupVolumeMode, validateBackupOptions } from '../features/backup/backup';
 import { isSingleAttach, validatePersistence } from '../features/backup/persistence';
@@ -210,7 +211,7 @@ export function resolveService(
 
   const mountPaths = ['/tmp', ...(server.needsWorkerTmpDir ? [WORKER_TMP_DIR] : []), ...(props.persistence ? [props.persistence.mountPath ?? '/data'] : [])];
   // The volumes the service mounts itself, by name (the pod spec takes each name once).
-  const ownVolumes = ['tmp', 'config', 'data', 'gunicorn-config', 'worker-tmp', 'prometheus-multiproc'];
+  const ownVolumes: string[] = Object.values(OWN_VOLUME_NAMES);
   for (const [i, m] of (Array.isArray(props.mounts) ? props.mounts : []).entries()) {
     if (mountPaths.includes(m?.path)) v.fail(`mounts[${i}].path`, m.path, 'is a path the service mounts a volume of its own at (/tmp, the server\'s worker temp dir, persistence.mountPath)');
     if (ownVolumes.includes(m?.volume?.name)) v.fail(`mounts[${i}].volume`, m.volume.name, `is the name of a volume the service mounts itself (${ownVolumes.join(', ')}); give the volume another name`);

@@ -7,6 +7,7 @@ import { setPreStopSleep, setProbeHostHeaders } from '../core/plus-gaps';
 import { PythonPodTemplate } from '../core/python-pod-template';
 import { ServiceIdentity } from '../core/service-identity';
 import { PropValidator } from '../core/validation';
+import { OWN_VOLUME_NAMES } from '../core/volume-names';
 import { PythonServerConfig } from '../python/python-server';
 
 /**
@@ -240,7 +241,7 @@ export function addWebDeployment(scope: Construct, o: WebDeploymentOptions): Web
   const withHost = kinds.filter(([, p]) => p?.kind === HealthProbeKind.HTTP && p.host !== undefined);
   setProbeHostHeaders(deployment, withHost.map(([field, p]) => [field, p!.host!]));
   if (o.server.needsWorkerTmpDir) {
-    container.mount(WORKER_TMP_DIR, kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', 'worker-tmp', {
+    container.mount(WORKER_TMP_DIR, kplus.Volume.fromEmptyDir(scope, 'WorkerTmpVolume', OWN_VOLUME_NAMES.workerTmp, {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(16),
     }));

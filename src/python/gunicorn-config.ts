@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { kplus } from '../core/plus';
+import { OWN_VOLUME_NAMES } from '../core/volume-names';
 import { contentNamedConfigMap } from '../features/config/service-config';
 
 // The gunicorn configuration file the library renders for prometheus_client's multiprocess mode
@@ -106,6 +107,6 @@ export function addGunicornConfig(
   // Named by its content, as the config files are: a change of the hooks rolls the pods, and
   // pods mid-rollout keep the configuration they started with.
   const configMap = contentNamedConfigMap(scope, 'GunicornConfig', name, labels, { [GUNICORN_CONFIG_FILE]: renderGunicornConfig(options) });
-  container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: 'gunicorn-config' }), { readOnly: true });
+  container.mount(GUNICORN_CONFIG_DIR, kplus.Volume.fromConfigMap(scope, 'GunicornConfigVolume', configMap, { name: OWN_VOLUME_NAMES.gunicornConfig }), { readOnly: true });
   return configMap;
 }

@@ -4,6 +4,7 @@ import { customResource } from '../../core/custom-resource';
 import { NetworkProtocol, ServiceNetworkPolicy } from '../../core/network-policy';
 import { kplus } from '../../core/plus';
 import { isDnsLabel, PropValidator } from '../../core/validation';
+import { OWN_VOLUME_NAMES } from '../../core/volume-names';
 import type * as monitoring from '../../imports/monitoring.coreos.com';
 
 /**
@@ -387,7 +388,7 @@ export function exposeMetrics(scope: Construct, container: kplus.Container, serv
   if (e.multiprocess) {
     // Each worker process has its own registry; prometheus_client aggregates through files here.
     container.env.addVariable('PROMETHEUS_MULTIPROC_DIR', kplus.EnvValue.fromValue(e.multiprocessDir));
-    container.mount(e.multiprocessDir, kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', 'prometheus-multiproc', {
+    container.mount(e.multiprocessDir, kplus.Volume.fromEmptyDir(scope, 'MetricsVolume', OWN_VOLUME_NAMES.metrics, {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(MULTIPROCESS_DIR_MEBIBYTES),
     }));
