@@ -17,6 +17,9 @@
 #                        them (~/.local/share/kubebuilder-envtest/k8s). kube-controller-manager is
 #                        never in them, so it is always built here.
 #   promtool / kyverno   used from PATH when there.
+#   coredns / kube-router  used from PATH when they report the pinned version; kube-proxy is built
+#                        with the kubelet (same module, seconds once the kubelet is built).
+#   iptables and ipset   used from PATH when both are there.
 # Environment:
 #   CDK8S_PYTHON_SERVICE_CACHE   cache folder (default: $XDG_CACHE_HOME or ~/.cache, /cdk8s-python-service)
 #   K8S_VERSIONS                 releases to provision (default: the two the tests run on)
@@ -175,6 +178,15 @@ build_go_tool() {
   echo "$key=$out" >> "$env_file.tmp"
 }
 
+# A prebuilt program on PATH, used when it reports the pinned version: $1 KEY, $2 name, $3 its
+# version flag, $4 what that flag's output must contain.
+on_path_at_version() {
+  local found
+  found=$(command -v "$2" 2>/dev/null) || return 1
+  "$found" "$3" 2>&1 | grep -qF -- "$4" || { say "$2 on PATH is not the pinned one ($4): building it"; return 1; }
+  echo "$1=$found" >> "$env_file.tmp"
+}
+
 # A program already on PATH (at the pinned version, when $3 is given) is used as it is.
 from_path() {
   local found
@@ -309,10 +321,12 @@ build_image_builder() {
 # The cluster tier's add-ons: CoreDNS and kube-router (Go modules), and the netfilter tools both use
 # (from PATH when iptables and ipset are there; else Debian's, unpacked, on the legacy backend).
 build_cluster_addons() {
-  build_go_tool COREDNS coredns github.com/coredns/coredns "$coredns_version" github.com/coredns/coredns "" "about 2 minutes, 6 on contended cores"
-  build_go_tool KUBE_ROUTER kube-router github.com/cloudnativelabs/kube-router/v2 "$kube_router_version" \
-    github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v$kube_router_version" \
-    "about 3 minutes, 8 on contended cores"
+  on_path_at_version COREDNS coredns -version "CoreDNS-$coredns_version" \
+    || build_go_tool COREDNS coredns github.com/coredns/coredns "$coredns_version" github.com/coredns/coredns "" "about 2 minutes, 6 on contended cores"
+  on_path_at_version KUBE_ROUTER kube-router --version "version v$kube_router_version," \
+    || build_go_tool KUBE_ROUTER kube-router github.com/cloudnativelabs/kube-router/v2 "$kube_router_version" \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v$kube_router_version" \
+      "about 3 minutes, 8 on contended cores"
   if command -v iptables >/dev/null 2>&1 && command -v ipset >/dev/null 2>&1; then
     { echo "NETFILTER_BIN=$(dirname "$(command -v iptables)")"; echo "NETFILTER_LIBRARY_PATH="; echo "XTABLES_LIBDIR="; } >> "$env_file.tmp"
     return
