@@ -242,6 +242,12 @@ describe('no request fails while pods come and go', () => {
           if (e.targetRef?.name === victim && e.conditions?.terminating === true && e.conditions?.ready === false) sawTerminating = true;
         }
       });
+      // A request in flight to that pod when it is deleted, longer than its preStop pause: it finishes.
+      const victimPod = (await pods('store', `${component('api')},app.kubernetes.io/component=server`)).find((p) => p.metadata.name === victim);
+      const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.namespace === 'store' && m.metadata.name === 'api')!;
+      const pause: number = deployment.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds;
+      const inFlight = cluster.httpGet(worker, victimPod.status.podIP, 8080, `/slow?s=${pause + 2}`, { Host: 'api.store.svc' }, 60_000);
+      await sleep(500);
       try {
         await cluster.plane.api('DELETE', `/api/v1/namespaces/store/pods/${victim}`);
         await cluster.plane.waitFor(`pod ${victim} to go and 3 pods to be Ready`, async () => {
@@ -253,6 +259,7 @@ describe('no request fails while pods come and go', () => {
         stopWatching();
       }
       expect(sawTerminating).toBe(true);
+      expect(await inFlight).toEqual({ status: 200, body: 'finished' });
       await sleep(2_000);
     } finally {
       load.stdin.end();
