@@ -213,7 +213,7 @@ describe('a Service spreads its traffic over every ready pod', () => {
 });
 
 describe('no request fails while pods come and go', () => {
-  test('under load through the Service: a rolling update, then a pod deletion (its endpoint turns terminating, its preStop pause lets requests finish)', async () => {
+  test('under load through the Service: a rolling update, then a pod deletion (its endpoint turns terminating at once; a request in flight to it finishes)', async () => {
     const worker = await workerPod();
     const before = await serviceOf('store', 'api', 3);
     const [command, args] = cluster.inPodCommand(worker, REQUESTS, [`http://api:${before.port}/pid`, 'api.store.svc', '0']);
@@ -243,6 +243,8 @@ describe('no request fails while pods come and go', () => {
         }
       });
       // A request in flight to that pod when it is deleted, longer than its preStop pause: it finishes.
+      // (On one node the endpoint leaves kube-proxy's rules before SIGTERM comes, so this load passes
+      // without the pause too: the pause matters where endpoint updates take longer to spread.)
       const victimPod = (await pods('store', `${component('api')},app.kubernetes.io/component=server`)).find((p) => p.metadata.name === victim);
       const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.namespace === 'store' && m.metadata.name === 'api')!;
       const pause: number = deployment.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds;
