@@ -142,6 +142,9 @@ export class Cluster {
       `--kubeconfig=${kubeconfig}`, '--hostname-override=node-1', '--proxy-mode=iptables', '--cluster-cidr=10.244.0.0/16',
       // Conntrack limits are the machine's to set, not a namespace's.
       '--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=0s', '--conntrack-tcp-timeout-close-wait=0s',
+      // Endpoint changes reach the rules at most every 3 s, as on a busy multi-node cluster (the
+      // default, 1 s on one idle node, outruns every pod's SIGTERM and hides what preStop is for).
+      '--iptables-min-sync-period=3s',
       '--metrics-bind-address=127.0.0.1:10249', '--healthz-bind-address=127.0.0.1:10256', '--v=1',
     ]);
     this.node.run('kube-router', this.tools.cluster.kubeRouter, { env: this.netfilterEnv }, [
