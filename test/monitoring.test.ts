@@ -148,6 +148,20 @@ describe('alerts', () => {
     expect(r.every((x) => x.labels.severity === 'critical')).toBe(true);
   });
 
+  test('each alert waits its own time before firing: 5 minutes for targets and crash loops, 10 for errors and latency, 15 at the maximum', () => {
+    expect(Object.fromEntries(rules.map((r: any) => [r.alert, r.for]))).toEqual({
+      ApiTargetDown: '5m', ApiCrashLooping: '5m', ApiHighErrorRatio: '10m', ApiHighLatency: '10m', ApiAtMaxReplicas: '15m',
+    });
+  });
+
+  test('one pending period for every alert shortens or lengthens them all', () => {
+    const short = only(build({ replicas: undefined, autoscaling: { minReplicas: 2, maxReplicas: 4 }, monitoring: { alerts: true, alertOptions: { pendingPeriod: Duration.seconds(30) } } }), 'PrometheusRule');
+    expect(short.spec.groups[0].rules.map((r: any) => r.for)).toEqual(['30s', '30s', '30s', '30s', '30s']);
+    expect(short.spec.groups[0].rules[4].annotations.description).toContain('at its maximum for 30s;');
+    const long = only(build({ monitoring: { alerts: true, alertOptions: { pendingPeriod: Duration.hours(1) } } }), 'PrometheusRule');
+    expect(long.spec.groups[0].rules.map((r: any) => r.for)).toEqual(['1h', '1h', '1h', '1h']);
+  });
+
   test('validates strictly against the PrometheusRule CRD', () => {
     expectStrictlyValid(manifests);
   });
@@ -204,6 +218,7 @@ describe('bad monitoring props', () => {
     ['a path without a slash', { monitoring: { path: 'metrics' } }, /monitoring.path "metrics" must be an HTTP path that starts with "\/"/],
     ['a port out of range', { monitoring: { port: 70000 } }, /monitoring.port 70000 must be a whole number from 1 to 65535/],
     ['a bad metric name', { monitoring: { alerts: true, alertOptions: { requestsMetric: 'http-requests' } } }, /monitoring.alertOptions.requestsMetric "http-requests" must be a Prometheus metric name/],
+    ['a zero pending period', { monitoring: { alerts: true, alertOptions: { pendingPeriod: Duration.seconds(0) } } }, /monitoring.alertOptions.pendingPeriod \(0 seconds\) must be longer than zero/],
     ['an error ratio of 5', { monitoring: { alerts: true, alertOptions: { errorRatio: 5 } } }, /monitoring.alertOptions.errorRatio 5 must be a fraction between 0 and 1/],
     ['a bad scraper namespace', { monitoring: { scraperNamespace: 'Monitoring' } }, /monitoring.scraperNamespace "Monitoring" must be a DNS-1123 label/],
     ['a multiprocess dir on /tmp', { server: PythonServer.gunicorn({ app: 'a:b' }), monitoring: { multiprocessDir: '/tmp' } }, /monitoring.multiprocessDir "\/tmp" is already used by another volume/],

@@ -48,6 +48,14 @@ export interface ServiceAlertOptions {
    * @default "warning"
    */
   readonly severity?: string;
+
+  /**
+   * How long a condition must hold before its alert fires (each rule's `for`), the same for every
+   * alert. Shorter pages sooner and on blips; longer rides out a rollout.
+   * @default - each alert's own: 5 minutes for targets down and crash loops, 10 for errors and
+   * latency, 15 for running at the maximum replicas (each outlasts a rolling update or a spike)
+   */
+  readonly pendingPeriod?: Duration;
 }
 
 /**
@@ -202,6 +210,14 @@ export function validateMonitoringOptions(v: PropValidator, prefix: string, o: {
     if (!(a.latencyP95 instanceof Duration) || !(a.latencyP95.toMilliseconds() > 0)) v.fail(`${prefix}alertOptions.latencyP95`, a.latencyP95, 'must be longer than zero');
   }
   if (a.severity !== undefined && !/^[a-z]+$/.test(a.severity)) v.fail(`${prefix}alertOptions.severity`, a.severity, 'must be a lower-case word such as "warning" or "critical"');
+  v.positiveDuration(`${prefix}alertOptions.pendingPeriod`, a.pendingPeriod);
+}
+
+/** A whole number of seconds as a Prometheus duration in its largest whole unit ("15m", "90s"). */
+function prometheusDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
 }
 
 /** Generated CRD classes are loaded on first use, so `require()` of the library stays cheap. */
@@ -318,6 +334,7 @@ function alertRules(api: typeof monitoring, ctx: AlertContext): monitoring.Prome
   type Rule = monitoring.PrometheusRuleSpecGroupsRules;
   // Static labels let Alertmanager route by namespace and service whatever an expression keeps.
   const staticLabels = { severity, service: ctx.service, ...(ctx.namespace ? { namespace: ctx.namespace } : {}) };
+  const pending = (defaultMinutes: number) => prometheusDuration(o.pendingPeriod?.toSeconds() ?? defaultMinutes * 60);
   const rule = (alert: string, expr: string, forDuration: string, summary: string, description: string): Rule => ({
     alert: `${prefix}${alert}`,
     expr: api.PrometheusRuleSpecGroupsRulesExpr.fromString(expr),
@@ -330,19 +347,19 @@ function alertRules(api: typeof monitoring, ctx: AlertContext): monitoring.Prome
   const byService = 'by (namespace, service)';
   const rules = [
     // absent() on a plain selector keeps the selector's labels; it fires when the ServiceMonitor matches nothing.
-    rule('TargetDown', `count ${byService} (up{${target}} == 0) > 0 or absent(up{${target}})`, '5m',
+    rule('TargetDown', `count ${byService} (up{${target}} == 0) > 0 or absent(up{${target}})`, pending(5),
       `Prometheus cannot scrape pods of ${who}`,
       `Metrics targets of ${who} are down or missing; the pods may be crashing, the metrics endpoint failing, or the ServiceMonitor not selected by Prometheus.`),
     rule('CrashLooping',
-      `max by (namespace, pod) (increase(kube_pod_container_status_restarts_total{${ns}pod=~"${ctx.deployment}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, '5m',
+      `max by (namespace, pod) (increase(kube_pod_container_status_restarts_total{${ns}pod=~"${ctx.deployment}-[a-z0-9]+-[a-z0-9]+"}[15m])) > 3`, pending(5),
       `Pods of ${who} keep restarting`,
       `Pod {{ $labels.pod }} of ${who} restarted {{ $value }} times in 15 minutes (needs kube-state-metrics).`),
     rule('HighErrorRatio',
-      `sum ${byService} (rate(${requests}{${target},${status}=~"5.."}[5m])) / sum ${byService} (rate(${requests}{${target}}[5m])) > ${ratio}`, '10m',
+      `sum ${byService} (rate(${requests}{${target},${status}=~"5.."}[5m])) / sum ${byService} (rate(${requests}{${target}}[5m])) > ${ratio}`, pending(10),
       `${who} answers too many 5xx`,
       `{{ $value | humanizePercentage }} of ${who} requests fail with 5xx (threshold ${ratio * 100}%).`),
     rule('HighLatency',
-      `histogram_quantile(0.95, sum by (namespace, service, le) (rate(${histogram}_bucket{${target}}[5m]))) > ${p95}`, '10m',
+      `histogram_quantile(0.95, sum by (namespace, service, le) (rate(${histogram}_bucket{${target}}[5m]))) > ${p95}`, pending(10),
       `${who} is slow`,
       `95th percentile latency of ${who} is {{ $value | humanizeDuration }} (threshold ${p95}s).`),
   ];
@@ -350,9 +367,9 @@ function alertRules(api: typeof monitoring, ctx: AlertContext): monitoring.Prome
     const hpa = `${ns}horizontalpodautoscaler="${ctx.autoscaler}"`;
     const byHpa = 'by (namespace, horizontalpodautoscaler)';
     rules.push(rule('AtMaxReplicas',
-      `max ${byHpa} (kube_horizontalpodautoscaler_status_current_replicas{${hpa}}) >= max ${byHpa} (kube_horizontalpodautoscaler_spec_max_replicas{${hpa}})`, '15m',
+      `max ${byHpa} (kube_horizontalpodautoscaler_status_current_replicas{${hpa}}) >= max ${byHpa} (kube_horizontalpodautoscaler_spec_max_replicas{${hpa}})`, pending(15),
       `${who} runs at its maximum replicas`,
-      `The autoscaler ${ctx.autoscaler} has been at its maximum for 15 minutes; raise maxReplicas or find the load (needs kube-state-metrics).`));
+      `The autoscaler ${ctx.autoscaler} has been at its maximum for ${o.pendingPeriod ? pending(15) : '15 minutes'}; raise maxReplicas or find the load (needs kube-state-metrics).`));
   }
   return rules;
 }
