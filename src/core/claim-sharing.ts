@@ -63,11 +63,17 @@ export class ClaimSharing extends Construct {
     const claims = this.node.root.node.findAll().filter((c): c is kplus.PersistentVolumeClaim => c instanceof kplus.PersistentVolumeClaim);
     // Reading the workloads' volumes renders them: only when a claim could be shared wrongly.
     if (!claims.some((c) => (c.accessModes ?? []).length === 1 && [SINGLE_NODE, SINGLE_POD].includes(c.accessModes![0]))) return [];
+    // Each workload is rendered once, however many of its volumes are pinned.
+    const rendered = new Map<kplus.AbstractPod, Array<{ key: string; volume: string }>>();
+    const claimsOfWorkload = (workload: kplus.AbstractPod) => {
+      if (!rendered.has(workload)) rendered.set(workload, claimsOf(workload));
+      return rendered.get(workload)!;
+    };
     const uses = new Map<string, ClaimUser[]>();
     for (const user of this.users) {
-      for (const { key } of claimsOf(user.workload)) uses.set(key, [...uses.get(key) ?? [], user]);
+      for (const { key } of claimsOfWorkload(user.workload)) uses.set(key, [...uses.get(key) ?? [], user]);
     }
-    const pinnedClaims = this.pinnedVolumes.flatMap(({ workload, volume }) => claimsOf(workload).filter((c) => c.volume === volume));
+    const pinnedClaims = this.pinnedVolumes.flatMap(({ workload, volume }) => claimsOfWorkload(workload).filter((c) => c.volume === volume));
     const pinned = new Set(pinnedClaims.map((c) => c.key));
     const problems: string[] = [];
     for (const [key, users] of uses) {
