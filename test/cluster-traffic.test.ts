@@ -106,23 +106,9 @@ function example(): { manifests: Manifest[]; image: ImageSource } {
 
 let manifests: Manifest[];
 
-async function pods(namespace: string, selector = ''): Promise<any[]> {
-  const query = selector ? `?labelSelector=${encodeURIComponent(selector)}` : '';
-  return ((await cluster.plane.api('GET', `/api/v1/namespaces/${namespace}/pods${query}`)).body.items ?? []).filter((p: any) => !p.metadata.deletionTimestamp);
-}
-
-const isReady = (pod: any) => (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-
-async function readyPods(namespace: string, selector: string, count: number): Promise<any[]> {
-  let found: any[] = [];
-  await cluster.plane.waitFor(`${count} Ready pods ${selector} in ${namespace}`, async () => {
-    found = (await pods(namespace, selector)).filter(isReady);
-    return found.length >= count;
-  }, 240_000).catch((e) => {
-    throw new Error(`${e.message}\n--- kubelet\n${cluster.node.logTail('kubelet', 20)}`);
-  });
-  return found;
-}
+const pods = (namespace: string, selector = '') => cluster.pods(namespace, selector);
+const isReady = Cluster.isReady;
+const readyPods = (namespace: string, selector: string, count: number) => cluster.readyPods(namespace, selector, count);
 
 const component = (name: string) => `app.kubernetes.io/instance=${name}`;
 

@@ -102,6 +102,11 @@ export class Cluster {
     }
   }
 
+  /** Whether the kubelet reports a pod Ready. */
+  public static isReady(pod: any): boolean {
+    return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+  }
+
   private static readonly HOST_LINK = 'cdk8s-cluster0';
 
   private static removeNetwork(): void {
@@ -151,6 +156,21 @@ export class Cluster {
       `--kubeconfig=${kubeconfig}`, '--hostname-override=node-1',
       '--run-firewall=true', '--run-router=false', '--run-service-proxy=false', '--enable-cni=false',
       `--service-cluster-ip-range=${Cluster.SERVICE_RANGE}`, '--health-port=0', '--metrics-port=0', '--v=1',
+    ]);
+
+    // The `kubernetes` Service's endpoint, which the API server does not reconcile here (a loopback
+    // control plane cannot back it): in-cluster clients (Prometheus's discovery) reach it through kube-proxy.
+    const apiEndpoint = { addresses: [{ ip: Cluster.HOST_ADDRESS }], ports: [{ name: 'https', port: this.plane.securePort, protocol: 'TCP' }] };
+    this.plane.applyObjects([
+      { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets: [apiEndpoint] },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'test-cluster' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [Cluster.HOST_ADDRESS], conditions: { ready: true } }],
+        ports: apiEndpoint.ports,
+      },
     ]);
 
     // CoreDNS reads the API through a kubeconfig on the node (its pod needs no service account).
@@ -211,6 +231,24 @@ export class Cluster {
     }, 60_000).catch((e) => {
       throw new Error(`${e.message}\n--- kube-proxy\n${this.node.logTail('kube-proxy', 20)}\n--- kube-router\n${this.node.logTail('kube-router', 20)}`);
     });
+  }
+
+  /** The pods of a namespace matching a label selector, leaving out those being deleted. */
+  public async pods(namespace: string, selector = ''): Promise<any[]> {
+    const query = selector ? `?labelSelector=${encodeURIComponent(selector)}` : '';
+    return ((await this.plane.api('GET', `/api/v1/namespaces/${namespace}/pods${query}`)).body.items ?? []).filter((p: any) => !p.metadata.deletionTimestamp);
+  }
+
+  /** At least `count` Ready pods matching the selector, once there are (the kubelet's log on a timeout). */
+  public async readyPods(namespace: string, selector: string, count: number, timeoutMs = 240_000): Promise<any[]> {
+    let found: any[] = [];
+    await this.plane.waitFor(`${count} Ready pods ${selector} in ${namespace}`, async () => {
+      found = (await this.pods(namespace, selector)).filter(Cluster.isReady);
+      return found.length >= count;
+    }, timeoutMs).catch((e) => {
+      throw new Error(`${e.message}\n--- kubelet\n${this.node.logTail('kubelet', 20)}`);
+    });
+    return found;
   }
 
   /**

@@ -80,6 +80,15 @@ export class ControlPlane {
       `${TOKENS.developer},developer,developer-uid,"developers"`,
     ].join('\n') + '\n');
     for (const who of Object.keys(TOKENS) as Caller[]) fs.writeFileSync(this.kubeconfig(who), this.kubeconfigText(who));
+    // As kubeadm sets them up: a cluster CA that signs the API server's serving certificate (which
+    // pods verify through the `kube-root-ca.crt` ConfigMap) and the clients' certificates (for programs
+    // that take no token, like prometheus-operator); a front proxy through which the API server
+    // forwards to aggregated APIs (metrics-server).
+    this.certificateAuthority('cluster-ca');
+    this.signedCertificate('apiserver', 'cluster-ca', '/CN=kube-apiserver',
+      `subjectAltName=IP:${this.address},IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`);
+    this.certificateAuthority('front-proxy-ca');
+    this.signedCertificate('front-proxy-client', 'front-proxy-ca', '/CN=front-proxy-client');
 
     this.run('etcd', etcd, [
       '--name=default', `--data-dir=${path.join(d, 'etcd')}`,
@@ -92,18 +101,26 @@ export class ControlPlane {
       `--secure-port=${port}`, `--bind-address=${this.address}`, `--advertise-address=${this.address}`,
       // The node's InternalIP, never its name (the machine's resolver does not know it): for logs and exec.
       '--kubelet-preferred-address-types=InternalIP,Hostname',
-      `--cert-dir=${path.join(d, 'certs')}`,
+      `--tls-cert-file=${path.join(d, 'apiserver.crt')}`, `--tls-private-key-file=${path.join(d, 'apiserver.key')}`,
       `--token-auth-file=${path.join(d, 'tokens.csv')}`, '--authorization-mode=RBAC',
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${path.join(d, 'sa.pub')}`, `--service-account-signing-key-file=${path.join(d, 'sa.key')}`,
       '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true', '--profiling=false',
       // A loopback advertise address cannot back the `kubernetes` Service's endpoints (1.37 refuses to start).
       '--endpoint-reconciler-type=none',
+      `--client-ca-file=${path.join(d, 'cluster-ca.crt')}`,
+      `--requestheader-client-ca-file=${path.join(d, 'front-proxy-ca.crt')}`, '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${path.join(d, 'front-proxy-client.crt')}`, `--proxy-client-key-file=${path.join(d, 'front-proxy-client.key')}`,
+      // An aggregated API is reached at its Service's endpoint, not its ClusterIP (which only the nodes route).
+      '--enable-aggregator-routing=true',
     ]);
     await this.waitFor('kube-apiserver /readyz', async () => (await this.api('GET', '/readyz')).status === 200, 90_000);
     this.run('kube-controller-manager', controllerManager, [
       `--kubeconfig=${this.kubeconfig('admin')}`, '--leader-elect=false', '--secure-port=0', '--controllers=*',
       `--service-account-private-key-file=${path.join(d, 'sa.key')}`, '--use-service-account-credentials=false',
+      `--root-ca-file=${path.join(d, 'cluster-ca.crt')}`,
       '--concurrent-deployment-syncs=10', '--concurrent-replicaset-syncs=10', '--profiling=false',
     ]);
     // The developer: the built-in `edit` role everywhere, and `kubectl debug` (ephemeral containers).
@@ -114,6 +131,45 @@ export class ControlPlane {
     ]);
     // Namespaces get their `default` ServiceAccount from the controller manager: wait for one.
     await this.waitFor('the controllers', async () => (await this.api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 60_000);
+  }
+
+  private certificateAuthority(name: string): void {
+    const d = this.dir;
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
+      '-keyout', path.join(d, `${name}.key`), '-out', path.join(d, `${name}.crt`)], { stdio: 'ignore' });
+  }
+
+  private signedCertificate(name: string, authority: string, subject: string, extension?: string): void {
+    const d = this.dir;
+    const file = (ext: string) => path.join(d, `${name}.${ext}`);
+    execFileSync('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', file('key'), '-out', file('csr')], { stdio: 'ignore' });
+    if (extension) fs.writeFileSync(file('ext'), extension + '\n');
+    execFileSync('openssl', ['x509', '-req', '-in', file('csr'), '-days', '2', '-CA', path.join(d, `${authority}.crt`), '-CAkey', path.join(d, `${authority}.key`),
+      '-set_serial', String(Date.now()), ...extension ? ['-extfile', file('ext')] : [], '-out', file('crt')], { stdio: 'ignore' });
+  }
+
+  /**
+   * A client certificate and key the API server accepts as `user` in `groups` (for programs that
+   * take no token); returns their paths.
+   */
+  public clientCredentials(user: string, groups: string[] = []): { cert: string; key: string } {
+    this.signedCertificate(`client-${user}`, 'cluster-ca', `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`);
+    return { cert: path.join(this.dir, `client-${user}.crt`), key: path.join(this.dir, `client-${user}.key`) };
+  }
+
+  /** The CA that signed the API server's certificate. */
+  public get certificateAuthorityFile(): string {
+    return path.join(this.dir, 'cluster-ca.crt');
+  }
+
+  /** The port the API server serves on (at `address`). */
+  public get securePort(): number {
+    return this.port;
+  }
+
+  /** The API server's URL. */
+  public get url(): string {
+    return `https://${this.address}:${this.port}`;
   }
 
   private run(name: string, binary: string, args: string[]): void {

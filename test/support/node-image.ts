@@ -27,20 +27,21 @@ function tarOf(dir: string): Buffer {
 
 /**
  * An image of one static program (e.g. the pause program, CoreDNS) as an archive `ctr images
- * import` reads: the program at `/<its name>`, run as `user`.
+ * import` reads: the program at `inside` (by default `/<its name>`), run as `user`.
  */
-export function programImageArchive(name: string, program: string, dir: string, user = '65535:65535'): string {
+export function programImageArchive(name: string, program: string, dir: string, user = '65535:65535', inside = `/${path.basename(program)}`): string {
   const base = path.basename(program);
   const work = fs.mkdtempSync(path.join(dir, `${base}-image-`));
   const layout = path.join(work, 'oci');
   fs.mkdirSync(path.join(layout, 'blobs', 'sha256'), { recursive: true });
   const root = path.join(work, 'root');
   fs.mkdirSync(root, { recursive: true });
-  fs.copyFileSync(program, path.join(root, base));
-  fs.chmodSync(path.join(root, base), 0o755);
+  fs.mkdirSync(path.join(root, path.dirname(inside)), { recursive: true });
+  fs.copyFileSync(program, path.join(root, inside));
+  fs.chmodSync(path.join(root, inside), 0o755);
   const layer = writeBlob(layout, tarOf(root));
   const config = writeBlob(layout, Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', config: { Entrypoint: [`/${base}`], User: user }, rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    architecture: 'amd64', os: 'linux', config: { Entrypoint: [inside], User: user }, rootfs: { type: 'layers', diff_ids: [layer.digest] },
   })));
   const manifest = writeBlob(layout, Buffer.from(JSON.stringify({
     schemaVersion: 2,
