@@ -7,6 +7,8 @@
 #     and registry (unpacked), a pause program;
 #   - the cluster tier around that node: kube-proxy (the node's release), CoreDNS, kube-router (the
 #     NetworkPolicy enforcer), and Debian's iptables and ipset (unpacked) that both drive;
+#   - the cluster's operations add-ons: metrics-server (the HPA's resource metrics), prometheus-operator
+#     with its config reloader, and Prometheus built with only Kubernetes service discovery;
 #   - the image tier: Debian's buildah and debootstrap (unpacked), which build the library's
 #     Dockerfile on a stand-in base image made from Debian's packages (test/support/image-build.ts).
 # Built once, then reused: a binary already in the cache is never rebuilt. Prints one line per
@@ -20,6 +22,8 @@
 #   coredns / kube-router  used from PATH when they report the pinned version; kube-proxy is built
 #                        with the kubelet (same module, seconds once the kubelet is built).
 #   iptables and ipset   used from PATH when both are there.
+#   metrics-server, prometheus, prometheus-operator, prometheus-config-reloader
+#                        used from PATH when they report the pinned version.
 # Environment:
 #   CDK8S_PYTHON_SERVICE_CACHE   cache folder (default: $XDG_CACHE_HOME or ~/.cache, /cdk8s-python-service)
 #   K8S_VERSIONS                 releases to provision (default: the two the tests run on)
@@ -42,6 +46,9 @@ builder_debs=(buildah libgpgme11 libassuan0 patchelf debootstrap)
 coredns_version=1.14.7
 kube_router_version=2.1.0
 # What kube-proxy and kube-router drive: iptables (its legacy backend) and ipset, with their libraries.
+# The operations add-ons. Prometheus is the release promtool comes from (module v0.3XX.Y is 3.XX.Y).
+metrics_server_version=0.8.0
+prometheus_operator_version=0.85.0
 netfilter_debs=(iptables libip4tc2 libip6tc2 libxtables12 libnftnl11 libnetfilter-conntrack3 libnfnetlink0 libmnl0 ipset libipset13 conntrack)
 
 mkdir -p "$cache"
@@ -51,6 +58,8 @@ flock 9
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
 export CGO_ENABLED=0
+# The modules built here are wrappers of their own: a go.work around the cache must not join them.
+export GOWORK=off
 started=$SECONDS
 say() { echo "provision: [+$((SECONDS - started))s] $*" >&2; }
 
@@ -164,6 +173,7 @@ build_k8s() {
 
 # Builds one Go program of a module release into the cache (once) and records it as KEY=path.
 #   $1 KEY  $2 binary  $3 module  $4 version  $5 package  $6 ldflags  $7 how long  $8.. extra go.mod lines
+# GO_TAGS, when set, are the build tags.
 build_go_tool() {
   local key=$1 bin=$2 module=$3 version=$4 pkg=$5 ldflags=$6 duration=$7; shift 7
   local out="$cache/$bin/$version/$bin" src="$cache/src/$bin-$version"
@@ -172,7 +182,7 @@ build_go_tool() {
     say "building $bin v$version (not in the cache; $duration)"
     go_module "$src" "module cdk8s-python-service/$bin-tools" "go 1.24" "require $module v$version" "$@"
     printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > "$src/tools.go"
-    (cd "$src" && logged "$bin-tidy" go mod tidy && logged "$bin" go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+    (cd "$src" && logged "$bin-tidy" go mod tidy && logged "$bin" go build -trimpath -tags "${GO_TAGS:-}" -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
     mv "$out.tmp" "$out"
   fi
   echo "$key=$out" >> "$env_file.tmp"
@@ -351,6 +361,39 @@ build_cluster_addons() {
   } >> "$env_file.tmp"
 }
 
+# The operations add-ons the cluster tier runs (test/support/operations.ts): metrics-server and
+# prometheus-operator as host processes, Prometheus and the operator's config reloader in the pod the
+# operator creates. Prometheus keeps only Kubernetes service discovery: the rest is a third of its build.
+build_operations_addons() {
+  local common_version=github.com/prometheus/common/version
+  on_path_at_version METRICS_SERVER metrics-server --version "v$metrics_server_version" \
+    || build_go_tool METRICS_SERVER metrics-server sigs.k8s.io/metrics-server "$metrics_server_version" \
+      sigs.k8s.io/metrics-server/cmd/metrics-server "-X k8s.io/client-go/pkg/version.gitVersion=v$metrics_server_version" \
+      "about 2 minutes, 6 on contended cores"
+  # Prometheus's Go module v0.MNN.P is its release M.NN.P.
+  local release_minor=${prometheus_version#0.}; release_minor=${release_minor%%.*}
+  local prometheus_release="${release_minor:0:1}.$((10#${release_minor:1})).${prometheus_version##*.}"
+  on_path_at_version PROMETHEUS prometheus --version "version $prometheus_release " \
+    || GO_TAGS=remove_all_sd,enable_kubernetes_sd build_go_tool PROMETHEUS prometheus github.com/prometheus/prometheus "$prometheus_version" \
+      github.com/prometheus/prometheus/cmd/prometheus "-X $common_version.Version=$prometheus_release" "about 2 minutes, 5 on contended cores"
+  # prometheus-operator's go.mod replaces its API and client modules by folders its download lacks:
+  # the building module requires their published releases instead (go.mod ignores a dependency's replaces).
+  local operator_module=github.com/prometheus-operator/prometheus-operator
+  local operator_requires=("require $operator_module/pkg/apis/monitoring v$prometheus_operator_version" "require $operator_module/pkg/client v$prometheus_operator_version")
+  on_path_at_version PROMETHEUS_OPERATOR operator --version "version $prometheus_operator_version " \
+    || build_go_tool PROMETHEUS_OPERATOR operator "$operator_module" "$prometheus_operator_version" "$operator_module/cmd/operator" \
+      "-X $common_version.Version=$prometheus_operator_version" "about 3 minutes, 7 on contended cores" "${operator_requires[@]}"
+  on_path_at_version PROMETHEUS_CONFIG_RELOADER prometheus-config-reloader --version "version $prometheus_operator_version " \
+    || build_go_tool PROMETHEUS_CONFIG_RELOADER prometheus-config-reloader "$operator_module" "$prometheus_operator_version" \
+      "$operator_module/cmd/prometheus-config-reloader" "-X $common_version.Version=$prometheus_operator_version" "a minute" "${operator_requires[@]}"
+  # The CRDs of the operator's release (Prometheus among them), from its module as it was downloaded.
+  need_go "prometheus-operator's CRDs"
+  local operator_dir
+  operator_dir=$(cd "$(mktemp -d)" && go mod download -json "$operator_module@v$prometheus_operator_version" 2>/dev/null | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [ -d "$operator_dir/example/prometheus-operator-crd" ] || { say "could not download $operator_module@v$prometheus_operator_version's CRDs from the Go module proxy"; exit 1; }
+  echo "PROMETHEUS_OPERATOR_CRDS=$operator_dir/example/prometheus-operator-crd" >> "$env_file.tmp"
+}
+
 env_file="$cache/tools.env"
 : > "$env_file.tmp"
 need_etcd=0
@@ -363,6 +406,7 @@ build_redis
 build_node_runtime
 build_image_builder
 build_cluster_addons
+build_operations_addons
 mv "$env_file.tmp" "$env_file"
 [ $((SECONDS - started)) -lt 5 ] || say "done"
 echo "$env_file"

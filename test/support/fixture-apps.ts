@@ -24,7 +24,8 @@ STATICFILES_DIRS = [os.path.join(BASE_DIR, "shop", "static")]
 STATIC_ROOT = os.path.join(BASE_DIR, "staticfiles")
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 # Django's defaults: CommonMiddleware is what checks the Host header against ALLOWED_HOSTS.
-MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware"]
+# Then the request metrics, under the names the library's alerts read by default.
+MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware", "shop.metrics.RequestMetrics"]
 # The database lives on the pod's writable /tmp; the test removes the file to take it away.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/shop.sqlite3"}}
 `,
@@ -39,6 +40,24 @@ WORKERS = Gauge("shop_workers_up", "Live worker processes", multiprocess_mode="l
 WORKERS.set(1)
 from django.core.wsgi import get_wsgi_application
 application = get_wsgi_application()
+`,
+    'shop/metrics.py': `
+import time
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter("http_requests", "HTTP requests answered", ["method", "status"])
+LATENCY = Histogram("http_request_duration_seconds", "Time to answer an HTTP request", ["method"])
+
+class RequestMetrics:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        LATENCY.labels(request.method).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, str(response.status_code)).inc()
+        return response
 `,
     'manage.py': `
 import os, sys
@@ -86,7 +105,7 @@ class Command(BaseCommand):
     'shop/urls.py': `
 from django.urls import path
 from shop import views
-urlpatterns = [path("healthz", views.healthz), path("work", views.work), path("slow", views.slow), path("pid", views.pid)]
+urlpatterns = [path("healthz", views.healthz), path("work", views.work), path("slow", views.slow), path("burn", views.burn), path("pid", views.pid)]
 `,
     'shop/views.py': `
 import os, socket, sqlite3, time
@@ -111,6 +130,13 @@ def work(request):
 def slow(request):
     time.sleep(float(request.GET.get("s", "3")))
     return HttpResponse("finished")
+
+def burn(request):
+    # CPU work (what an autoscaler's CPU target measures): busy for ms milliseconds of CPU time.
+    until = time.process_time() + float(request.GET.get("ms", "50")) / 1000
+    while time.process_time() < until:
+        pass
+    return JsonResponse({"pod": socket.gethostname()})
 
 def pid(request):
     return JsonResponse({"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(), "pod": socket.gethostname()})

@@ -23,7 +23,7 @@ export const FIXTURE_IMAGES = {
 export type FixtureImage = keyof typeof FIXTURE_IMAGES;
 
 /** The host names the Django fixture accepts: the in-cluster names of the services that run it (as the README says to list them). */
-export const DJANGO_ALLOWED_HOSTS = ['api.shop.svc', 'threads.fast.svc', 'api.store.svc'];
+export const DJANGO_ALLOWED_HOSTS = ['api.shop.svc', 'threads.fast.svc', 'api.store.svc', 'api.ops.svc', 'web.ops.svc'];
 
 /** What a careless context holds at any depth; the rendered .dockerignore keeps all of it out of the image. */
 export const IGNORED_FILES: { [file: string]: string } = {

@@ -37,6 +37,15 @@ export interface ToolPaths {
     readonly netfilterLibraryPath: string;
     readonly xtablesLibdir: string;
   };
+  /** The cluster's operations add-ons: metrics-server, prometheus-operator and its config reloader, Prometheus. */
+  readonly operations: {
+    readonly metricsServer: string;
+    readonly prometheus: string;
+    readonly prometheusOperator: string;
+    readonly prometheusConfigReloader: string;
+    /** The folder of the operator release's CRDs (Prometheus among them), in its Go module. */
+    readonly prometheusOperatorCrds: string;
+  };
   /** The image tier's builder: buildah, and debootstrap (a script, with its data folder) for the stand-in base image. */
   readonly imageBuilder: {
     readonly buildah: string;
@@ -112,6 +121,13 @@ function readTools(envFile: string): ToolPaths {
       netfilterBin: values.NETFILTER_BIN,
       netfilterLibraryPath: values.NETFILTER_LIBRARY_PATH ?? '',
       xtablesLibdir: values.XTABLES_LIBDIR ?? '',
+    },
+    operations: {
+      metricsServer: values.METRICS_SERVER,
+      prometheus: values.PROMETHEUS,
+      prometheusOperator: values.PROMETHEUS_OPERATOR,
+      prometheusConfigReloader: values.PROMETHEUS_CONFIG_RELOADER,
+      prometheusOperatorCrds: values.PROMETHEUS_OPERATOR_CRDS,
     },
     imageBuilder: {
       buildah: values.BUILDAH,
