@@ -20,13 +20,13 @@ import { addNativeSidecar, PythonSidecarOptions } from '../core/sidecar';
 import { PropValidator } from '../core/validation';
 import { OWN_VOLUME_NAMES } from '../core/volume-names';
 import { backUpService, BackupSchedule } from '../features/backup/backup';
-import { addConfigFiles, addExternalSecret, PythonServiceTracing } from '../features/config/service-config';
+import { addConfigFiles, addExternalSecret } from '../features/config/service-config';
 import { ConnectionGroup, connectionTargetOf, connectWorkloads, ServiceConnectionOptions, useBackingService, watchOneSidedAdmission } from '../features/connections/connections';
 import { addExposure, Exposure } from '../features/exposure/exposure';
-import { monitorService, PythonServiceMonitoring, ServiceMonitoring } from '../features/monitoring/monitoring';
+import { monitorService, ServiceMonitoring } from '../features/monitoring/monitoring';
 import { ServiceDisruptionBudget } from '../features/scaling/availability';
 import { createAutoscaler } from '../features/scaling/scaling';
-import { PodSecurityNamespace, PythonServiceSecurity, SecurityPolicy } from '../features/security/security-policy';
+import { PodSecurityNamespace, SecurityPolicy } from '../features/security/security-policy';
 import { createServicePolicies, platformScopeOf } from '../features/security/service-security';
 import { addGunicornConfig } from '../python/gunicorn-config';
 import { PythonServerConfig } from '../python/python-server';
@@ -102,26 +102,6 @@ export class PythonService extends Construct implements IPythonWebService {
   public readonly image: string;
   /** The Pod and container security settings every pod of this service uses. */
   public readonly podIdentity: PythonServiceSecurityContext;
-  /**
-   * The `security` prop, with the restore helper's image and the collector's egress added.
-   * @deprecated an echo of the `security` prop; workers and scheduled jobs take it from the service themselves
-   */
-  public readonly security?: PythonServiceSecurity;
-  /**
-   * The `monitoring` prop.
-   * @deprecated an echo of the `monitoring` prop; use `monitoring` for the ServiceMonitor built from it
-   */
-  public readonly monitoringSettings?: PythonServiceMonitoring;
-  /**
-   * The `memoryPerProcess` prop, or its default.
-   * @deprecated an echo of the `memoryPerProcess` prop; `serverConfig.workers` is what it produced
-   */
-  public readonly memoryPerProcess: Size;
-  /**
-   * The `tracing` prop.
-   * @deprecated an echo of the `tracing` prop; the variables it produced are on `podTemplate`
-   */
-  public readonly tracing?: PythonServiceTracing;
   /** The ExternalSecret, with `externalSecret`. */
   public readonly externalSecret?: ApiObject;
   /** The content-named ConfigMap of the config files, with `config`. */
@@ -148,13 +128,11 @@ export class PythonService extends Construct implements IPythonWebService {
     const tracingEgress = r.tracing?.egress ? [r.tracing.egress] : [];
     // Velero's restore helper runs in restored pods: its image is allowed beside the app's.
     const restoreHelper = props.backup?.restoreHelperImage !== undefined ? [props.backup.restoreHelperImage] : [];
-    const security = this.security = props.security && Object.assign({}, props.security, {
+    const security = props.security && Object.assign({}, props.security, {
       allowedImages: [...props.security.allowedImages, ...restoreHelper],
       egressTo: [...(props.security.egressTo ?? []), ...tracingEgress],
     });
-    this.tracing = props.tracing;
-    this.monitoringSettings = props.monitoring;
-    const memoryPerProcess = this.memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
+    const memoryPerProcess = props.memoryPerProcess ?? Size.mebibytes(128);
     const identity = this.identity = new ServiceIdentity({
       name: r.name, namespace, version: r.version, partOf: props.partOf, labels: props.labels, errorLabel: label,
     });
