@@ -1,22 +1,34 @@
-export * from './kinds/python-service';
-export * from './kinds/python-service-props';
-export * from './features/config/service-config';
-export * from './python/python-server';
+// The public surface, named: what is exported here is the API (API.md, the Python package).
+export { PythonService } from './kinds/python-service';
+export type { PythonServiceProps } from './kinds/python-service-props';
+export { ExternalSecretStoreKind, OtlpProtocol } from './features/config/service-config';
+export type { ExternalSecretRef, PythonServiceConfigFiles, PythonServiceExternalSecret, PythonServiceTracing } from './features/config/service-config';
+export { GranianInterface, PythonServer, PythonServerKind } from './python/python-server';
+export type { CommandServerOptions, GranianOptions, GunicornOptions, PythonServerBindOptions, PythonServerConfig, UvicornOptions } from './python/python-server';
 export { Exposure, GatewayPathType, TrafficDistribution } from './features/exposure/exposure';
 export { KubernetesVersion } from './core/kubernetes-version';
 export type { GatewayExposureOptions, IngressExposureOptions, NodePortExposureOptions } from './features/exposure/exposure';
-export * from './core/network-policy';
-export * from './features/security/dns-egress';
-export * from './features/scaling/availability';
-export * from './features/backup/persistence';
-export * from './kinds/migrations';
+export { NetworkProtocol, ServiceNetworkPolicy } from './core/network-policy';
+export type { NetworkPeer, NetworkPort, NetworkRule, ServiceNetworkPolicyProps } from './core/network-policy';
+export { DnsEgress } from './features/security/dns-egress';
+export type { KubeDnsEgressOptions } from './features/security/dns-egress';
+export { ServiceDisruptionBudget } from './features/scaling/availability';
+export type {
+  AutoscalingExternalMetric, AutoscalingPodMetric, PythonServiceAutoscaling, PythonServiceDisruptionBudget, ServiceDisruptionBudgetProps,
+} from './features/scaling/availability';
+export type { PythonServicePersistence } from './features/backup/persistence';
+export { MigrationJob } from './kinds/migrations';
+export type { MigrationJobProps } from './kinds/migrations';
 export type { PythonServiceMigrations } from './kinds/migration-options';
 export type { IPythonApplication, IPythonWebService, PythonApplicationContext } from './core/python-application';
 export { ServiceMonitoring } from './features/monitoring/monitoring';
 export type { MonitoringScrapeOptions, PythonServiceMonitoring, ServiceAlertOptions, ServiceMonitoringProps } from './features/monitoring/monitoring';
-export * from './features/backup/backup';
-export * from './features/security/security-policy';
-export * from './python/dockerfile';
+export { BackupHookErrorMode, BackupObjects, BackupSchedule, BackupVolumeMode } from './features/backup/backup';
+export type { BackupHooks, BackupScheduleProps, PythonServiceBackup } from './features/backup/backup';
+export { AdmissionEngine, AdmissionPolicyApiVersion, PodSecurityLevel, PodSecurityNamespace, PolicyEnforcement, SecurityPolicy } from './features/security/security-policy';
+export type { AdmissionPolicyOptions, PodSecurityNamespaceProps, PythonServiceSecurity, SecurityPolicyProps } from './features/security/security-policy';
+export { PythonDockerfile } from './python/dockerfile';
+export type { PythonDockerfileOptions, PythonDockerfileTarget } from './python/dockerfile';
 export { PythonPodTemplate, ResizeRestartPolicy } from './core/python-pod-template';
 export type {
   PythonContainerOptions, PythonImageOptions, PythonPodMount, PythonPodOptions, PythonPodOverrides, PythonPodTemplateProps, PythonProcessOptions,
@@ -28,7 +40,8 @@ export { PreStopMethod } from './kinds/web-deployment';
 export type { PythonServiceHealthCheck, PythonServiceShutdown } from './kinds/web-deployment';
 export { HealthProbe, HealthProbeKind } from './core/health-probe';
 export type { HealthProbeTiming, HttpHealthProbeOptions, TcpHealthProbeOptions } from './core/health-probe';
-export * from './python/worker-process';
+export { CeleryPool, WorkerProcess, WorkerProcessKind } from './python/worker-process';
+export type { CeleryBeatOptions, CeleryWorkerOptions, DramatiqWorkerOptions, RqWorkerOptions, WorkerProcessBindOptions, WorkerProcessConfig } from './python/worker-process';
 export type { PythonSidecarOptions } from './core/sidecar';
 export { PythonWorker } from './kinds/python-worker';
 export type { PythonWorkerOptions, PythonWorkerProps, PythonWorkerShutdown } from './kinds/python-worker';
