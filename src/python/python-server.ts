@@ -22,7 +22,8 @@ export enum PythonServerKind {
  */
 export interface GunicornOptions {
   /**
-   * The WSGI application, as gunicorn's `module:variable` (e.g. `shop.wsgi:application`).
+   * The WSGI application, as gunicorn's `module:variable` (e.g. `shop.wsgi:application`), or a
+   * call of an application factory, as gunicorn allows (e.g. `shop:create_app()`).
    */
   readonly app: string;
 
