@@ -47,6 +47,13 @@ describe('PythonServer.gunicorn', () => {
   test('accepts app factories', () => {
     expect(() => PythonServer.gunicorn({ app: 'shop:create_app()' }).bind(pod(500))).not.toThrow();
   });
+
+  test('uvicorn and granian import the app and never call it: a factory call is an error that names --factory', () => {
+    expect(() => PythonServer.uvicorn({ app: 'api.main:create_app()' }).bind(pod(500))).toThrow(
+      'PythonService \'api\': server.app "api.main:create_app()" must be "module:variable": uvicorn imports it and does not call it; for an application factory give "api.main:create_app" and extraArgs ["--factory"]');
+    expect(() => PythonServer.granian({ app: 'api.main:create_app()', interface: GranianInterface.ASGI }).bind(pod(500))).toThrow(/granian imports it and does not call it/);
+    expect(() => PythonServer.uvicorn({ app: 'api.main:create_app', extraArgs: ['--factory'] }).bind(pod(500))).not.toThrow();
+  });
 });
 
 describe('workers sized by memory too', () => {

@@ -488,7 +488,7 @@ class UvicornServer extends PythonServer {
   public bind(ctx: PythonServerBindOptions): PythonServerConfig {
     const o = this.options;
     const v = new PropValidator(ctx.constructLabel);
-    validateAppReference(v, 'server.app', o.app);
+    validateAppReference(v, 'server.app', o.app, 'uvicorn');
     v.integerInRange('server.workers', o.workers, 1, 1024);
     v.integerInRange('server.limitMaxRequests', o.limitMaxRequests, 1, Number.MAX_SAFE_INTEGER);
     v.positiveDuration('server.gracefulTimeout', o.gracefulTimeout);
@@ -532,7 +532,7 @@ class GranianServer extends PythonServer {
   public bind(ctx: PythonServerBindOptions): PythonServerConfig {
     const o = this.options;
     const v = new PropValidator(ctx.constructLabel);
-    validateAppReference(v, 'server.app', o.app);
+    validateAppReference(v, 'server.app', o.app, 'granian');
     if (!Object.values(GranianInterface).includes(o.interface)) v.fail('server.interface', o.interface, `must be one of ${Object.values(GranianInterface).join(', ')}`);
     v.integerInRange('server.workers', o.workers, 1, 1024);
     v.integerInRange('server.blockingThreads', o.blockingThreads, 1, 10_000);
@@ -606,9 +606,14 @@ class CommandServer extends PythonServer {
 
 const APP_REFERENCE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_.]*(\(.*\))?$/;
 
-function validateAppReference(v: PropValidator, prop: string, app: string): void {
+/** `server` names the server when it imports the variable and never calls it (uvicorn, granian): they take `--factory` instead. */
+function validateAppReference(v: PropValidator, prop: string, app: string, server?: string): void {
   if (typeof app !== 'string' || !APP_REFERENCE.test(app)) {
     v.fail(prop, app, 'must be a Python app reference "module:variable", e.g. "shop.wsgi:application"');
+  }
+  if (server && app.endsWith(')')) {
+    const factory = app.replace(/\(.*\)$/, '');
+    v.fail(prop, app, `must be "module:variable": ${server} imports it and does not call it; for an application factory give "${factory}" and extraArgs ["--factory"]`);
   }
 }
 
