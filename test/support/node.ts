@@ -9,14 +9,14 @@ import { pauseImageArchive } from './node-image';
 import { freePort } from './ports';
 import { provisionedTools } from './tools';
 
-/** Where a node runs, for a cluster around it (test/support/cluster.ts). */
+/** Where a node runs, in the cluster around it (test/support/cluster.ts). */
 export interface KubeletNodeOptions {
-  /** A network namespace (`ip netns`) for the node's containerd, kubelet and pods; the machine's own by default. */
-  readonly netns?: string;
-  /** The node's address in that namespace, where the API server reaches the kubelet (default: loopback). */
-  readonly address?: string;
-  /** The cluster DNS Service's address, for the pods' resolv.conf (default: none, the machine's resolver). */
-  readonly clusterDns?: string;
+  /** A network namespace (`ip netns`) for the node's containerd, kubelet and pods. */
+  readonly netns: string;
+  /** The node's address in that namespace, where the API server reaches the kubelet. */
+  readonly address: string;
+  /** The cluster DNS Service's address, for the pods' resolv.conf. */
+  readonly clusterDns: string;
 }
 
 /**
@@ -39,7 +39,7 @@ export class KubeletNode {
   public static readonly HOST_ADDRESS = '10.244.0.1';
 
   /** Starts one, attached to `plane`, whose pods may pull from `registries` (served by the local mirror). */
-  public static async start(plane: ControlPlane, registries: string[], options: KubeletNodeOptions = {}): Promise<KubeletNode> {
+  public static async start(plane: ControlPlane, registries: string[], options: KubeletNodeOptions): Promise<KubeletNode> {
     if (process.getuid?.() !== 0) throw new Error('the node tier needs root (containerd, runc, network namespaces), as .ci/run has');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubelet-node-'));
     const node = new KubeletNode(plane, dir, options);
@@ -68,12 +68,12 @@ export class KubeletNode {
 
   /** The node's address, where the API server reaches the kubelet. */
   public get address(): string {
-    return this.options.address ?? '127.0.0.1';
+    return this.options.address;
   }
 
-  /** The command line that runs `binary` in the node's network namespace (the machine's, by default). */
+  /** The command line that runs `binary` in the node's network namespace. */
   public inNode(binary: string, args: string[]): [string, string[]] {
-    return this.options.netns ? ['nsenter', [`--net=/var/run/netns/${this.options.netns}`, binary, ...args]] : [binary, args];
+    return ['nsenter', [`--net=/var/run/netns/${this.options.netns}`, binary, ...args]];
   }
 
   private get socket(): string {
@@ -89,7 +89,7 @@ export class KubeletNode {
     // The bridge exists before the first pod, so that the test's own servers (a broker, an OTLP
     // receiver) can listen on its address from the start; the CNI plugin adopts it.
     // One left by a run that was killed before its cleanup goes first.
-    spawnSync('ip', [...this.ipNamespace, 'link', 'delete', KubeletNode.BRIDGE]);
+    spawnSync('ip', ['-n', this.options.netns, 'link', 'delete', KubeletNode.BRIDGE]);
     this.ip(['link', 'add', KubeletNode.BRIDGE, 'type', 'bridge']);
     this.ip(['addr', 'add', `${KubeletNode.HOST_ADDRESS}/24`, 'dev', KubeletNode.BRIDGE]);
     this.ip(['link', 'set', KubeletNode.BRIDGE, 'up']);
@@ -167,7 +167,8 @@ export class KubeletNode {
       authorization: { mode: 'AlwaysAllow' },
       address: this.address,
       port: await freePort(),
-      ...this.options.clusterDns ? { clusterDNS: [this.options.clusterDns], clusterDomain: 'cluster.local' } : {},
+      clusterDNS: [this.options.clusterDns],
+      clusterDomain: 'cluster.local',
       readOnlyPort: 0,
       healthzPort: 0,
       // Shared machines: disk and memory pressure of other work must not evict the test's pods.
@@ -190,12 +191,8 @@ export class KubeletNode {
     }, 90_000);
   }
 
-  private get ipNamespace(): string[] {
-    return this.options.netns ? ['-n', this.options.netns] : [];
-  }
-
   private ip(args: string[]): void {
-    execFileSync('ip', [...this.ipNamespace, ...args], { stdio: 'pipe' });
+    execFileSync('ip', ['-n', this.options.netns, ...args], { stdio: 'pipe' });
   }
 
   private connects(port: number): Promise<boolean> {
@@ -289,7 +286,7 @@ export class KubeletNode {
     for (const ns of KubeletNode.networkNamespaces()) {
       if (!this.namespacesBefore.has(ns)) spawnSync('ip', ['netns', 'delete', ns]);
     }
-    spawnSync('ip', [...this.ipNamespace, 'link', 'delete', KubeletNode.BRIDGE]);
+    spawnSync('ip', ['-n', this.options.netns, 'link', 'delete', KubeletNode.BRIDGE]);
     if (!process.env.KEEP_CONTROL_PLANE) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
